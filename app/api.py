@@ -1,0 +1,48 @@
+"""The one place routers are assembled."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from app.auth import endpoints as token_endpoints
+from app.auth.dependencies import CurrentUser
+from app.core.errors import install_error_handlers
+from app.events import endpoints as event_endpoints
+from app.health import endpoints as health_endpoints
+from app.registries import endpoints as registry_endpoints
+from app.repositories import endpoints as repository_endpoints
+from app.users import endpoints as user_endpoints
+
+API_VERSION = "2.4.0-py"
+
+
+def include_registry_routes(app: FastAPI) -> None:
+    """`/v2/token` and `/v2/webhooks/events`: called by the registry and its clients."""
+    app.include_router(token_endpoints.router)
+    app.include_router(event_endpoints.router)
+
+
+def create_api_app() -> FastAPI:
+    """The REST API, mounted at `/api` (own 404/405 and error envelope, own OpenAPI document)."""
+    api = FastAPI(
+        title="Portus API",
+        version=API_VERSION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        description="Portus v1 API. Authenticate with `Portus-Auth: <user>:<application token>` "
+        "or `Authorization: Bearer <application token>`.",
+    )
+    install_error_handlers(api)
+    v1 = APIRouter(prefix="/v1")
+    v1.include_router(health_endpoints.router)
+    v1.include_router(user_endpoints.router)
+    v1.include_router(registry_endpoints.router)
+    v1.include_router(repository_endpoints.router)
+    api.include_router(v1)
+
+    @api.get("/version", tags=["health"])
+    async def get_version(_user: CurrentUser) -> dict[str, object]:
+        return {"api-versions": ["v1"], "git": None, "version": API_VERSION}
+
+    return api

@@ -1,0 +1,84 @@
+"""Who is calling the REST API, and the guards endpoints declare in their signatures.
+
+Accepted: `Portus-Auth: <username>:<application token>` (Portus's header) and
+`Authorization: Bearer <application token>`. Every route declares either a guard below or `Public`;
+a test walks the routes to keep it so.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth import credentials
+from app.authz.principal import ANONYMOUS, Principal
+from app.core.db import DbSession
+from app.core.errors import Forbidden, Unauthenticated
+from app.core.state import State
+
+# Declared as security schemes so that they appear in the OpenAPI document.
+_portus_auth = APIKeyHeader(
+    name="Portus-Auth",
+    scheme_name="Portus-Auth",
+    description="`<username>:<application token>`",
+    auto_error=False,
+)
+_bearer = HTTPBearer(scheme_name="Bearer", description="An application token", auto_error=False)
+
+
+class _NotAuthenticated(Unauthenticated):
+    headers = {"WWW-Authenticate": 'Bearer realm="portus"'}
+
+
+async def get_principal(
+    request: Request,
+    session: DbSession,
+    state: State,
+    portus_auth: Annotated[str | None, Depends(_portus_auth)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    try:
+        if portus_auth:
+            username, sep, token = portus_auth.partition(":")
+            if not sep:
+                raise credentials.AuthenticationFailed("Portus-Auth must be <username>:<token>")
+            principal = await credentials.login_with_application_token(
+                session, state.digester, username, token
+            )
+        elif bearer is not None:
+            principal = await credentials.login_with_application_token(
+                session, state.digester, None, bearer.credentials
+            )
+        else:
+            return ANONYMOUS
+    except credentials.AuthenticationFailed as exc:
+        raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
+    if principal is None:
+        raise _NotAuthenticated("Authentication fails: not an application token")
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_user(principal: OptionalPrincipal) -> Principal:
+    if not principal.authenticated:
+        raise _NotAuthenticated()
+    return principal
+
+
+async def require_admin(principal: Annotated[Principal, Depends(require_user)]) -> Principal:
+    if not principal.admin:
+        raise Forbidden("Authorization fails: administrators only")
+    return principal
+
+
+def public() -> None:
+    """Marks a route that anybody may call (it is checked by the route audit test)."""
+
+
+CurrentUser = Annotated[Principal, Depends(require_user)]
+AdminUser = Annotated[Principal, Depends(require_admin)]
+Public = Depends(public)

@@ -1,0 +1,97 @@
+"""The permission matrix of Portus 2.4 (registry actions), as pure functions.
+
+Shared by `/v2/token` and the REST API so that both agree to the letter. Inputs are plain facts
+(who asks, what the namespace is, what the caller's team role there is, the config flags); nothing
+here touches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.authz.principal import Principal
+from app.core.config import Settings
+from app.models.enums import Role, Visibility
+
+PULL = "pull"
+PUSH = "push"
+DELETE = "delete"
+ALL = "*"
+REPOSITORY_ACTIONS = (PULL, PUSH, DELETE)
+
+
+@dataclass(frozen=True)
+class NamespaceFacts:
+    """A namespace as policy sees it. `id=None` means it does not exist (yet)."""
+
+    id: int | None
+    visibility: Visibility = Visibility.private
+    global_: bool = False
+    role: Role | None = None  # the caller's role in the namespace's team
+
+
+UNKNOWN_NAMESPACE = NamespaceFacts(id=None)
+
+
+def can_pull(principal: Principal, namespace: NamespaceFacts) -> bool:
+    if principal.superuser:
+        return True
+    if namespace.id is None:
+        return False
+    if namespace.visibility is Visibility.public:
+        return True
+    if not principal.authenticated:
+        return False
+    if namespace.visibility is Visibility.protected:
+        return True
+    return namespace.role is not None
+
+
+def can_push(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
+    if principal.superuser:
+        return True
+    if not principal.authenticated or namespace.id is None:
+        return False
+    policy = settings.user_permission.push_images.policy
+    if policy == "allow-teams":
+        return namespace.role in (Role.owner, Role.contributor)
+    if policy == "allow-personal":
+        return namespace.id == principal.personal_namespace_id
+    return False  # admin-only (and any value the config validation would have refused)
+
+
+def can_delete(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
+    if not settings.delete.enabled:
+        return False
+    if principal.superuser:
+        return True
+    if not principal.authenticated or namespace.id is None:
+        return False
+    if namespace.role is Role.owner:
+        return True
+    return settings.delete.contributors and namespace.role is Role.contributor
+
+
+def repository_actions(
+    principal: Principal, namespace: NamespaceFacts, requested: set[str], settings: Settings
+) -> list[str]:
+    """The requested actions that policy allows, in a stable order.
+
+    `*` is answered with the explicit actions the caller holds (pull, push, delete), never with `*`
+    itself: the registry checks each action of a request separately, so nothing works less, and a
+    token never claims more than was checked. Unknown actions are dropped.
+    """
+    wanted = set(REPOSITORY_ACTIONS) if ALL in requested else requested & set(REPOSITORY_ACTIONS)
+    checks = {
+        PULL: lambda: can_pull(principal, namespace),
+        PUSH: lambda: can_push(principal, namespace, settings),
+        DELETE: lambda: can_delete(principal, namespace, settings),
+    }
+    return [action for action in REPOSITORY_ACTIONS if action in wanted and checks[action]()]
+
+
+def catalog_actions(principal: Principal, requested: set[str]) -> list[str]:
+    """`registry:catalog:*` lists every repository: administrators only."""
+    if ALL in requested and principal.superuser:
+        return [ALL]
+    return []

@@ -1,0 +1,21 @@
+"""SQL-side visibility filters, so that list endpoints cannot forget the policy."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, or_, select, true
+
+from app.authz.principal import Principal
+from app.models import Namespace, TeamUser, Visibility
+
+
+def readable_namespaces(principal: Principal) -> ColumnElement[bool]:
+    """The namespaces whose repositories `principal` may pull (policy.can_pull, in SQL)."""
+    if principal.superuser:
+        return true()
+    if not principal.authenticated:
+        return Namespace.visibility == Visibility.public
+    member_teams = select(TeamUser.team_id).where(TeamUser.user_id == principal.user_id)
+    return or_(
+        Namespace.visibility.in_([Visibility.public, Visibility.protected]),
+        Namespace.team_id.in_(member_teams),
+    )

@@ -1,0 +1,221 @@
+"""`portus`: serve, migrate, registry-config, create-user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+
+import yaml
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from app.core.config import ConfigError, Settings, load_settings
+from app.core.db import create_engine, create_sessionmaker, session_scope
+from app.core.errors import AppError, Invalid
+from app.core.instance import instance_secret
+from app.core.keys import load_signing_key
+from app.main import ROOT, schema_head
+
+logger = logging.getLogger("portus")
+
+
+def _alembic_config(settings: Settings) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = settings.resolved_database_url
+    return config
+
+
+def migrate(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(_alembic_config(settings), "head")
+
+
+async def _current_revision(settings: Settings) -> str | None:
+    engine = create_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+            return str(revision) if revision is not None else None
+    except Exception:
+        return None
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    if settings.resolved_database_url.startswith("sqlite"):
+        migrate(settings)  # the embedded default: one command, nothing else to run
+    elif asyncio.run(_current_revision(settings)) != schema_head():
+        print(
+            "error: the database schema is not up to date: run `portus migrate` first",
+            file=sys.stderr,
+        )
+        return 2
+    load_signing_key(settings)  # refuse to start on an unreadable key, before binding the port
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        proxy_headers=True,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    migrate(settings)
+    return 0
+
+
+def registry_config(settings: Settings, registry_host: str) -> str:
+    key = load_signing_key(settings)
+    secret = instance_secret(
+        settings.data_dir, "notifications_secret", settings.notifications.secret
+    )
+    config = {
+        "auth": {
+            "token": {
+                "realm": f"{settings.public_url}/v2/token",
+                "service": registry_host,
+                "issuer": settings.machine_fqdn.value,
+                "rootcertbundle": str(key.certificate_path),
+            }
+        },
+        "notifications": {
+            "endpoints": [
+                {
+                    "name": "portus",
+                    "url": f"{settings.public_url}/v2/webhooks/events",
+                    "headers": {"Authorization": [f"Bearer {secret}"]},
+                    "timeout": "2s",
+                    "threshold": 5,
+                    "backoff": "1s",
+                    "ignoredmediatypes": ["application/octet-stream"],
+                }
+            ]
+        },
+    }
+    header = (
+        "# Paste into the registry's config.yml (distribution 2.8).\n"
+        f"# service must equal the hostname you register here ({registry_host}).\n"
+        "# Also set storage.delete.enabled: true so that tags can be deleted.\n"
+    )
+    return header + yaml.safe_dump(config, sort_keys=False)
+
+
+async def _registered_hostname(settings: Settings) -> str | None:
+    from app.namespaces import service as namespaces
+
+    engine = create_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            registry = await namespaces.get_registry(session)
+            return registry.hostname if registry else None
+    except Exception:
+        return None
+    finally:
+        await engine.dispose()
+
+
+def cmd_registry_config(settings: Settings, args: argparse.Namespace) -> int:
+    host = args.registry_host or asyncio.run(_registered_hostname(settings)) or "127.0.0.1:5000"
+    print(registry_config(settings, host), end="")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password (again): ") != first:
+        raise SystemExit("error: the passwords differ")
+    return first
+
+
+async def _create_user(settings: Settings, args: argparse.Namespace, password: str | None) -> int:
+    from app.users import service as users
+
+    engine = create_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            user = await users.create_user(
+                session,
+                users.NewUser(
+                    username=args.username,
+                    email=args.email,
+                    password=password,
+                    admin=args.admin,
+                    bot=args.bot,
+                ),
+                actor_id=None,
+            )
+            print(f"created {'bot' if user.bot else 'user'} {user.username} (id {user.id})")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = None if args.bot else _read_password(args)
+    try:
+        return asyncio.run(_create_user(settings, args, password))
+    except Invalid as exc:
+        problems_by_field: dict[str, list[str]] = exc.message
+        for field, problems in problems_by_field.items():
+            print(f"error: {field} {'; '.join(problems)}", file=sys.stderr)
+        return 1
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portus", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web service (API, registry token realm, UI)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        func=cmd_migrate
+    )
+
+    reg = sub.add_parser("registry-config", help="print the registry's auth/notifications YAML")
+    reg.add_argument("--registry-host", help="host:port of the registry (its token service)")
+    reg.set_defaults(func=cmd_registry_config)
+
+    create = sub.add_parser("create-user", help="create a user (password read from stdin)")
+    create.add_argument("username")
+    create.add_argument("--email", required=True)
+    create.add_argument("--admin", action="store_true")
+    create.add_argument("--bot", action="store_true", help="no password: logs in with tokens")
+    create.set_defaults(func=cmd_create_user)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        return int(args.func(settings, args))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

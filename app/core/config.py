@@ -1,0 +1,444 @@
+"""Settings: Portus 2.4's `config.yml` key tree, from YAML and `PORTUS_*` environment variables.
+
+Precedence (highest first): keyword arguments (tests), `PORTUS_<KEY_PATH>` environment variables,
+the YAML file named by `PORTUS_CONFIG` (default `./config.yml`), built-in defaults.
+
+pydantic-settings' own nested env parsing cannot read Portus names such as
+`PORTUS_DELETE_GARBAGE_COLLECTOR_OLDER_THAN` (the delimiter `_` also appears inside key names), so a
+custom source walks the model's field paths and builds each variable name from the path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "PORTUS_"
+# Variables that configure how settings are found, or the tooling, rather than a key of the tree.
+NON_KEY_VARIABLES = {"PORTUS_CONFIG", "PORTUS_LOCAL_CONFIG_PATH"}
+NON_KEY_PREFIXES = ("PORTUS_TEST_", "PORTUS_BENCH_")
+
+
+class ConfigError(Exception):
+    """A configuration value that prevents start-up. The message names the key and the problem."""
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Enabled(_Node):
+    enabled: bool = False
+
+
+class EnabledTrue(_Node):
+    enabled: bool = True
+
+
+# --- email ---------------------------------------------------------------------------------------
+class SmtpSettings(_Node):
+    enabled: bool = False
+    address: str = "smtp.example.com"
+    port: int = Field(587, ge=1, le=65535)
+    domain: str = "example.com"
+    ssl_tls: Literal["", "ssl", "tls"] = ""
+    enable_starttls_auto: bool = False
+    openssl_verify_mode: Literal["none", "peer"] = "none"
+    ca_path: str = ""
+    ca_file: str = ""
+    user_name: str = ""
+    password: SecretStr = SecretStr("")
+    authentication: Literal["login", "plain", "cram_md5"] = "login"
+
+
+class EmailSettings(_Node):
+    from_: str = Field("portus@example.com", alias="from")
+    name: str = "Portus"
+    reply_to: str = ""
+    smtp: SmtpSettings = SmtpSettings()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- delete --------------------------------------------------------------------------------------
+class GarbageCollectorSettings(_Node):
+    enabled: bool = False
+    older_than: int = Field(30, ge=0)
+    keep_latest: int = Field(5, ge=0)
+    tag: str = ""
+
+
+class DeleteSettings(_Node):
+    enabled: bool = True
+    contributors: bool = False
+    garbage_collector: GarbageCollectorSettings = GarbageCollectorSettings()
+
+
+# --- ldap ----------------------------------------------------------------------------------------
+class LdapEncryptionOptions(_Node):
+    ca_file: str = ""
+    ssl_version: str = "TLSv1_2"
+
+
+class LdapEncryption(_Node):
+    method: Literal["", "simple_tls", "start_tls", "starttls"] = ""
+    options: LdapEncryptionOptions = LdapEncryptionOptions()
+
+
+class LdapAuthentication(_Node):
+    enabled: bool = False
+    bind_dn: str = ""
+    password: SecretStr = SecretStr("")
+
+
+class LdapGroupSync(_Node):
+    enabled: bool = True
+    default_role: Literal["viewer", "contributor", "owner"] = "viewer"
+
+
+class LdapGuessEmail(_Node):
+    enabled: bool = False
+    attr: str = ""
+
+
+class LdapSettings(_Node):
+    enabled: bool = False
+    hostname: str = "ldap_hostname"
+    port: int = Field(389, ge=1, le=65535)
+    timeout: int = Field(5, ge=1)
+    encryption: LdapEncryption = LdapEncryption()
+    base: str = ""
+    admin_base: str = ""
+    group_base: str = ""
+    filter: str = ""
+    uid: str = "uid"
+    authentication: LdapAuthentication = LdapAuthentication()
+    group_sync: LdapGroupSync = LdapGroupSync()
+    guess_email: LdapGuessEmail = LdapGuessEmail()
+
+
+# --- oauth (keys kept for compatibility with Portus config files) --------------------------------
+class GoogleOAuthOptions(_Node):
+    hd: str = ""
+
+
+class GoogleOAuth(_Node):
+    enabled: bool = False
+    id: str = ""
+    secret: SecretStr = SecretStr("")
+    domain: str = ""
+    options: GoogleOAuthOptions = GoogleOAuthOptions()
+
+
+class OpenIdSettings(_Node):
+    enabled: bool = False
+    identifier: str = ""
+    domain: str = ""
+
+
+class OpenIdConnectSettings(_Node):
+    enabled: bool = False
+    issuer: str = ""
+    identifier: str = ""
+    secret: SecretStr = SecretStr("")
+
+
+class GithubOAuth(_Node):
+    enabled: bool = False
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    organization: str = ""
+    team: str = ""
+    domain: str = ""
+
+
+class GitlabOAuth(_Node):
+    enabled: bool = False
+    application_id: str = ""
+    secret: SecretStr = SecretStr("")
+    group: str = ""
+    domain: str = ""
+    server: str = ""
+
+
+class BitbucketOptions(_Node):
+    team: str = ""
+
+
+class BitbucketOAuth(_Node):
+    enabled: bool = False
+    key: str = ""
+    secret: SecretStr = SecretStr("")
+    domain: str = ""
+    options: BitbucketOptions = BitbucketOptions()
+
+
+class OAuthSettings(_Node):
+    local_login: EnabledTrue = EnabledTrue()
+    google_oauth2: GoogleOAuth = GoogleOAuth()
+    open_id: OpenIdSettings = OpenIdSettings()
+    openid_connect: OpenIdConnectSettings = OpenIdConnectSettings()
+    github: GithubOAuth = GithubOAuth()
+    gitlab: GitlabOAuth = GitlabOAuth()
+    bitbucket: BitbucketOAuth = BitbucketOAuth()
+
+
+# --- registry ------------------------------------------------------------------------------------
+class JwtExpiration(_Node):
+    value: int = Field(15, ge=1, description="minutes")
+
+
+class CatalogPage(_Node):
+    value: int = Field(100, ge=1)
+
+
+class RegistryTimeout(_Node):
+    value: float = Field(2, gt=0, description="seconds")
+
+
+class RegistryReadTimeout(_Node):
+    value: float = Field(120, gt=0, description="seconds")
+
+
+class RegistrySettings(_Node):
+    jwt_expiration_time: JwtExpiration = JwtExpiration()
+    catalog_page: CatalogPage = CatalogPage()
+    timeout: RegistryTimeout = RegistryTimeout()
+    read_timeout: RegistryReadTimeout = RegistryReadTimeout()
+
+
+class MachineFqdn(_Node):
+    value: str = Field("portus.test.lan", min_length=1)
+
+
+# --- user permissions ----------------------------------------------------------------------------
+PushPolicy = Literal["allow-teams", "allow-personal", "admin-only"]
+
+
+class PushImages(_Node):
+    policy: PushPolicy = "allow-teams"
+
+
+class UserPermissionSettings(_Node):
+    change_visibility: EnabledTrue = EnabledTrue()
+    create_team: EnabledTrue = EnabledTrue()
+    manage_team: EnabledTrue = EnabledTrue()
+    create_namespace: EnabledTrue = EnabledTrue()
+    manage_namespace: EnabledTrue = EnabledTrue()
+    create_webhook: EnabledTrue = EnabledTrue()
+    manage_webhook: EnabledTrue = EnabledTrue()
+    push_images: PushImages = PushImages()
+
+
+# --- security scanners (keys only) ---------------------------------------------------------------
+class ClairSettings(_Node):
+    server: str = ""
+    health_port: int = 6061
+    timeout: int = 900
+
+
+class ServerOnly(_Node):
+    server: str = ""
+
+
+class SecuritySettings(_Node):
+    clair: ClairSettings = ClairSettings()
+    zypper: ServerOnly = ServerOnly()
+    dummy: ServerOnly = ServerOnly()
+
+
+# --- background ----------------------------------------------------------------------------------
+class SyncSettings(_Node):
+    enabled: bool = True
+    strategy: Literal["initial", "on-start", "update", "update-delete"] = "initial"
+
+
+class BackgroundSettings(_Node):
+    registry: EnabledTrue = EnabledTrue()
+    sync: SyncSettings = SyncSettings()
+
+
+class PaginationSettings(_Node):
+    per_page: int = Field(10, ge=1, le=1000)
+    before_after: int = Field(2, ge=0)
+
+
+# --- keys new in this implementation -------------------------------------------------------------
+class NotificationSettings(_Node):
+    # The registry sends it as `Authorization: Bearer <secret>` (see `portus registry-config`).
+    # Empty: generated once and kept in the data directory.
+    secret: SecretStr = SecretStr("")
+
+
+class Settings(BaseSettings):
+    """The whole configuration tree. Portus keys first, then the keys this implementation adds."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    email: EmailSettings = EmailSettings()
+    gravatar: EnabledTrue = EnabledTrue()
+    delete: DeleteSettings = DeleteSettings()
+    ldap: LdapSettings = LdapSettings()
+    oauth: OAuthSettings = OAuthSettings()
+    first_user_admin: EnabledTrue = EnabledTrue()
+    signup: EnabledTrue = EnabledTrue()
+    check_ssl_usage: EnabledTrue = EnabledTrue()
+    registry: RegistrySettings = RegistrySettings()
+    machine_fqdn: MachineFqdn = MachineFqdn()
+    display_name: Enabled = Enabled()
+    user_permission: UserPermissionSettings = UserPermissionSettings()
+    security: SecuritySettings = SecuritySettings()
+    anonymous_browsing: EnabledTrue = EnabledTrue()
+    background: BackgroundSettings = BackgroundSettings()
+    pagination: PaginationSettings = PaginationSettings()
+
+    # New keys.
+    database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite file in data_dir")
+    data_dir: Path = Path("data")
+    key_path: str = Field(
+        "", description="PEM private key signing registry tokens; empty: generated"
+    )
+    certificate_path: str = Field("", description="PEM certificate of key_path; empty: generated")
+    secret_key_base: SecretStr = SecretStr("")
+    public_url: str = Field("http://127.0.0.1:3000", description="URL users and the registry use")
+    notifications: NotificationSettings = NotificationSettings()
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def jwt_expiration_seconds(self) -> int:
+        # The token spec's floor is 60 s: clients raise anything smaller anyway.
+        return max(60, self.registry.jwt_expiration_time.value * 60)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'portus.sqlite3').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, PortusEnvSource(settings_cls), YamlFileSource(settings_cls))
+
+
+# --- sources -------------------------------------------------------------------------------------
+def _field_name(name: str, field: FieldInfo) -> str:
+    return field.alias or name
+
+
+def iter_key_paths(
+    model: type[BaseModel], prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[str, ...]]:
+    """Every leaf key of the tree as a path of YAML key names."""
+    for name, field in model.model_fields.items():
+        path = (*prefix, _field_name(name, field))
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from iter_key_paths(annotation, path)
+        else:
+            yield path
+
+
+def env_name(path: tuple[str, ...]) -> str:
+    return ENV_PREFIX + "_".join(part.upper() for part in path)
+
+
+def _set_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = target
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
+
+
+class PortusEnvSource(PydanticBaseSettingsSource):
+    """`PORTUS_<KEY_PATH>` variables, the way Portus (cconfig) names them."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str] | None = None):
+        super().__init__(settings_cls)
+        self.environ = os.environ if environ is None else environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ builds the whole tree at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        known: set[str] = set()
+        for path in iter_key_paths(self.settings_cls):
+            name = env_name(path)
+            known.add(name)
+            if name in self.environ:
+                _set_path(values, path, self.environ[name])
+        unknown = sorted(
+            name
+            for name in self.environ
+            if name.startswith(ENV_PREFIX)
+            and name not in known
+            and name not in NON_KEY_VARIABLES
+            and not name.startswith(NON_KEY_PREFIXES)
+        )
+        if unknown:
+            logger.warning("ignoring environment variables that name no config key: %s", unknown)
+        return values
+
+
+class YamlFileSource(PydanticBaseSettingsSource):
+    """The YAML file at `PORTUS_CONFIG` (default `./config.yml`); absent means defaults."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError
+
+    def __call__(self) -> dict[str, Any]:
+        explicit = os.environ.get("PORTUS_CONFIG")
+        path = Path(explicit or "config.yml")
+        if not path.exists():
+            if explicit:
+                raise ConfigError(f"PORTUS_CONFIG: file {path} does not exist")
+            return {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys")
+        return data
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, naming the key path the way it is written in config.yml."""
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        got = error.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        lines.append(f"config error: {key}: {error['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into one clear `ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from exc

@@ -1,0 +1,110 @@
+"""Errors that carry their HTTP status, rendered in Portus's `{"message": ...}` envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status_code = 400
+    headers: dict[str, str] | None = None
+
+    def __init__(self, message: Any = None, *, status_code: int | None = None) -> None:
+        self.message = message if message is not None else self.default_message
+        if status_code is not None:
+            self.status_code = status_code
+        super().__init__(str(self.message))
+
+    default_message: Any = "Bad request"
+
+
+class BadRequest(AppError):
+    status_code = 400
+
+
+class Unauthenticated(AppError):
+    status_code = 401
+    default_message = "Authentication fails"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    default_message = "Authorization fails"
+
+
+class NotFound(AppError):
+    status_code = 404
+    default_message = "Not found"
+
+
+class FeatureDisabled(AppError):
+    status_code = 405
+    default_message = "This feature is disabled"
+
+
+class Conflict(AppError):
+    status_code = 409
+    default_message = "Conflict"
+
+
+class Invalid(AppError):
+    """422 with field errors: `{"message": {"field": ["problem", ...]}}`."""
+
+    status_code = 422
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+
+
+def _envelope(status: int, message: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status, headers=headers)
+
+
+async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return _envelope(exc.status_code, exc.message, exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors():
+        # Drop the location kind ("body", "query") and the wrapper object ("user") from the name.
+        loc = [
+            str(part) for part in error["loc"] if part not in ("body", "query", "path", "header")
+        ]
+        if len(loc) > 1 and loc[0] == "user":
+            loc = loc[1:]
+        fields.setdefault(".".join(loc) or "request", []).append(error["msg"])
+    return _envelope(422, fields)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {404: "Not found", 405: "Method not allowed"}
+    message = messages.get(exc.status_code, exc.detail)
+    return _envelope(exc.status_code, message, getattr(exc, "headers", None))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return _envelope(500, "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,70 @@
+"""Portus-style pagination: `page`, `per_page`, `all` in; `X-*` and `Link` headers out."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Response
+
+from app.core.state import SettingsDep
+
+MAX_PER_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class PageParams:
+    page: int
+    per_page: int
+    all: bool
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.all else (self.page - 1) * self.per_page
+
+    @property
+    def limit(self) -> int | None:
+        return None if self.all else self.per_page
+
+
+def page_params(
+    settings: SettingsDep,
+    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
+    per_page: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE)] = None,
+    all: Annotated[bool, Query(description="every item, no pagination")] = False,
+) -> PageParams:
+    return PageParams(page=page, per_page=per_page or settings.pagination.per_page, all=all)
+
+
+Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+def set_page_headers(request: Request, response: Response, params: PageParams, total: int) -> None:
+    per_page = total if params.all else params.per_page
+    pages = 1 if params.all else max(1, math.ceil(total / params.per_page))
+    page = 1 if params.all else params.page
+    headers = {
+        "X-Total": str(total),
+        "X-Total-Pages": str(pages),
+        "X-Page": str(page),
+        "X-Per-Page": str(per_page),
+        "X-Next-Page": str(page + 1) if page < pages else "",
+        "X-Prev-Page": str(page - 1) if 1 < page <= pages + 1 else "",
+    }
+    links = []
+
+    def link(target: int, rel: str) -> None:
+        url = request.url.include_query_params(page=target, per_page=params.per_page)
+        links.append(f'<{url}>; rel="{rel}"')
+
+    if not params.all:
+        if headers["X-Prev-Page"]:
+            link(page - 1, "prev")
+        if headers["X-Next-Page"]:
+            link(page + 1, "next")
+        link(1, "first")
+        link(pages, "last")
+    if links:
+        headers["Link"] = ", ".join(links)
+    response.headers.update(headers)

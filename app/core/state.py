@@ -1,0 +1,42 @@
+"""What the lifespan builds once per process, handed to requests as dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.core.keys import SigningKey
+from app.core.security import TokenDigester
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    signing_key: SigningKey
+    digester: TokenDigester
+    notifications_secret: str
+    http: httpx.AsyncClient
+    # Set by the in-process event worker; a no-op when events are handled elsewhere.
+    wake_event_worker: Callable[[], None] = field(default=lambda: None)
+    schema_head: str | None = None
+    event_worker_health: Callable[[], dict[str, Any]] | None = None
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.state.app
+    return state
+
+
+def get_settings(request: Request) -> Settings:
+    return get_state(request).settings
+
+
+State = Annotated[AppState, Depends(get_state)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

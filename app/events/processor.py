@@ -1,0 +1,270 @@
+"""Turning stored registry events into repositories and tags.
+
+The registry does not guarantee order, and redelivers; so every change is idempotent and an
+event never overwrites what a newer event (by registry timestamp) already recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.activities import service as activities
+from app.core.db import utcnow
+from app.models import Namespace, Registry, Repository, Tag, User
+from app.namespaces import service as namespaces
+from app.registries.client import ManifestInfo, RegistryClient, RegistryError
+
+logger = logging.getLogger(__name__)
+
+ClientFactory = Callable[[Registry], RegistryClient]
+
+
+class EventSkipped(Exception):
+    """The event cannot be applied and never will be (unknown registry, invalid name...)."""
+
+
+@dataclass(frozen=True)
+class EventContext:
+    client_for: ClientFactory
+
+
+def _timestamp(data: dict[str, Any]) -> datetime:
+    raw = data.get("timestamp")
+    if isinstance(raw, str):
+        # Go prints nanoseconds; Python keeps microseconds.
+        head, dot, rest = raw.partition(".")
+        if dot:
+            digits = "".join(ch for ch in rest if ch.isdigit())
+            zone = rest[len(digits) :]
+            raw = f"{head}.{digits[:6]}{zone}"
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if parsed.tzinfo is not None:
+                return parsed
+        except ValueError:
+            pass
+    return utcnow()
+
+
+async def _registry_for(session: AsyncSession, data: dict[str, Any]) -> Registry:
+    host = (data.get("request") or {}).get("host")
+    registries = (await session.scalars(select(Registry).order_by(Registry.id))).all()
+    for registry in registries:
+        if host in (registry.hostname, registry.external_hostname):
+            return registry
+    if len(registries) == 1:
+        # Behind a proxy the Host header may differ; with one registry there is no doubt.
+        return registries[0]
+    raise EventSkipped(f"event from an unknown registry host {host!r}")
+
+
+def _split(full_name: str) -> tuple[str | None, str]:
+    head, sep, rest = full_name.partition("/")
+    return (head, rest) if sep else (None, full_name)
+
+
+async def _namespace(
+    session: AsyncSession, registry: Registry, name: str | None, actor: User | None, create: bool
+) -> Namespace | None:
+    namespace = await namespaces.namespace_by_name(session, registry.id, name)
+    if namespace is not None or not create or name is None:
+        return namespace
+    if not namespaces.is_valid_name(name):
+        raise EventSkipped(f"invalid namespace name {name!r}")
+    try:
+        async with session.begin_nested():
+            return await namespaces.create_pushed_namespace(
+                session, registry, name, actor.id if actor else None
+            )
+    except IntegrityError:  # another worker created it first
+        return await namespaces.namespace_by_name(session, registry.id, name)
+
+
+async def _repository(session: AsyncSession, namespace: Namespace, name: str) -> Repository:
+    statement = select(Repository).where(
+        Repository.namespace_id == namespace.id, Repository.name == name
+    )
+    repository = await session.scalar(statement)
+    if repository is not None:
+        return repository
+    try:
+        async with session.begin_nested():
+            repository = Repository(name=name, namespace_id=namespace.id)
+            session.add(repository)
+            await session.flush()
+            return repository
+    except IntegrityError:
+        found = await session.scalar(statement)
+        assert found is not None
+        return found
+
+
+async def _actor(session: AsyncSession, data: dict[str, Any]) -> User | None:
+    name = (data.get("actor") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    return await session.scalar(select(User).where(User.username == name))
+
+
+async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
+    target = data["target"]
+    tag_name = target.get("tag")
+    digest = target.get("digest")
+    if not isinstance(tag_name, str) or not tag_name or not isinstance(digest, str):
+        return  # pushed by digest (an image of a list, say): no tag to record
+    registry = await _registry_for(session, data)
+    actor = await _actor(session, data)
+    namespace_name, repository_name = _split(target["repository"])
+    namespace = await _namespace(session, registry, namespace_name, actor, create=True)
+    if namespace is None:
+        raise EventSkipped("the registry has no global namespace")
+    repository = await _repository(session, namespace, repository_name)
+    pushed_at = _timestamp(data)
+
+    tag = await session.scalar(
+        select(Tag).where(Tag.repository_id == repository.id, Tag.name == tag_name)
+    )
+    if tag is not None and tag.pushed_at is not None and tag.pushed_at >= pushed_at:
+        return  # a newer push of this tag was recorded already
+
+    # The event's size is the manifest's own; ask the registry for the image's.
+    info: ManifestInfo | None
+    try:
+        info = await ctx.client_for(registry).manifest(target["repository"], digest)
+    except RegistryError as exc:
+        logger.warning("cannot inspect %s@%s: %s", target["repository"], digest, exc)
+        info = None
+    values = {
+        "digest": digest,
+        "media_type": info.media_type if info else target.get("mediaType"),
+        "image_id": info.image_id if info else None,
+        "size": info.size if info else None,
+        "user_id": actor.id if actor else None,
+        "username": actor.username if actor else (data.get("actor") or {}).get("name"),
+        "pushed_at": pushed_at,
+        "marked": False,
+    }
+    if tag is None:
+        tag = Tag(name=tag_name, repository_id=repository.id, **values)
+        session.add(tag)
+    else:
+        for key, value in values.items():
+            setattr(tag, key, value)
+    await session.flush()
+    activities.record(
+        session,
+        "repository.push",
+        trackable_type="Repository",
+        trackable_id=repository.id,
+        owner_id=actor.id if actor else None,
+        recipient_type="Tag",
+        recipient_id=tag.id,
+        parameters={"tag_name": tag_name, "digest": digest},
+    )
+
+
+async def _find_repository(
+    session: AsyncSession, data: dict[str, Any]
+) -> tuple[Namespace, Repository] | None:
+    registry = await _registry_for(session, data)
+    namespace_name, repository_name = _split(data["target"]["repository"])
+    namespace = await namespaces.namespace_by_name(session, registry.id, namespace_name)
+    if namespace is None:
+        return None
+    repository = await session.scalar(
+        select(Repository).where(
+            Repository.namespace_id == namespace.id, Repository.name == repository_name
+        )
+    )
+    return None if repository is None else (namespace, repository)
+
+
+async def handle_pull(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
+    found = await _find_repository(session, data)
+    if found is None:
+        return
+    _, repository = found
+    target = data["target"]
+    pulled_at = _timestamp(data)
+    matches = Tag.name == target["tag"] if target.get("tag") else Tag.digest == target.get("digest")
+    tags = await session.scalars(select(Tag).where(Tag.repository_id == repository.id, matches))
+    for tag in tags:
+        if tag.pulled_at is None or tag.pulled_at < pulled_at:
+            tag.pulled_at = pulled_at
+
+
+async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
+    """A manifest deleted by digest removes its tags; the registry's per-tag follow-up event
+    removes that one tag. Neither touches a tag pushed again after the delete."""
+    found = await _find_repository(session, data)
+    if found is None:
+        return
+    namespace, repository = found
+    target = data["target"]
+    deleted_at = _timestamp(data)
+    if isinstance(target.get("digest"), str):
+        matches = Tag.digest == target["digest"]
+    elif isinstance(target.get("tag"), str):
+        matches = Tag.name == target["tag"]
+    else:
+        return
+    actor = await _actor(session, data)
+    tags = (
+        await session.scalars(
+            select(Tag).where(
+                Tag.repository_id == repository.id,
+                matches,
+                or_(Tag.pushed_at.is_(None), Tag.pushed_at <= deleted_at),
+            )
+        )
+    ).all()
+    for tag in tags:
+        activities.record(
+            session,
+            "repository.delete",
+            trackable_type="Repository",
+            trackable_id=repository.id,
+            owner_id=actor.id if actor else None,
+            parameters={
+                "repository_name": repository.name,
+                "namespace_id": namespace.id,
+                "namespace_name": namespace.name,
+                "tag_name": tag.name,
+            },
+        )
+        await session.delete(tag)
+    await session.flush()
+    remaining = await session.scalar(
+        select(func.count(Tag.id)).where(Tag.repository_id == repository.id)
+    )
+    if tags and not remaining:
+        activities.record(
+            session,
+            "namespace.delete",
+            trackable_type="Namespace",
+            trackable_id=namespace.id,
+            owner_id=actor.id if actor else None,
+            parameters={
+                "repository_name": repository.name,
+                "namespace_id": namespace.id,
+                "namespace_name": namespace.name,
+            },
+        )
+        await session.execute(delete(Repository).where(Repository.id == repository.id))
+
+
+HANDLERS = {"push": handle_push, "pull": handle_pull, "delete": handle_delete}
+
+
+async def handle(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
+    handler = HANDLERS.get(data.get("action", ""))
+    if handler is not None:
+        await handler(session, ctx, data)

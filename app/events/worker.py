@@ -1,0 +1,99 @@
+"""Background processing of stored registry events.
+
+Each batch is one transaction that holds its rows locked (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL), so several workers never take the same event, and a worker that dies mid-batch
+leaves its events fresh for the next one: nothing lost, nothing done twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.db import session_scope, utcnow
+from app.events import processor
+from app.models import EventStatus, RegistryEvent
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 50
+MAX_ATTEMPTS = 5
+IDLE_POLL_SECONDS = 1.0
+
+
+@dataclass
+class WorkerHealth:
+    last_run_at: datetime | None = None
+    last_error: str | None = None
+    processed: int = 0
+
+
+@dataclass
+class EventWorker:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    context: processor.EventContext
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    health: WorkerHealth = field(default_factory=WorkerHealth)
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    async def process_batch(self) -> int:
+        async with session_scope(self.sessionmaker) as session:
+            statement = (
+                select(RegistryEvent)
+                .where(RegistryEvent.status == EventStatus.fresh)
+                .order_by(RegistryEvent.id)
+                .limit(BATCH_SIZE)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                statement = statement.with_for_update(skip_locked=True)
+            events = (await session.scalars(statement)).all()
+            for event in events:
+                await self._process_one(session, event)
+        self.health.processed += len(events)
+        return len(events)
+
+    async def _process_one(self, session: AsyncSession, event: RegistryEvent) -> None:
+        event.attempts += 1
+        try:
+            async with session.begin_nested():
+                await processor.handle(session, self.context, event.data)
+        except processor.EventSkipped as exc:
+            event.status = EventStatus.done
+            event.error = str(exc)[:2000]
+        except Exception as exc:
+            logger.exception(
+                "registry event %s failed (attempt %d)", event.event_id, event.attempts
+            )
+            event.error = f"{exc.__class__.__name__}: {exc}"[:2000]
+            if event.attempts >= MAX_ATTEMPTS:
+                event.status = EventStatus.failed
+        else:
+            event.status = EventStatus.done
+            event.error = None
+        event.handled_at = utcnow()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                processed = await self.process_batch()
+                self.health.last_run_at = utcnow()
+                self.health.last_error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.exception("registry event batch failed")
+                self.health.last_error = f"{exc.__class__.__name__}: {exc}"
+                processed = 0
+                await asyncio.sleep(IDLE_POLL_SECONDS)
+            if processed == 0:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=IDLE_POLL_SECONDS)

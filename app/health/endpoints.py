@@ -1,0 +1,63 @@
+"""`/api/v1/_ping` and `/api/v1/health` (database, registry, background work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.auth.dependencies import Public
+from app.core.db import DbSession
+from app.core.state import State
+from app.namespaces import service as namespaces
+from app.registries.client import check_reachable
+
+router = APIRouter(tags=["health"])
+
+
+class Pong(BaseModel):
+    pong: bool = True
+
+
+@router.get("/_ping", dependencies=[Public])
+async def ping() -> Pong:
+    return Pong()
+
+
+@router.get(
+    "/health",
+    dependencies=[Public],
+    responses={503: {"description": "A component is failing"}},
+)
+async def health(session: DbSession, state: State) -> JSONResponse:
+    components: dict[str, dict[str, Any]] = {}
+    try:
+        revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
+        head = state.schema_head
+        up_to_date = head is None or revision == head
+        components["database"] = {
+            "msg": "database is up-to-date"
+            if up_to_date
+            else f"database at {revision}, not {head}",
+            "success": up_to_date,
+        }
+        registry = await namespaces.get_registry(session)
+    except SQLAlchemyError as exc:
+        components["database"] = {"msg": f"cannot query the database: {exc}", "success": False}
+        registry = None
+    if registry is None:
+        components["registry"] = {"msg": "no registry configured", "success": True}
+    else:
+        problem = await check_reachable(state.http, registry.base_url, state.settings)
+        components["registry"] = {
+            "msg": problem or "registry is reachable",
+            "success": problem is None,
+        }
+    if state.event_worker_health is not None:
+        components["background"] = {"registry_events": state.event_worker_health()}
+    ok = all(c.get("success", True) for c in components.values())
+    return JSONResponse(components, status_code=200 if ok else 503)

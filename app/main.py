@@ -1,0 +1,127 @@
+"""The application: `create_app(settings)` wires the REST API, the registry routes and the UI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import api
+from app.auth.errors import TokenRequestError, handle_token_error
+from app.core.config import Settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.errors import install_error_handlers
+from app.core.instance import instance_secret
+from app.core.keys import load_signing_key
+from app.core.security import TokenDigester
+from app.core.state import AppState
+from app.events.processor import EventContext
+from app.events.worker import EventWorker
+from app.models import Registry
+from app.registries.client import RegistryClient
+
+logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+FRONTEND_DIR = ROOT / "frontend"
+
+
+def schema_head() -> str | None:
+    config = Config(str(ROOT / "alembic.ini"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def build_state(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+) -> AppState:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret_key = instance_secret(settings.data_dir, "secret_key_base", settings.secret_key_base)
+    return AppState(
+        settings=settings,
+        sessionmaker=sessionmaker,
+        signing_key=load_signing_key(settings),
+        digester=TokenDigester(secret_key.encode()),
+        notifications_secret=instance_secret(
+            settings.data_dir, "notifications_secret", settings.notifications.secret
+        ),
+        http=http,
+        schema_head=schema_head(),
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    run_background: bool | None = None,
+) -> FastAPI:
+    """`sessionmaker` lets tests bind every request to their own transaction."""
+    background = settings.background.registry.enabled if run_background is None else run_background
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        engine = None
+        maker = sessionmaker
+        if maker is None:
+            engine = create_engine(settings.resolved_database_url)
+            maker = create_sessionmaker(engine)
+        async with httpx.AsyncClient(trust_env=False) as http:
+            state = build_state(settings, maker, http)
+            tasks: list[asyncio.Task[None]] = []
+            if background:
+
+                def client_for(registry: Registry) -> RegistryClient:
+                    return RegistryClient(
+                        http,
+                        base_url=registry.base_url,
+                        service=registry.hostname,
+                        settings=settings,
+                        signing_key=state.signing_key,
+                    )
+
+                worker = EventWorker(maker, EventContext(client_for=client_for))
+                state.wake_event_worker = worker.notify
+                state.event_worker_health = lambda: {
+                    k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                    for k, v in asdict(worker.health).items()
+                }
+                tasks.append(asyncio.create_task(worker.run(), name="registry-events"))
+            try:
+                yield {"app": state}
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                if engine is not None:
+                    await engine.dispose()
+
+    app = FastAPI(
+        title="Portus",
+        version="2.4.0-py",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/v2/openapi.json",
+        summary="Registry token service and notification receiver",
+    )
+    app.add_exception_handler(TokenRequestError, handle_token_error)
+    install_error_handlers(app)
+    api.include_registry_routes(app)
+    app.mount("/api", api.create_api_app())
+    if FRONTEND_DIR.is_dir() and any(FRONTEND_DIR.iterdir()):
+        app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
+    return app

@@ -1,0 +1,33 @@
+"""Every table; Alembic imports this module to see the whole metadata."""
+
+from app.core.db import Base
+from app.models.activity import Activity
+from app.models.enums import EventStatus, Role, Visibility
+from app.models.namespace import Namespace
+from app.models.registry import Registry
+from app.models.registry_event import RegistryEvent
+from app.models.repository import Repository
+from app.models.setup_step import SetupStep
+from app.models.tag import Tag
+from app.models.team import Team, TeamUser
+from app.models.token import ApplicationToken, RefreshToken
+from app.models.user import User
+
+__all__ = [
+    "Activity",
+    "ApplicationToken",
+    "Base",
+    "EventStatus",
+    "Namespace",
+    "RefreshToken",
+    "Registry",
+    "RegistryEvent",
+    "Repository",
+    "Role",
+    "SetupStep",
+    "Tag",
+    "Team",
+    "TeamUser",
+    "User",
+    "Visibility",
+]

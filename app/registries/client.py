@@ -1,0 +1,128 @@
+"""Talking to the registry as the service itself, with tokens we sign for our internal identity
+(no user's password involved)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app.auth.service import GrantedScope, sign
+from app.authz.principal import INTERNAL_USERNAME
+from app.core.config import Settings
+from app.core.keys import SigningKey
+
+API_VERSION_HEADER = "Docker-Distribution-Api-Version"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+DOCKER_V1 = "application/vnd.docker.distribution.manifest.v1+json"
+MANIFEST_TYPES = (
+    DOCKER_MANIFEST,
+    DOCKER_LIST,
+    OCI_MANIFEST,
+    OCI_INDEX,
+    DOCKER_V1_SIGNED,
+    DOCKER_V1,
+)
+LIST_TYPES = (DOCKER_LIST, OCI_INDEX)
+
+
+class RegistryError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ManifestInfo:
+    digest: str
+    media_type: str
+    image_id: str | None  # config digest without "sha256:" (Portus's image_id)
+    size: int  # config + layers; for a list or index, the sum over its images
+
+
+def timeouts(settings: Settings) -> httpx.Timeout:
+    return httpx.Timeout(
+        settings.registry.read_timeout.value, connect=settings.registry.timeout.value
+    )
+
+
+async def check_reachable(http: httpx.AsyncClient, base_url: str, settings: Settings) -> str | None:
+    """None when `<base_url>/v2/` answers like a distribution registry, else what is wrong."""
+    try:
+        response = await http.get(f"{base_url}/v2/", timeout=timeouts(settings))
+    except httpx.HTTPError as exc:
+        return f"the registry at {base_url} is not reachable: {exc.__class__.__name__}: {exc}"
+    if response.status_code not in (200, 401) or API_VERSION_HEADER not in response.headers:
+        return (
+            f"{base_url}/v2/ answered {response.status_code} without the {API_VERSION_HEADER} "
+            "header: is this a Docker registry?"
+        )
+    return None
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        service: str,
+        settings: Settings,
+        signing_key: SigningKey,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url
+        self.service = service
+        self.settings = settings
+        self.signing_key = signing_key
+
+    def _auth(self, repository: str, actions: list[str]) -> dict[str, str]:
+        token = sign(
+            self.settings,
+            self.signing_key,
+            subject=INTERNAL_USERNAME,
+            audience=self.service,
+            access=[GrantedScope("repository", repository, actions)],
+        ).token
+        return {"Authorization": f"Bearer {token}"}
+
+    async def _get_manifest(self, repository: str, reference: str) -> tuple[str, str, Any]:
+        headers = self._auth(repository, ["pull"]) | {"Accept": ", ".join(MANIFEST_TYPES)}
+        try:
+            response = await self.http.get(
+                f"{self.base_url}/v2/{repository}/manifests/{reference}",
+                headers=headers,
+                timeout=timeouts(self.settings),
+            )
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"registry unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise RegistryError(f"manifest {repository}@{reference}: HTTP {response.status_code}")
+        digest = response.headers.get("Docker-Content-Digest", reference)
+        media_type = response.headers.get("Content-Type", "").split(";")[0]
+        try:
+            body = json.loads(response.content)
+        except ValueError as exc:
+            raise RegistryError(f"manifest {repository}@{reference} is not JSON") from exc
+        return digest, body.get("mediaType") or media_type, body
+
+    async def manifest(self, repository: str, reference: str) -> ManifestInfo:
+        """Digest, type, image id and size of a manifest; lists and indexes are summed over
+        their images (one level deep, as registries store them)."""
+        digest, media_type, body = await self._get_manifest(repository, reference)
+        if media_type in LIST_TYPES or "manifests" in body:
+            size = 0
+            for child in body.get("manifests", []):
+                child_info = await self.manifest(repository, child["digest"])
+                size += child_info.size
+            return ManifestInfo(digest=digest, media_type=media_type, image_id=None, size=size)
+        config = body.get("config") or {}
+        layers = body.get("layers") or []
+        size = int(config.get("size", 0)) + sum(int(layer.get("size", 0)) for layer in layers)
+        config_digest = config.get("digest")
+        image_id = config_digest.split(":", 1)[-1] if isinstance(config_digest, str) else None
+        return ManifestInfo(digest=digest, media_type=media_type, image_id=image_id, size=size)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RegistryFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    hostname: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9.\-]+(:\d{1,5})?$",
+        description="host:port as the registry knows itself (its token `service`)",
+    )
+    use_ssl: bool = False
+    external_hostname: str | None = Field(None, max_length=255)
+
+
+class RegistryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    registry: RegistryFields
+    force: bool = Field(False, description="skip the reachability check")
+
+
+class RegistryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    hostname: str
+    external_hostname: str | None
+    use_ssl: bool
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.auth.dependencies import AdminUser, CurrentUser, Public
+from app.core.db import DbSession
+from app.core.errors import FeatureDisabled, NotFound
+from app.core.pagination import Pagination, set_page_headers
+from app.core.state import State
+from app.users import repository, service
+from app.users.schemas import (
+    ApplicationTokenCreate,
+    ApplicationTokenCreated,
+    ApplicationTokenRead,
+    BootstrapCreate,
+    UserCreate,
+    UserCreated,
+    UserRead,
+)
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Authentication fails"},
+    403: {"description": "Authorization fails"},
+    404: {"description": "Not found"},
+    422: {"description": 'Invalid fields: `{"message": {field: [problems]}}`'},
+}
+
+
+@router.post(
+    "/bootstrap",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Public],
+    responses={400: {"description": "Users already exist"}, 405: {"description": "Disabled"}},
+)
+async def bootstrap_admin(
+    body: BootstrapCreate, session: DbSession, state: State
+) -> ApplicationTokenCreated:
+    """Create the first administrator and return an application token for the API."""
+    if not state.settings.first_user_admin.enabled:
+        raise FeatureDisabled("first_user_admin is disabled: create administrators another way")
+    fields = body.user
+    _, token, plain = await service.bootstrap(
+        session,
+        state.digester,
+        service.NewUser(
+            username=fields.username,
+            email=fields.email,
+            password=fields.password,
+            display_name=fields.display_name,
+        ),
+    )
+    return ApplicationTokenCreated(id=token.id, application=token.application, plain_token=plain)
+
+
+@router.get("", responses=ERRORS)
+async def list_users(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    _admin: AdminUser,
+    pagination: Pagination,
+) -> list[UserRead]:
+    total = await repository.count(session)
+    users = await repository.page(session, offset=pagination.offset, limit=pagination.limit)
+    set_page_headers(request, response, pagination, total)
+    return [UserRead.model_validate(user) for user in users]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def create_user(
+    body: UserCreate, session: DbSession, state: State, admin: AdminUser
+) -> UserCreated:
+    """A user, or a bot (`bot: true`): a bot gets no personal namespace and no password login,
+    and its first application token ("default") is returned this once."""
+    fields = body.user
+    user = await service.create_user(
+        session,
+        service.NewUser(
+            username=fields.username,
+            email=fields.email,
+            password=fields.password,
+            bot=fields.bot,
+            display_name=fields.display_name,
+        ),
+        actor_id=admin.user_id,
+    )
+    created = UserCreated.model_validate(user)
+    if user.bot:
+        token, plain = await service.create_application_token(
+            session, state.digester, user, "default"
+        )
+        created.application_token = ApplicationTokenCreated(
+            id=token.id, application=token.application, plain_token=plain
+        )
+    return created
+
+
+@router.get("/{id_or_email}", responses=ERRORS)
+async def get_user(id_or_email: str, session: DbSession, _admin: AdminUser) -> UserRead:
+    """By numeric id or by email."""
+    return UserRead.model_validate(await service.get_user(session, id_or_email))
+
+
+@router.get("/{user_id}/application_tokens", responses=ERRORS)
+async def list_application_tokens(
+    user_id: int, session: DbSession, principal: CurrentUser
+) -> list[ApplicationTokenRead]:
+    """The owner's or, for an administrator, anybody's tokens (names only)."""
+    tokens = await service.list_tokens(session, principal, user_id)
+    return [ApplicationTokenRead.model_validate(token) for token in tokens]
+
+
+@router.post("/{user_id}/application_tokens", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def create_application_token(
+    user_id: int,
+    body: ApplicationTokenCreate,
+    session: DbSession,
+    state: State,
+    principal: CurrentUser,
+) -> ApplicationTokenCreated:
+    service.ensure_self_or_admin(principal, user_id)
+    user = await repository.get(session, user_id)
+    if user is None:
+        raise NotFound("Not found: no such user")
+    token, plain = await service.create_application_token(
+        session, state.digester, user, body.application
+    )
+    return ApplicationTokenCreated(id=token.id, application=token.application, plain_token=plain)
+
+
+@router.delete(
+    "/application_tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS
+)
+async def delete_application_token(
+    token_id: int, session: DbSession, principal: CurrentUser
+) -> None:
+    await service.delete_token(session, principal, token_id)

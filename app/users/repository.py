@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import ApplicationToken, User
+
+
+async def get(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def by_username(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username == username))
+
+
+async def count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def page(session: AsyncSession, *, offset: int, limit: int | None) -> Sequence[User]:
+    statement = select(User).order_by(User.id).offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return (await session.scalars(statement)).all()
+
+
+async def admin_ids(session: AsyncSession) -> list[int]:
+    return list(await session.scalars(select(User.id).where(User.admin)))
+
+
+async def non_bot_users_without_namespace(session: AsyncSession) -> Sequence[User]:
+    return (
+        await session.scalars(
+            select(User).where(User.bot.is_(False), User.namespace_id.is_(None)).order_by(User.id)
+        )
+    ).all()
+
+
+async def tokens_of(session: AsyncSession, user_id: int) -> Sequence[ApplicationToken]:
+    return (
+        await session.scalars(
+            select(ApplicationToken)
+            .where(ApplicationToken.user_id == user_id)
+            .order_by(ApplicationToken.id)
+        )
+    ).all()
+
+
+async def token_count(session: AsyncSession, user_id: int) -> int:
+    statement = select(func.count()).where(ApplicationToken.user_id == user_id)
+    return int(await session.scalar(statement) or 0)
+
+
+async def token(session: AsyncSession, token_id: int) -> ApplicationToken | None:
+    return await session.get(ApplicationToken, token_id)

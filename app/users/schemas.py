@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class UserCreateFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=255)
+    email: str = Field(min_length=3, max_length=255)
+    password: str | None = Field(None, max_length=128)
+    display_name: str | None = Field(None, max_length=255)
+    bot: bool = False
+
+
+class UserCreate(BaseModel):
+    """Portus's shape: the fields are wrapped in `user`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: UserCreateFields
+
+
+class BootstrapFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=255)
+    email: str = Field(min_length=3, max_length=255)
+    password: str = Field(max_length=128)
+    display_name: str | None = Field(None, max_length=255)
+
+
+class BootstrapCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: BootstrapFields
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    email: str | None
+    admin: bool
+    enabled: bool
+    bot: bool
+    locked_at: datetime | None
+    namespace_id: int | None
+    display_name: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserCreated(UserRead):
+    """A bot is created with its first application token, shown this once."""
+
+    application_token: ApplicationTokenCreated | None = None
+
+
+class ApplicationTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    application: str = Field(min_length=1, max_length=255)
+
+
+class ApplicationTokenRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    application: str
+    created_at: datetime
+
+
+class ApplicationTokenCreated(BaseModel):
+    id: int
+    application: str
+    plain_token: str = Field(description="Shown once; only a digest is stored")
+
+
+UserCreated.model_rebuild()

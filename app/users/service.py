@@ -1,0 +1,194 @@
+"""Users, bots, application tokens and the first administrator's bootstrap."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.activities import service as activities
+from app.authz.principal import INTERNAL_USERNAME, Principal
+from app.core.db import utcnow
+from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.security import APP_TOKEN_MARKER, TokenDigester, hash_password
+from app.models import ApplicationToken, SetupStep, User
+from app.namespaces import service as namespaces
+from app.teams import service as teams
+from app.users import repository
+from app.users.errors import BootstrapDone, TokenLimitReached
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+MAX_APPLICATION_TOKENS = 5
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    email: str
+    password: str | None
+    admin: bool = False
+    bot: bool = False
+    display_name: str | None = None
+
+
+async def _validate(session: AsyncSession, data: NewUser) -> None:
+    errors: dict[str, list[str]] = {}
+    if not USERNAME_PATTERN.match(data.username):
+        errors.setdefault("username", []).append(
+            "may contain letters, digits, '.', '_' and '-', and must start with a letter or digit"
+        )
+    elif data.username.lower() == INTERNAL_USERNAME:
+        errors.setdefault("username", []).append(f"{INTERNAL_USERNAME!r} is reserved")
+    elif not data.bot and not namespaces.is_valid_name(namespaces.normalize_name(data.username)):
+        errors.setdefault("username", []).append("cannot be turned into a namespace name")
+    elif await repository.by_username(session, data.username) is not None:
+        errors.setdefault("username", []).append("has already been taken")
+    if not EMAIL_PATTERN.match(data.email):
+        errors.setdefault("email", []).append("is not a valid email address")
+    elif await repository.by_email(session, data.email) is not None:
+        errors.setdefault("email", []).append("has already been taken")
+    if not data.bot:
+        length = len(data.password or "")
+        if not PASSWORD_MIN <= length <= PASSWORD_MAX:
+            errors.setdefault("password", []).append(
+                f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long"
+            )
+    if errors:
+        raise Invalid(errors)
+
+
+async def create_user(session: AsyncSession, data: NewUser, *, actor_id: int | None) -> User:
+    """A user (or bot). Non-bots get their personal namespace when a registry exists; admins join
+    the owners of the registry's global team."""
+    await _validate(session, data)
+    user = User(
+        username=data.username,
+        email=data.email,
+        # Bots log in with application tokens only: a password they were given is not kept.
+        encrypted_password=None if data.bot else await hash_password(data.password or ""),
+        admin=data.admin,
+        bot=data.bot,
+        display_name=data.display_name,
+    )
+    session.add(user)
+    await session.flush()
+    registry = await namespaces.get_registry(session)
+    if registry is not None:
+        if not data.bot:
+            await namespaces.create_personal_namespace(session, registry, user)
+        if data.admin:
+            global_ns = await namespaces.global_namespace(session, registry.id)
+            if global_ns is not None:
+                await teams.set_owner(session, global_ns.team_id, user.id)
+    activities.record(
+        session,
+        "user.create",
+        trackable_type="User",
+        trackable_id=user.id,
+        owner_id=actor_id,
+        parameters={"username": user.username, "bot": user.bot, "admin": user.admin},
+    )
+    await session.flush()
+    return user
+
+
+async def bootstrap(
+    session: AsyncSession, digester: TokenDigester, data: NewUser
+) -> tuple[User, ApplicationToken, str]:
+    """The first administrator and an application token named "bootstrap".
+
+    Race-safe: the `setup_steps` primary key lets exactly one transaction record the step; a
+    concurrent one fails on it and is answered like any later call.
+    """
+    if await repository.count(session) > 0:
+        raise BootstrapDone()
+    try:
+        async with session.begin_nested():
+            session.add(SetupStep(name="bootstrap"))
+            await session.flush()
+    except IntegrityError as exc:
+        raise BootstrapDone() from exc
+    user = await create_user(session, NewUser(**{**data.__dict__, "admin": True}), actor_id=None)
+    token, plain = await create_application_token(session, digester, user, "bootstrap")
+    return user, token, plain
+
+
+async def create_application_token(
+    session: AsyncSession, digester: TokenDigester, user: User, application: str
+) -> tuple[ApplicationToken, str]:
+    if await repository.token_count(session, user.id) >= MAX_APPLICATION_TOKENS:
+        raise TokenLimitReached()
+    if any(t.application == application for t in await repository.tokens_of(session, user.id)):
+        raise Invalid({"application": ["has already been taken"]})
+    issued = digester.issue(APP_TOKEN_MARKER)
+    token = ApplicationToken(
+        user_id=user.id, application=application, lookup=issued.lookup, token_digest=issued.digest
+    )
+    session.add(token)
+    await session.flush()
+    activities.record(
+        session,
+        "application_token.create",
+        trackable_type="User",
+        trackable_id=user.id,
+        owner_id=user.id,
+        parameters={"application": application},
+    )
+    return token, issued.plain
+
+
+def ensure_self_or_admin(principal: Principal, user_id: int) -> None:
+    """Application tokens are their owner's business (and an administrator's), nobody else's."""
+    if not principal.admin and principal.user_id != user_id:
+        raise Forbidden("Authorization fails: only the owner or an administrator may do this")
+
+
+async def get_user(session: AsyncSession, id_or_email: str) -> User:
+    user = (
+        await repository.get(session, int(id_or_email))
+        if id_or_email.isdigit()
+        else await repository.by_email(session, id_or_email)
+    )
+    if user is None:
+        raise NotFound("Not found: no such user")
+    return user
+
+
+async def list_tokens(
+    session: AsyncSession, principal: Principal, user_id: int
+) -> Sequence[ApplicationToken]:
+    ensure_self_or_admin(principal, user_id)
+    if await repository.get(session, user_id) is None:
+        raise NotFound("Not found: no such user")
+    return await repository.tokens_of(session, user_id)
+
+
+async def delete_token(session: AsyncSession, principal: Principal, token_id: int) -> None:
+    token = await repository.token(session, token_id)
+    if token is None:
+        raise NotFound("Not found: no such application token")
+    ensure_self_or_admin(principal, token.user_id)
+    await session.delete(token)
+    activities.record(
+        session,
+        "application_token.destroy",
+        trackable_type="User",
+        trackable_id=token.user_id,
+        owner_id=principal.user_id,
+        parameters={"application": token.application},
+    )
+    await session.flush()
+
+
+async def set_password(session: AsyncSession, user: User, password: str) -> None:
+    """New password; refresh tokens issued before now stop working."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise Invalid({"password": [f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long"]})
+    user.encrypted_password = await hash_password(password)
+    user.password_changed_at = utcnow()
+    await session.flush()
