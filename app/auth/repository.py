@@ -68,4 +68,4 @@ async def namespaces_with_role(
         .outerjoin(TeamUser, membership)
         .where(Namespace.registry_id == registry_id, wanted)
     )
-    return [(namespace, role) for namespace, role in (await session.execute(statement)).tuples()]
+    return [(namespace, role) for namespace, role in (await session.execute(statement)).all()]

@@ -34,7 +34,7 @@ async def page_visible(
     )
     if limit is not None:
         statement = statement.limit(limit)
-    return [(repo, ns, count) for repo, ns, count in (await session.execute(statement)).tuples()]
+    return [(repo, ns, count) for repo, ns, count in (await session.execute(statement)).all()]
 
 
 async def get_visible(

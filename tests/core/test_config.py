@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.core.config import ConfigError, Settings, env_name, iter_key_paths, load_settings
+from app.core.keys import load_signing_key
+
+
+class TestDefaults:
+    def test_portus_defaults(self) -> None:
+        settings = load_settings()
+        assert settings.delete.enabled is True
+        assert settings.delete.contributors is False
+        assert settings.delete.garbage_collector.older_than == 30
+        assert settings.registry.jwt_expiration_time.value == 15
+        assert settings.user_permission.push_images.policy == "allow-teams"
+        assert settings.machine_fqdn.value == "portus.test.lan"
+        assert settings.first_user_admin.enabled is True
+        assert settings.pagination.per_page == 10
+
+    def test_every_leaf_has_a_portus_style_variable(self) -> None:
+        names = {env_name(path) for path in iter_key_paths(Settings)}
+        assert "PORTUS_DELETE_GARBAGE_COLLECTOR_OLDER_THAN" in names
+        assert "PORTUS_MACHINE_FQDN_VALUE" in names
+        assert "PORTUS_EMAIL_FROM" in names
+        assert "PORTUS_DATABASE_URL" in names
+        assert "PORTUS_NOTIFICATIONS_SECRET" in names
+
+
+class TestEnvironment:
+    def test_nested_names_with_underscores_are_read(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PORTUS_DELETE_GARBAGE_COLLECTOR_OLDER_THAN", "7")
+        monkeypatch.setenv("PORTUS_DELETE_GARBAGE_COLLECTOR_ENABLED", "TRUE")
+        monkeypatch.setenv("PORTUS_MACHINE_FQDN_VALUE", "registry.example.org")
+        monkeypatch.setenv("PORTUS_USER_PERMISSION_PUSH_IMAGES_POLICY", "admin-only")
+        settings = load_settings()
+        assert settings.delete.garbage_collector.older_than == 7
+        assert settings.delete.garbage_collector.enabled is True
+        assert settings.machine_fqdn.value == "registry.example.org"
+        assert settings.user_permission.push_images.policy == "admin-only"
+
+    def test_environment_beats_the_yaml_file(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        config = tmp_path / "config.yml"
+        config.write_text("delete:\n  contributors: true\n  enabled: false\n")
+        monkeypatch.setenv("PORTUS_CONFIG", str(config))
+        monkeypatch.setenv("PORTUS_DELETE_ENABLED", "true")
+        settings = load_settings()
+        assert settings.delete.contributors is True  # from the file
+        assert settings.delete.enabled is True  # the variable wins
+
+    def test_new_keys_follow_the_same_rule(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("PORTUS_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("PORTUS_DATABASE_URL", "postgresql+asyncpg://db/portus")
+        settings = load_settings()
+        assert settings.data_dir == tmp_path
+        assert settings.resolved_database_url == "postgresql+asyncpg://db/portus"
+
+
+class TestInvalidValues:
+    def test_unknown_push_policy_names_the_key(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PORTUS_USER_PERMISSION_PUSH_IMAGES_POLICY", "everybody")
+        with pytest.raises(ConfigError) as excinfo:
+            load_settings()
+        message = str(excinfo.value)
+        assert message.startswith("config error: user_permission.push_images.policy:")
+        assert "everybody" in message
+
+    def test_negative_expiry_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PORTUS_REGISTRY_JWT_EXPIRATION_TIME_VALUE", "-5")
+        with pytest.raises(ConfigError, match=r"registry\.jwt_expiration_time\.value"):
+            load_settings()
+
+    def test_unknown_yaml_key_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        config = tmp_path / "config.yml"
+        config.write_text("ldap:\n  hostnme: typo\n")
+        monkeypatch.setenv("PORTUS_CONFIG", str(config))
+        with pytest.raises(ConfigError, match=r"ldap\.hostnme"):
+            load_settings()
+
+    def test_missing_explicit_config_file(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PORTUS_CONFIG", "/nonexistent/config.yml")
+        with pytest.raises(ConfigError, match="PORTUS_CONFIG"):
+            load_settings()
+
+    def test_unreadable_key_names_key_path(self, tmp_path: Path) -> None:
+        settings = Settings(data_dir=tmp_path, key_path=str(tmp_path / "missing.pem"))
+        with pytest.raises(ConfigError, match=r"^key_path: cannot read"):
+            load_signing_key(settings)
+
+    def test_garbage_key_file(self, tmp_path: Path) -> None:
+        bad = tmp_path / "bad.pem"
+        bad.write_text("not a key")
+        with pytest.raises(ConfigError, match="not an unencrypted PEM private key"):
+            load_signing_key(Settings(data_dir=tmp_path, key_path=str(bad)))
+
+    def test_expiry_never_under_sixty_seconds(self) -> None:
+        settings = Settings(registry={"jwt_expiration_time": {"value": 1}})
+        assert settings.jwt_expiration_seconds == 60
