@@ -102,7 +102,9 @@ class TestCredentials:
         self, session: AsyncSession, client: httpx.AsyncClient
     ) -> None:
         registry = await factories.create_registry(session)
-        await factories.create_namespace(session, registry, name="pub", visibility=Visibility.public)
+        await factories.create_namespace(
+            session, registry, name="pub", visibility=Visibility.public
+        )
         response = await token(client, "repository:pub/app:pull,push,delete")
         assert response.status_code == 200
         assert access(response.json()["token"]) == {"repository:pub/app": ["pull"]}
@@ -249,7 +251,10 @@ class TestScopes:
         await factories.create_registry(session)
         await factories.create_user(session, username="alice")
         response = await token(
-            client, "repository:alice/a:pull", "repository:alice/a:push", auth=basic("alice", PASSWORD)
+            client,
+            "repository:alice/a:pull",
+            "repository:alice/a:push",
+            auth=basic("alice", PASSWORD),
         )
         assert access(response.json()["token"]) == {"repository:alice/a": ["pull", "push"]}
 
