@@ -33,7 +33,9 @@ def basic(username: str, secret: str) -> dict[str, str]:
 async def token(
     client: httpx.AsyncClient, *scopes: str, auth: dict[str, str] | None = None, **params: str
 ) -> httpx.Response:
-    query: list[tuple[str, str]] = [("service", params.pop("service", SERVICE))]
+    query: list[tuple[str, str | int | float | bool | None]] = [
+        ("service", params.pop("service", SERVICE))
+    ]
     query += [("scope", s) for s in scopes]
     query += list(params.items())
     return await client.get("/v2/token", params=query, headers=auth or {})

@@ -1,6 +1,6 @@
 """The whole registry permission matrix, through `/v2/token`, against a table written here.
 
-Roles × namespaces × actions × push_images.policy × delete.enabled × delete.contributors.
+Roles x namespaces x actions x push_images.policy x delete.enabled x delete.contributors.
 The expected table below is written from Portus's documented matrix (reference §6.1), by listing
 who may do what, not by calling the policy code.
 """
@@ -131,9 +131,8 @@ async def granted(
     client: httpx.AsyncClient, world: World, role: str, action: str
 ) -> dict[str, list[str]]:
     """One request per role and action, asking for that action on every namespace."""
-    params = [("service", REGISTRY_HOST)] + [
-        ("scope", f"repository:{repo}:{action}") for repo in world.repositories.values()
-    ]
+    params: list[tuple[str, str | int | float | bool | None]] = [("service", REGISTRY_HOST)]
+    params += [("scope", f"repository:{repo}:{action}") for repo in world.repositories.values()]
     creds = world.credentials[role]
     response = await client.get("/v2/token", params=params, auth=creds)
     assert response.status_code == 200, response.text

@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.core.keys import load_signing_key
+from app.events.processor import EventContext
+from app.events.worker import EventWorker
+from app.models import (
+    Activity,
+    EventStatus,
+    Namespace,
+    Registry,
+    RegistryEvent,
+    Repository,
+    Tag,
+    Visibility,
+)
+from app.registries.client import OCI_MANIFEST, RegistryClient
+from tests.fixtures import factories
+from tests.fixtures.factories import REGISTRY_HOST
+
+SECRET = {"Authorization": "Bearer test-notification-secret"}
+
+
+def event(action: str, repository: str, **target: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "timestamp": target.pop("timestamp", "2026-11-29T01:38:46.983704042Z"),
+        "action": action,
+        "target": {"repository": repository, **target},
+        "request": {"host": REGISTRY_HOST, "method": target.pop("method", "PUT")},
+        "actor": {"name": target.pop("actor", "alice")},
+    }
+    if action != "delete":
+        body["target"].setdefault("mediaType", OCI_MANIFEST)
+    return body
+
+
+def push(repository: str, tag: str, digest: str, **extra: Any) -> dict[str, Any]:
+    return event("push", repository, tag=tag, digest=digest, size=401, **extra)
+
+
+async def post(client: httpx.AsyncClient, *events: dict[str, Any]) -> httpx.Response:
+    return await client.post(
+        "/v2/webhooks/events",
+        content=json.dumps({"events": list(events)}),
+        headers={"Content-Type": "application/vnd.docker.distribution.events.v1+json"} | SECRET,
+    )
+
+
+def worker_for(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> EventWorker:
+    """A worker whose registry is unreachable: sizes fall back, nothing else changes."""
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+
+    def client_for(registry: Registry) -> RegistryClient:
+        return RegistryClient(
+            http,
+            base_url=registry.base_url,
+            service=registry.hostname,
+            settings=settings,
+            signing_key=load_signing_key(settings),
+        )
+
+    return EventWorker(sessionmaker, EventContext(client_for=client_for))
+
+
+async def stored(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count(RegistryEvent.id))) or 0)
+
+
+class TestReceiving:
+    async def test_requires_the_shared_secret(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            response = await client.post(
+                "/v2/webhooks/events",
+                content=json.dumps({"events": [push("a/b", "1", "sha256:1")]}),
+                headers=headers,
+            )
+            assert response.status_code == 401
+            assert "notification secret" in response.json()["message"]
+        assert await stored(session) == 0
+
+    @pytest.mark.parametrize(
+        ("body", "problem"),
+        [
+            (b"{not json", "not valid JSON"),
+            (b'{"events": 3}', '"events" list'),
+            (b"[]", '"events" list'),
+            (b'{"events": [{"action": "push", "target": {}}]}', "events[0].id"),
+            (b'{"events": [{"id": "x", "action": "push", "target": 1}]}', "events[0].target"),
+        ],
+    )
+    async def test_broken_bodies_are_400(
+        self, session: AsyncSession, client: httpx.AsyncClient, body: bytes, problem: str
+    ) -> None:
+        response = await client.post("/v2/webhooks/events", content=body, headers=SECRET)
+        assert response.status_code == 400
+        assert problem in response.json()["message"]
+        assert await stored(session) == 0
+
+    async def test_stores_manifest_events_once(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        manifest = push("alice/app", "1.0", "sha256:aa")
+        blob = event("push", "alice/app", digest="sha256:bb", mediaType="application/octet-stream")
+        head_pull = event("pull", "alice/app", tag="1.0", method="HEAD")
+        own_pull = event("pull", "alice/app", tag="1.0", method="GET", actor="portus")
+        mount = event("mount", "alice/app", digest="sha256:cc")
+        first = await post(client, manifest, blob, head_pull, own_pull, mount)
+        assert first.status_code == 202
+        assert first.json() == {"stored": 1}
+        again = await post(client, manifest)  # the registry redelivers the same id
+        assert again.status_code == 202 and again.json() == {"stored": 0}
+        assert await stored(session) == 1
+
+
+class TestProcessing:
+    async def test_push_pull_delete(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        await factories.create_registry(session)
+        alice = await factories.create_user(session, username="alice")
+        await post(
+            client,
+            push("alice/app", "1.0", "sha256:aa"),
+            push("alice/app", "latest", "sha256:aa"),
+            push("alice/app", "2.0", "sha256:bb"),
+        )
+        worker = worker_for(sessionmaker, settings)
+        assert await worker.process_batch() == 3
+        tags = {t.name: t for t in await session.scalars(select(Tag))}
+        assert set(tags) == {"1.0", "latest", "2.0"}
+        assert tags["1.0"].digest == "sha256:aa"
+        assert tags["1.0"].user_id == alice.id
+        assert tags["1.0"].media_type == OCI_MANIFEST
+
+        await post(client, event("pull", "alice/app", tag="1.0", method="GET"))
+        await worker.process_batch()
+        await session.refresh(tags["1.0"])
+        assert tags["1.0"].pulled_at is not None
+
+        # Deleting a digest removes its tags (the registry untags them all), not the others.
+        await post(client, event("delete", "alice/app", digest="sha256:aa"))
+        await worker.process_batch()
+        remaining = set(await session.scalars(select(Tag.name)))
+        assert remaining == {"2.0"}
+        # The per-tag follow-up event of the last tag empties and removes the repository.
+        await post(client, event("delete", "alice/app", digest="sha256:bb"))
+        await worker.process_batch()
+        assert await session.scalar(select(func.count(Repository.id))) == 0
+        keys = list(await session.scalars(select(Activity.key).order_by(Activity.id)))
+        assert keys.count("repository.push") == 3
+        assert keys.count("repository.delete") == 3
+        assert "namespace.delete" in keys
+        statuses = set(await session.scalars(select(RegistryEvent.status)))
+        assert statuses == {EventStatus.done}
+
+    async def test_an_older_push_never_overwrites_a_newer_one(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        await factories.create_registry(session)
+        await factories.create_user(session, username="alice")
+        newer = push("alice/app", "1.0", "sha256:new", timestamp="2026-11-29T02:00:00.5Z")
+        older = push("alice/app", "1.0", "sha256:old", timestamp="2026-11-29T01:00:00.5Z")
+        await post(client, newer, older)
+        await worker_for(sessionmaker, settings).process_batch()
+        assert list(await session.scalars(select(Tag.digest))) == ["sha256:new"]
+
+    async def test_admin_push_creates_the_namespace(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        registry = await factories.create_registry(session)
+        await factories.create_user(session, username="root", admin=True)
+        await post(client, push("newteam/app", "1", "sha256:aa", actor="root"))
+        await worker_for(sessionmaker, settings).process_batch()
+        namespace = await session.scalar(select(Namespace).where(Namespace.name == "newteam"))
+        assert namespace is not None
+        assert namespace.visibility is Visibility.private
+        assert namespace.registry_id == registry.id
+
+    async def test_push_to_the_global_namespace(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        await factories.create_registry(session)
+        await post(client, push("busybox", "1", "sha256:aa", actor="root"))
+        await worker_for(sessionmaker, settings).process_batch()
+        repository = await session.scalar(select(Repository))
+        assert repository is not None and repository.name == "busybox"
+
+    async def test_unknown_registry_host_is_skipped_not_retried(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        await factories.create_registry(session)
+        await factories.create_registry(session, hostname="second:5000")
+        stray = push("alice/app", "1", "sha256:aa")
+        stray["request"]["host"] = "elsewhere:5000"
+        await post(client, stray)
+        await worker_for(sessionmaker, settings).process_batch()
+        row = await session.scalar(select(RegistryEvent))
+        assert row is not None
+        await session.refresh(row)
+        assert row.status is EventStatus.done
+        assert row.error is not None and "unknown registry host" in row.error
+        assert await session.scalar(select(func.count(Tag.id))) == 0

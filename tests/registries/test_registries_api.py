@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import TokenDigester
+from app.models import Namespace, TeamUser, User, Visibility
+from tests.fixtures import factories
+from tests.support.tools import free_port
+
+
+async def admin_headers(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
+    admin = await factories.create_user(session, username="root", admin=True)
+    return {"Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"}
+
+
+def registry_body(hostname: str, *, force: bool = False) -> dict[str, object]:
+    return {"registry": {"name": "main", "hostname": hostname, "use_ssl": False}, "force": force}
+
+
+async def test_unreachable_registry_is_refused(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await admin_headers(session, digester)
+    response = await client.post(
+        "/api/v1/registries", json=registry_body(f"127.0.0.1:{free_port()}"), headers=headers
+    )
+    assert response.status_code == 422
+    assert "not reachable" in response.json()["message"]["hostname"][0]
+
+
+async def test_forced_creation_sets_up_namespaces(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await admin_headers(session, digester)
+    alice = await factories.create_user(session, username="alice")
+    bot = await factories.create_user(session, username="bot1", bot=True)
+    response = await client.post(
+        "/api/v1/registries", json=registry_body("registry.local:5000", force=True), headers=headers
+    )
+    assert response.status_code == 201
+    assert response.json()["hostname"] == "registry.local:5000"
+    global_ns = await session.scalar(select(Namespace).where(Namespace.global_))
+    assert global_ns is not None and global_ns.visibility is Visibility.public
+    root = await session.scalar(select(User).where(User.username == "root"))
+    assert root is not None
+    owners = set(
+        await session.scalars(select(TeamUser.user_id).where(TeamUser.team_id == global_ns.team_id))
+    )
+    assert owners == {root.id}
+    await session.refresh(alice)
+    await session.refresh(bot)
+    assert alice.namespace_id is not None and bot.namespace_id is None
+    listed = await client.get("/api/v1/registries", headers=headers)
+    assert [r["name"] for r in listed.json()] == ["main"]
+    second = await client.post(
+        "/api/v1/registries", json=registry_body("other:5000", force=True), headers=headers
+    )
+    assert second.status_code == 422
+    assert second.json()["message"] == {"uniqueness": ["You can only create one registry"]}
+
+
+async def test_hostname_is_validated(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await admin_headers(session, digester)
+    response = await client.post(
+        "/api/v1/registries", json=registry_body("http://x/y", force=True), headers=headers
+    )
+    assert response.status_code == 422
+    assert "registry.hostname" in response.json()["message"]
+
+
+async def test_plain_users_cannot_see_registries(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    alice = await factories.create_user(session, username="alice")
+    headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    assert (await client.get("/api/v1/registries", headers=headers)).status_code == 403

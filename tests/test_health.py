@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.fixtures import factories
+
+
+async def test_ping(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/_ping")
+    assert response.status_code == 200
+
+
+async def test_health_reports_database_and_registry(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    healthy = await client.get("/api/v1/health")
+    assert healthy.status_code == 200
+    assert healthy.json()["database"] == {"msg": "database is up-to-date", "success": True}
+    assert healthy.json()["registry"]["msg"] == "no registry configured"
+    # A registry nobody answers for: the component fails and the whole answer is 503.
+    await factories.create_registry(session, hostname="127.0.0.1:9")
+    failing = await client.get("/api/v1/health")
+    assert failing.status_code == 503
+    assert failing.json()["registry"]["success"] is False
+
+
+async def test_unknown_api_paths_use_the_portus_envelope(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/v1/nope")
+    assert missing.status_code == 404
+    assert missing.json() == {"message": "Not found"}
+    wrong_method = await client.delete("/api/v1/_ping")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == {"message": "Method not allowed"}
+
+
+async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/api/openapi.json")).json()
+    assert "/v1/users/bootstrap" in schema["paths"]
+    assert "/v1/repositories/{repository_id}/tags" in schema["paths"]
+    assert "Portus-Auth" in schema["components"]["securitySchemes"]

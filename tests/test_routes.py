@@ -1,0 +1,102 @@
+"""Every route declares who may call it: a principal guard, or the explicit `Public` marker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import Mount
+
+from app.auth.dependencies import get_principal, public
+from app.core.config import Settings
+from app.main import create_app
+
+
+def _calls(dependant: Dependant) -> set[object]:
+    found: set[object] = {dependant.call}
+    for sub in dependant.dependencies:
+        found |= _calls(sub)
+    return found
+
+
+def _walk(routes: list[Any], prefix: str) -> list[tuple[str, APIRoute]]:
+    found: list[tuple[str, APIRoute]] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append((prefix + route.path, route))
+        elif isinstance(route, Mount) and isinstance(route.app, FastAPI):
+            found += _walk(list(route.app.routes), prefix + route.path)
+        elif hasattr(route, "effective_candidates"):
+            # FastAPI >= 0.16x keeps included routers as branches of effective routes.
+            for candidate in route.effective_candidates():
+                original = getattr(candidate, "original_route", candidate)
+                if isinstance(original, APIRoute):
+                    found.append((prefix + candidate.path, original))
+                else:
+                    found += _walk([candidate], prefix)
+    return found
+
+
+def _routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    return _walk(list(app.routes), "")
+
+
+TOKEN_REALM = {"/v2/token"}  # authenticates with the registry's own scheme (Basic / OAuth2 form)
+
+
+def test_every_route_is_guarded_or_public(settings: Settings) -> None:
+    app = create_app(settings)
+    unguarded = []
+    routes = _routes(app)
+    for path, route in routes:
+        if path in TOKEN_REALM:
+            continue
+        calls = _calls(route.dependant)
+        if get_principal not in calls and public not in calls:
+            unguarded.append(f"{sorted(route.methods or [])} {path}")
+    assert len(routes) > 10
+    assert unguarded == []
+
+
+def test_public_routes_are_the_expected_few(settings: Settings) -> None:
+    public_paths = {
+        path for path, route in _routes(create_app(settings)) if public in _calls(route.dependant)
+    }
+    assert public_paths == {
+        "/api/v1/_ping",
+        "/api/v1/health",
+        "/api/v1/users/bootstrap",
+        "/v2/webhooks/events",
+    }
+
+
+async def test_anonymous_calls_to_guarded_routes_are_401(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    """Behaviour, not structure: every non-public operation refuses a caller without credentials."""
+    app = create_app(settings)
+    checked = 0
+    for path, route in _routes(app):
+        if path in TOKEN_REALM or public in _calls(route.dependant):
+            continue
+        url = path.replace("{id_or_email}", "1")
+        url = "".join(part if not part.startswith("{") else "1" for part in _split(url))
+        for method in route.methods or []:
+            response = await client.request(method, url, json={})
+            assert response.status_code == 401, (method, url, response.text)
+            checked += 1
+    assert checked >= 8
+
+
+def _split(path: str) -> list[str]:
+    """`/a/{x}/b` -> ["/a/", "{x}", "/b"]."""
+    parts: list[str] = []
+    rest = path
+    while "{" in rest:
+        head, _, tail = rest.partition("{")
+        name, _, rest = tail.partition("}")
+        parts += [head, "{" + name + "}"]
+    return [*parts, rest]

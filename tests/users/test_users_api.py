@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import TokenDigester
+from app.models import ApplicationToken, Namespace, TeamUser, User
+from tests.conftest import ClientFactory
+from tests.fixtures import factories
+
+BOOTSTRAP = {"user": {"username": "admin", "email": "admin@example.com", "password": "password1"}}
+
+
+def auth(username: str, token: str) -> dict[str, str]:
+    return {"Portus-Auth": f"{username}:{token}"}
+
+
+async def admin_headers(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
+    admin = await factories.create_user(session, username="root", admin=True)
+    return auth("root", await factories.create_token(session, digester, admin))
+
+
+class TestBootstrap:
+    async def test_creates_the_first_admin_and_a_token(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post("/api/v1/users/bootstrap", json=BOOTSTRAP)
+        assert response.status_code == 201
+        body = response.json()
+        assert body["application"] == "bootstrap"
+        admin = await session.scalar(select(User).where(User.username == "admin"))
+        assert admin is not None and admin.admin
+        # The token works on the API at once.
+        me = await client.get("/api/v1/users", headers=auth("admin", body["plain_token"]))
+        assert me.status_code == 200
+        assert [u["username"] for u in me.json()] == ["admin"]
+
+    async def test_second_call_is_refused(self, client: httpx.AsyncClient) -> None:
+        assert (await client.post("/api/v1/users/bootstrap", json=BOOTSTRAP)).status_code == 201
+        other = {"user": {"username": "eve", "email": "eve@example.com", "password": "password1"}}
+        response = await client.post("/api/v1/users/bootstrap", json=other)
+        assert response.status_code == 400
+        assert "only be bootstrapped once" in response.json()["message"]
+
+    async def test_disabled_by_config(self, make_client: ClientFactory) -> None:
+        async with make_client(first_user_admin={"enabled": False}) as client:
+            response = await client.post("/api/v1/users/bootstrap", json=BOOTSTRAP)
+        assert response.status_code == 405
+        assert "first_user_admin" in response.json()["message"]
+
+    @pytest.mark.parametrize(
+        ("user", "field"),
+        [
+            ({"username": "admin", "email": "nope", "password": "password1"}, "email"),
+            ({"username": "admin", "email": "a@example.com", "password": "short"}, "password"),
+            ({"username": "-bad", "email": "a@example.com", "password": "password1"}, "username"),
+            ({"username": "portus", "email": "a@example.com", "password": "password1"}, "username"),
+            ({"email": "a@example.com", "password": "password1"}, "username"),
+        ],
+    )
+    async def test_invalid_fields_are_named(
+        self, session: AsyncSession, client: httpx.AsyncClient, user: dict[str, str], field: str
+    ) -> None:
+        response = await client.post("/api/v1/users/bootstrap", json={"user": user})
+        assert response.status_code == 422
+        assert field in response.json()["message"]
+        assert await session.scalar(select(func.count(User.id))) == 0
+
+    async def test_broken_json_is_a_422_not_a_500(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/v1/users/bootstrap",
+            content=b"{broken",
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 422
+        assert "message" in response.json()
+
+
+class TestUsers:
+    async def test_anonymous_is_401_and_plain_user_403(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        assert (await client.get("/api/v1/users")).status_code == 401
+        alice = await factories.create_user(session, username="alice")
+        headers = auth("alice", await factories.create_token(session, digester, alice))
+        response = await client.get("/api/v1/users", headers=headers)
+        assert response.status_code == 403
+        assert response.json()["message"].startswith("Authorization fails")
+
+    async def test_bad_token_is_401(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/api/v1/users", headers=auth("root", "pat_x"))
+        assert response.status_code == 401
+        bearer = await client.get("/api/v1/users", headers={"Authorization": "Bearer nope"})
+        assert bearer.status_code == 401
+
+    async def test_bearer_application_token(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        admin = await factories.create_user(session, username="root", admin=True)
+        secret = await factories.create_token(session, digester, admin)
+        response = await client.get("/api/v1/users", headers={"Authorization": f"Bearer {secret}"})
+        assert response.status_code == 200
+
+    async def test_create_user_gets_a_personal_namespace(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        body = {
+            "user": {"username": "Bob.Smith", "email": "bob@example.com", "password": "password1"}
+        }
+        response = await client.post("/api/v1/users", json=body, headers=headers)
+        assert response.status_code == 201
+        created = response.json()
+        namespace = await session.get(Namespace, created["namespace_id"])
+        assert namespace is not None and namespace.name == "bob.smith"
+        owner = await session.scalar(select(TeamUser).where(TeamUser.team_id == namespace.team_id))
+        assert owner is not None and owner.user_id == created["id"]
+
+    async def test_duplicate_username_is_422(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        headers = await admin_headers(session, digester)
+        body = {"user": {"username": "root", "email": "x@example.com", "password": "password1"}}
+        response = await client.post("/api/v1/users", json=body, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["message"] == {"username": ["has already been taken"]}
+
+    async def test_bot_gets_its_first_token_and_no_namespace(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        body = {"user": {"username": "ci-bot", "email": "ci@example.com", "bot": True}}
+        response = await client.post("/api/v1/users", json=body, headers=headers)
+        assert response.status_code == 201
+        created = response.json()
+        assert created["bot"] is True and created["namespace_id"] is None
+        assert created["application_token"]["application"] == "default"
+        assert created["application_token"]["plain_token"].startswith("pat_")
+
+    async def test_show_by_id_or_email(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice", email="al@example.com")
+        by_id = await client.get(f"/api/v1/users/{alice.id}", headers=headers)
+        by_email = await client.get("/api/v1/users/al@example.com", headers=headers)
+        assert by_id.json()["username"] == by_email.json()["username"] == "alice"
+        assert (await client.get("/api/v1/users/999999", headers=headers)).status_code == 404
+
+    async def test_pagination_headers(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        headers = await admin_headers(session, digester)
+        for _ in range(4):
+            await factories.create_user(session)
+        response = await client.get("/api/v1/users?page=2&per_page=2", headers=headers)
+        assert response.status_code == 200
+        assert len(response.json()) == 2
+        assert response.headers["X-Total"] == "5"
+        assert response.headers["X-Total-Pages"] == "3"
+        assert response.headers["X-Page"] == "2"
+        assert response.headers["X-Per-Page"] == "2"
+        assert response.headers["X-Next-Page"] == "3"
+        assert response.headers["X-Prev-Page"] == "1"
+        assert 'rel="next"' in response.headers["Link"]
+        bad = await client.get("/api/v1/users?per_page=0", headers=headers)
+        assert bad.status_code == 422 and "per_page" in bad.json()["message"]
+
+
+class TestApplicationTokens:
+    async def test_owner_creates_lists_and_deletes(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await factories.create_user(session, username="alice")
+        headers = auth("alice", await factories.create_token(session, digester, alice, "first"))
+        created = await client.post(
+            f"/api/v1/users/{alice.id}/application_tokens",
+            json={"application": "laptop"},
+            headers=headers,
+        )
+        assert created.status_code == 201
+        token = created.json()
+        stored = await session.get(ApplicationToken, token["id"])
+        assert stored is not None and token["plain_token"] not in stored.token_digest
+        listed = await client.get(f"/api/v1/users/{alice.id}/application_tokens", headers=headers)
+        assert [t["application"] for t in listed.json()] == ["first", "laptop"]
+        assert "plain_token" not in listed.json()[0]
+        deleted = await client.delete(
+            f"/api/v1/users/application_tokens/{token['id']}", headers=headers
+        )
+        assert deleted.status_code == 204
+
+    async def test_others_cannot_list_create_or_delete(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await factories.create_user(session, username="alice")
+        bob = await factories.create_user(session, username="bob")
+        await factories.create_token(session, digester, alice, "a")
+        bob_headers = auth("bob", await factories.create_token(session, digester, bob))
+        alice_token = await session.scalar(
+            select(ApplicationToken).where(ApplicationToken.user_id == alice.id)
+        )
+        assert alice_token is not None
+        base = f"/api/v1/users/{alice.id}/application_tokens"
+        assert (await client.get(base, headers=bob_headers)).status_code == 403
+        create = await client.post(base, json={"application": "x"}, headers=bob_headers)
+        assert create.status_code == 403
+        delete = await client.delete(
+            f"/api/v1/users/application_tokens/{alice_token.id}", headers=bob_headers
+        )
+        assert delete.status_code == 403
+
+    async def test_admin_manages_anybodys_tokens(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        headers = await admin_headers(session, digester)
+        bot = await factories.create_user(session, username="bot1", bot=True)
+        response = await client.post(
+            f"/api/v1/users/{bot.id}/application_tokens",
+            json={"application": "ci"},
+            headers=headers,
+        )
+        assert response.status_code == 201
+
+    async def test_at_most_five_tokens_and_unique_names(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await factories.create_user(session, username="alice")
+        headers = auth("alice", await factories.create_token(session, digester, alice, "t0"))
+        base = f"/api/v1/users/{alice.id}/application_tokens"
+        duplicate = await client.post(base, json={"application": "t0"}, headers=headers)
+        assert duplicate.status_code == 422
+        assert duplicate.json()["message"] == {"application": ["has already been taken"]}
+        for n in range(1, 5):
+            ok = await client.post(base, json={"application": f"t{n}"}, headers=headers)
+            assert ok.status_code == 201
+        sixth = await client.post(base, json={"application": "t5"}, headers=headers)
+        assert sixth.status_code == 422
+        assert "more than 5" in sixth.json()["message"]["application"][0]
