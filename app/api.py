@@ -9,6 +9,7 @@ from app.auth.dependencies import CurrentUser
 from app.core.errors import install_error_handlers
 from app.events import endpoints as event_endpoints
 from app.health import endpoints as health_endpoints
+from app.namespaces import endpoints as namespace_endpoints
 from app.registries import endpoints as registry_endpoints
 from app.repositories import endpoints as repository_endpoints
 from app.users import endpoints as user_endpoints
@@ -38,6 +39,7 @@ def create_api_app() -> FastAPI:
     v1.include_router(health_endpoints.router)
     v1.include_router(user_endpoints.router)
     v1.include_router(registry_endpoints.router)
+    v1.include_router(namespace_endpoints.router)
     v1.include_router(repository_endpoints.router)
     api.include_router(v1)
 

@@ -95,3 +95,25 @@ def catalog_actions(principal: Principal, requested: set[str]) -> list[str]:
     if ALL in requested and principal.superuser:
         return [ALL]
     return []
+
+
+def can_change_visibility(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> bool:
+    """Admins; owners when `user_permission.change_visibility` is on (never on the global one)."""
+    if principal.superuser:
+        return True
+    return (
+        settings.user_permission.change_visibility.enabled
+        and namespace.role is Role.owner
+        and not namespace.global_
+    )
+
+
+def can_manage_namespace(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> bool:
+    """Name and description: admins; owners when `user_permission.manage_namespace` is on."""
+    if principal.superuser:
+        return True
+    return settings.user_permission.manage_namespace.enabled and namespace.role is Role.owner

@@ -1,0 +1,233 @@
+"""End to end: a real docker-registry trusting a real `portus serve`, driven by skopeo, podman and
+the docker CLI. Each module gets its own database, server and registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.live import Stack, start_stack
+from tests.fixtures.database import throwaway_database
+from tests.support.oci import build_oci_layout
+from tests.support.tools import Podman, Skopeo, docker_login, require_tool
+
+pytestmark = pytest.mark.e2e
+
+ALICE_PW = "alice-password"
+BOB_PW = "bob-password1"
+
+
+@pytest.fixture(scope="module")
+async def stack_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    async with throwaway_database(tmp_path_factory.mktemp("db"), migrated=False) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, stack_db: str) -> Iterator[Stack]:
+    require_tool("skopeo")
+    workdir = tmp_path_factory.mktemp("stack")
+    stack = start_stack(workdir, stack_db)
+    try:
+        stack.create_user("alice", ALICE_PW)
+        stack.create_user("bob", BOB_PW)
+        yield stack
+    finally:
+        stack.server.stop()
+        stack.registry.stop()
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    layout = tmp_path_factory.mktemp("oci") / "img"
+    build_oci_layout(layout, "latest", b"e2e image one")
+    build_oci_layout(layout, "other", b"e2e image two")
+    return layout
+
+
+@pytest.fixture
+def skopeo(tmp_path: Path) -> Iterator[Skopeo]:
+    require_tool("skopeo")
+    with Skopeo(tmp_path / "skopeo") as client:
+        yield client
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, (
+        f"{result.args}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    )
+    return result
+
+
+def refused(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0, f"{result.args} unexpectedly succeeded"
+    return result.stderr
+
+
+def api_headers(stack: Stack, username: str) -> dict[str, str]:
+    """A new application token of `username`, created by the admin, as API headers."""
+    user = stack.api("GET", f"/users/{username}@example.com", headers=stack.admin_headers).json()
+    response = stack.api(
+        "POST",
+        f"/users/{user['id']}/application_tokens",
+        json={"application": f"e2e-{uuid.uuid4().hex[:8]}"},
+        headers=stack.admin_headers,
+    )
+    assert response.status_code == 201, response.text
+    return {"Portus-Auth": f"{username}:{response.json()['plain_token']}"}
+
+
+class TestSkopeo:
+    def test_push_pull_permissions_and_catalog(
+        self, stack: Stack, skopeo: Skopeo, image: Path
+    ) -> None:
+        registry = f"docker://{stack.registry.host}"
+        alice = f"alice:{ALICE_PW}"
+        bob = f"bob:{BOB_PW}"
+
+        # alice pushes an OCI image and a Docker v2 schema 2 image to her personal namespace.
+        ok(skopeo.copy(f"oci:{image}:latest", f"{registry}/alice/oci-app:1.0", dest_creds=alice))
+        ok(
+            skopeo.copy(
+                f"oci:{image}:other",
+                f"{registry}/alice/docker-app:1.0",
+                dest_creds=alice,
+                extra=("--format", "v2s2"),
+            )
+        )
+        raw = json.loads(
+            ok(skopeo.inspect(f"{registry}/alice/docker-app:1.0", creds=alice, raw=True)).stdout
+        )
+        assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+
+        # bob can neither push there nor pull from there; nor can anonymous users.
+        assert "denied" in refused(
+            skopeo.copy(f"oci:{image}:latest", f"{registry}/alice/oci-app:bob", dest_creds=bob)
+        )
+        assert "denied" in refused(skopeo.inspect(f"{registry}/alice/oci-app:1.0", creds=bob))
+        refused(skopeo.inspect(f"{registry}/alice/oci-app:1.0", creds=None))
+        # a wrong password is refused by the token service itself
+        assert (
+            "unauthorized"
+            in refused(skopeo.inspect(f"{registry}/alice/oci-app:1.0", creds="alice:wrong")).lower()
+        )
+
+        # alice makes her namespace public: anonymous pulls work.
+        me = stack.api("GET", "/users/alice@example.com", headers=stack.admin_headers).json()
+        made_public = stack.api(
+            "PUT",
+            f"/namespaces/{me['namespace_id']}",
+            json={"namespace": {"visibility": "public"}},
+            headers=api_headers(stack, "alice"),
+        )
+        assert made_public.status_code == 200, made_public.text
+        assert made_public.json()["visibility"] == "public"
+        ok(skopeo.inspect(f"{registry}/alice/oci-app:1.0", creds=None))
+        # bob still cannot push there
+        refused(skopeo.copy(f"oci:{image}:latest", f"{registry}/alice/oci-app:bob", dest_creds=bob))
+
+        # the admin lists the registry's catalog with a token from us.
+        catalog_token = stack.registry_token("admin", "adminpass1", "registry:catalog:*")
+        catalog = httpx.get(
+            f"{stack.registry.url}/v2/_catalog",
+            headers={"Authorization": f"Bearer {catalog_token}"},
+        )
+        assert catalog.status_code == 200
+        assert {"alice/oci-app", "alice/docker-app"} <= set(catalog.json()["repositories"])
+        alice_catalog = httpx.get(
+            f"{stack.registry.url}/v2/_catalog",
+            headers={
+                "Authorization": f"Bearer {stack.registry_token('alice', ALICE_PW, 'registry:catalog:*')}"
+            },
+        )
+        assert alice_catalog.status_code == 401
+
+        # the pushes show up in the API within seconds, with media types, sizes and authors.
+        def tags_listed() -> dict[str, Any] | None:
+            repos = stack.api("GET", "/repositories", headers=stack.admin_headers).json()
+            by_name = {r["full_name"]: r for r in repos}
+            if not {"alice/oci-app", "alice/docker-app"} <= set(by_name):
+                return None
+            return by_name
+
+        repos = stack.wait_for(tags_listed)
+        tags = stack.api(
+            "GET", f"/repositories/{repos['alice/oci-app']['id']}/tags", headers=stack.admin_headers
+        ).json()
+        assert [(t["name"], t["media_type"], t["author"]["name"]) for t in tags] == [
+            ("1.0", "application/vnd.oci.image.manifest.v1+json", "alice")
+        ]
+        assert tags[0]["size"] > 0
+        assert tags[0]["image_id"]
+        docker_tags = stack.api(
+            "GET",
+            f"/repositories/{repos['alice/docker-app']['id']}/tags",
+            headers=stack.admin_headers,
+        ).json()
+        assert docker_tags[0]["media_type"] == (
+            "application/vnd.docker.distribution.manifest.v2+json"
+        )
+
+    def test_admin_push_creates_a_namespace(
+        self, stack: Stack, skopeo: Skopeo, image: Path
+    ) -> None:
+        ok(
+            skopeo.copy(
+                f"oci:{image}:latest",
+                f"docker://{stack.registry.host}/newteam/tool:1",
+                dest_creds="admin:adminpass1",
+            )
+        )
+
+        def listed() -> bool:
+            repos = stack.api("GET", "/repositories?all=true", headers=stack.admin_headers).json()
+            return "newteam/tool" in {r["full_name"] for r in repos}
+
+        stack.wait_for(listed)
+
+
+class TestOtherClients:
+    def test_podman_login_push_pull(self, stack: Stack, image: Path) -> None:
+        require_tool("podman")
+        host = stack.registry.host
+        with Podman() as podman:  # a short /tmp path: podman limits runroot to 50 chars
+            assert "invalid username/password" in refused(podman.login(host, "alice", "nope"))
+            ok(podman.login(host, "alice", ALICE_PW))
+            image_id = ok(podman.pull(f"oci:{image}:latest")).stdout.strip().splitlines()[-1]
+            ok(podman.tag(image_id, f"{host}/alice/podman-app:1"))
+            ok(podman.push(f"{host}/alice/podman-app:1", format="v2s2"))
+            ok(podman.pull(f"{host}/alice/podman-app:1"))
+            ok(podman.logout(host))
+
+    def test_docker_login_stores_an_identity_token(
+        self, stack: Stack, skopeo: Skopeo, image: Path, tmp_path: Path
+    ) -> None:
+        require_tool("docker")
+        config_dir = tmp_path / "docker"
+        config_dir.mkdir()
+        host = stack.registry.host
+        assert refused(docker_login(config_dir, host, "alice", "nope"))
+        ok(docker_login(config_dir, host, "alice", ALICE_PW))
+        stored = json.loads((config_dir / "config.json").read_text())["auths"][host]
+        assert stored["identitytoken"].startswith("prt_")
+        # the password is not stored: `auth` is base64("alice:")
+        assert stored["auth"] == "YWxpY2U6"
+        assert ALICE_PW not in (config_dir / "config.json").read_text()
+        # skopeo pushes with that file: containers/image uses the refresh-token POST grant.
+        ok(
+            skopeo.run(
+                "copy",
+                "--dest-tls-verify=false",
+                "--dest-authfile",
+                str(config_dir / "config.json"),
+                f"oci:{image}:latest",
+                f"docker://{host}/alice/identity:1",
+            )
+        )
