@@ -96,7 +96,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
-    """Real transactions (pysqlite's implicit BEGIN breaks savepoints), foreign keys, WAL."""
+    """Real transactions (pysqlite's implicit BEGIN breaks savepoints), foreign keys, WAL.
+
+    `BEGIN IMMEDIATE` takes the write lock up front: a deferred transaction that reads and then
+    writes fails at once with "database is locked" when another one wrote meanwhile (the busy
+    timeout does not apply to that upgrade). The embedded database trades concurrency for that.
+    """
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -109,7 +114,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

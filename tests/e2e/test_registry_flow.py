@@ -141,11 +141,10 @@ class TestSkopeo:
         )
         assert catalog.status_code == 200
         assert {"alice/oci-app", "alice/docker-app"} <= set(catalog.json()["repositories"])
+        alice_catalog_token = stack.registry_token("alice", ALICE_PW, "registry:catalog:*")
         alice_catalog = httpx.get(
             f"{stack.registry.url}/v2/_catalog",
-            headers={
-                "Authorization": f"Bearer {stack.registry_token('alice', ALICE_PW, 'registry:catalog:*')}"
-            },
+            headers={"Authorization": f"Bearer {alice_catalog_token}"},
         )
         assert alice_catalog.status_code == 401
 
