@@ -122,6 +122,6 @@ def create_app(
     install_error_handlers(app)
     api.include_registry_routes(app)
     app.mount("/api", api.create_api_app())
-    if FRONTEND_DIR.is_dir() and any(FRONTEND_DIR.iterdir()):
+    if (FRONTEND_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
     return app
