@@ -20,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import api
 from app.auth.errors import TokenRequestError, handle_token_error
 from app.core.config import Settings
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import (
+    ReadConnection,
+    create_engine,
+    create_sessionmaker,
+    open_read_connections,
+)
 from app.core.errors import install_error_handlers
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
@@ -45,6 +50,7 @@ def build_state(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     http: httpx.AsyncClient,
+    read_connection: ReadConnection,
 ) -> AppState:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret_key = instance_secret(settings.data_dir, "secret_key_base", settings.secret_key_base)
@@ -57,6 +63,7 @@ def build_state(
             settings.data_dir, "notifications_secret", settings.notifications.secret
         ),
         http=http,
+        read_connection=read_connection,
         schema_head=schema_head(),
     )
 
@@ -77,8 +84,11 @@ def create_app(
         if maker is None:
             engine = create_engine(settings.resolved_database_url)
             maker = create_sessionmaker(engine)
-        async with httpx.AsyncClient(trust_env=False) as http:
-            state = build_state(settings, maker, http)
+        async with (
+            httpx.AsyncClient(trust_env=False) as http,
+            open_read_connections(maker.kw["bind"]) as read_connection,
+        ):
+            state = build_state(settings, maker, http, read_connection)
             tasks: list[asyncio.Task[None]] = []
             if background:
 

@@ -6,11 +6,11 @@ import base64
 import binascii
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.auth import repository
 from app.authz.principal import Principal, PrincipalKind
-from app.core.db import utcnow
+from app.core.db import session_scope, utcnow
 from app.core.security import (
     APP_TOKEN_MARKER,
     REFRESH_TOKEN_MARKER,
@@ -18,7 +18,7 @@ from app.core.security import (
     parse_token,
     verify_password,
 )
-from app.models import RefreshToken, User
+from app.models import User
 
 MAX_FAILED_ATTEMPTS = 10
 LOCK_DURATION = timedelta(minutes=10)
@@ -31,7 +31,16 @@ class AuthenticationFailed(Exception):
         self.message = message
 
 
-def principal_for(user: User) -> Principal:
+def principal_for(user: User | repository.TokenOwner) -> Principal:
+    if isinstance(user, repository.TokenOwner):
+        return Principal(
+            kind=PrincipalKind.user,
+            user_id=user.user_id,
+            username=user.username,
+            admin=user.admin,
+            bot=user.bot,
+            personal_namespace_id=user.namespace_id,
+        )
     return Principal(
         kind=PrincipalKind.user,
         user_id=user.id,
@@ -56,40 +65,50 @@ def parse_basic(header: str) -> tuple[str, str]:
     return username, password
 
 
-def _ensure_usable(user: User) -> None:
-    if not user.enabled:
-        raise AuthenticationFailed("this account has been disabled")
-
-
 def is_locked(user: User, now: datetime) -> bool:
     return user.locked_at is not None and now - user.locked_at < LOCK_DURATION
 
 
+def is_application_token(secret: str) -> bool:
+    return parse_token(secret, APP_TOKEN_MARKER) is not None
+
+
 async def login_with_application_token(
-    session: AsyncSession, digester: TokenDigester, username: str | None, plain: str
-) -> Principal | None:
-    """None when `plain` is not shaped like an application token; raises when it is but fails."""
+    conn: AsyncConnection, digester: TokenDigester, username: str | None, plain: str
+) -> Principal:
+    """One indexed query and a constant-time digest comparison; no slow hash."""
     lookup = parse_token(plain, APP_TOKEN_MARKER)
     if lookup is None:
-        return None
-    found = await repository.application_token_with_user(session, lookup)
-    if found is None:
         raise AuthenticationFailed()
-    token, user = found
-    if not digester.matches(plain, token.token_digest):
+    owner = await repository.application_token_owner(conn, lookup)
+    if owner is None or not digester.matches(plain, owner.token_digest):
         raise AuthenticationFailed()
-    if username is not None and username != user.username:
+    if username is not None and username != owner.username:
         raise AuthenticationFailed()
-    _ensure_usable(user)
-    return principal_for(user)
+    if not owner.enabled:
+        raise AuthenticationFailed("this account has been disabled")
+    return principal_for(owner)
 
 
-async def login_with_password(session: AsyncSession, username: str, password: str) -> Principal:
-    """Local password login with Portus's lockout: 10 failures lock the account for 10 minutes.
+async def login_with_refresh_token(
+    conn: AsyncConnection, digester: TokenDigester, plain: str, service: str
+) -> Principal:
+    lookup = parse_token(plain, REFRESH_TOKEN_MARKER)
+    if lookup is None:
+        raise AuthenticationFailed("invalid refresh token")
+    owner = await repository.refresh_token_owner(conn, lookup)
+    if owner is None or not digester.matches(plain, owner.token_digest):
+        raise AuthenticationFailed("invalid refresh token")
+    if owner.service != service:
+        raise AuthenticationFailed("this refresh token was issued for another service")
+    if owner.token_created_at < owner.password_changed_at:
+        raise AuthenticationFailed("refresh token revoked: the password has changed since")
+    if not owner.enabled:
+        raise AuthenticationFailed("this account has been disabled")
+    return principal_for(owner)
 
-    Failed attempts are counted in the caller's transaction, which must be committed even though
-    the login fails (the endpoints answer the failure without raising through the session).
-    """
+
+async def _check_password(session: AsyncSession, username: str, password: str) -> Principal:
     user = await repository.user_by_username(session, username)
     stored = user.encrypted_password if user is not None else None
     matched = await verify_password(stored, password)
@@ -108,7 +127,8 @@ async def login_with_password(session: AsyncSession, username: str, password: st
     # From here on the caller knows the password, so precise reasons reveal nothing.
     if is_locked(user, now):
         raise AuthenticationFailed("too many failed logins: this account is locked for 10 minutes")
-    _ensure_usable(user)
+    if not user.enabled:
+        raise AuthenticationFailed("this account has been disabled")
     if user.bot:
         raise AuthenticationFailed("bots log in with an application token, not a password")
     if user.failed_attempts:
@@ -116,31 +136,32 @@ async def login_with_password(session: AsyncSession, username: str, password: st
     return principal_for(user)
 
 
+async def login_with_password(
+    sessionmaker: async_sessionmaker[AsyncSession], username: str, password: str
+) -> Principal:
+    """Local password login with Portus's lockout: 10 failures lock the account for 10 minutes.
+
+    Its own transaction, committed whether the login succeeds or not: a failure is counted.
+    """
+    failure: AuthenticationFailed | None = None
+    async with session_scope(sessionmaker) as session:
+        try:
+            principal = await _check_password(session, username, password)
+        except AuthenticationFailed as exc:
+            failure = exc
+    if failure is not None:
+        raise failure
+    return principal
+
+
 async def login(
-    session: AsyncSession, digester: TokenDigester, username: str, secret: str
+    conn: AsyncConnection,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    digester: TokenDigester,
+    username: str,
+    secret: str,
 ) -> Principal:
     """Basic credentials: an application token when it is shaped like one, else the password."""
-    principal = await login_with_application_token(session, digester, username, secret)
-    if principal is not None:
-        return principal
-    return await login_with_password(session, username, secret)
-
-
-async def login_with_refresh_token(
-    session: AsyncSession, digester: TokenDigester, plain: str, service: str
-) -> tuple[Principal, RefreshToken]:
-    lookup = parse_token(plain, REFRESH_TOKEN_MARKER)
-    if lookup is None:
-        raise AuthenticationFailed("invalid refresh token")
-    found = await repository.refresh_token_with_user(session, lookup)
-    if found is None:
-        raise AuthenticationFailed("invalid refresh token")
-    token, user = found
-    if not digester.matches(plain, token.token_digest):
-        raise AuthenticationFailed("invalid refresh token")
-    if token.service != service:
-        raise AuthenticationFailed("this refresh token was issued for another service")
-    if token.created_at < user.password_changed_at:
-        raise AuthenticationFailed("refresh token revoked: the password has changed since")
-    _ensure_usable(user)
-    return principal_for(user), token
+    if is_application_token(secret):
+        return await login_with_application_token(conn, digester, username, secret)
+    return await login_with_password(sessionmaker, username, secret)

@@ -39,24 +39,23 @@ async def get_principal(
     portus_auth: Annotated[str | None, Depends(_portus_auth)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    conn = await session.connection()
     try:
         if portus_auth:
             username, sep, token = portus_auth.partition(":")
             if not sep:
                 raise credentials.AuthenticationFailed("Portus-Auth must be <username>:<token>")
             principal = await credentials.login_with_application_token(
-                session, state.digester, username, token
+                conn, state.digester, username, token
             )
         elif bearer is not None:
             principal = await credentials.login_with_application_token(
-                session, state.digester, None, bearer.credentials
+                conn, state.digester, None, bearer.credentials
             )
         else:
             return ANONYMOUS
     except credentials.AuthenticationFailed as exc:
         raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
-    if principal is None:
-        raise _NotAuthenticated("Authentication fails: not an application token")
     return principal
 
 

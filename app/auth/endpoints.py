@@ -1,22 +1,40 @@
-"""`/v2/token`: the registry's token realm (GET per token.md, POST per oauth.md)."""
+"""`/v2/token`: the registry's token realm (GET per token.md, POST per oauth.md).
+
+The hot path of the product: every registry operation of every client starts here. It reads on
+an autocommit connection (no BEGIN/COMMIT), with one query for the caller and one for the scopes,
+and writes only for password logins (failed attempts) and new refresh tokens.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.auth import credentials, service
 from app.auth.errors import TokenRequestError, token_error_response
-from app.auth.scope import parse_scopes
+from app.auth.scope import Scope, parse_scopes
 from app.authz.principal import ANONYMOUS, Principal
-from app.core.db import DbSession
-from app.core.state import State
+from app.core.db import session_scope
+from app.core.state import AppState
 
 router = APIRouter(tags=["registry"])
 
+_TOKEN_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "service", "in": "query", "required": True, "schema": {"type": "string"}},
+    {
+        "name": "scope",
+        "in": "query",
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "description": "repeatable: `repository:<name>:<actions>` or `registry:catalog:*`",
+    },
+    {"name": "offline_token", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "client_id", "in": "query", "schema": {"type": "string"}},
+    {"name": "account", "in": "query", "schema": {"type": "string"}},
+]
 TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "`token`, `access_token` (the same JWT), `expires_in`, `issued_at`"},
     400: {"description": "Missing `service` or unsupported `grant_type`"},
     401: {"description": "Bad credentials or a malformed scope"},
 }
@@ -30,105 +48,121 @@ def _error(
     return token_error_response(exc, realm)
 
 
-@router.get("/v2/token", responses=TOKEN_RESPONSES, summary="Issue a registry token")
-async def get_token(
-    request: Request,
-    session: DbSession,
-    state: State,
-    service_name: Annotated[str | None, Query(alias="service")] = None,
-    scope: Annotated[list[str] | None, Query()] = None,
-    offline_token: str | None = None,
-    client_id: str | None = None,
-    account: str | None = None,  # informative only: `sub` is whoever authenticated
-) -> JSONResponse:
-    """Basic credentials (password or application token) or none (anonymous). Failures are
-    answered rather than raised so that the failed-attempt count is committed."""
-    if not service_name:
-        return _error(request, "the service parameter is required", 400, "INVALID_REQUEST")
-    try:
-        scopes = parse_scopes(scope or [])
-    except TokenRequestError as exc:
-        return _error(request, exc.message)
-
-    principal: Principal = ANONYMOUS
-    header = request.headers.get("authorization")
-    if header:
-        try:
-            username, secret = credentials.parse_basic(header)
-            principal = await credentials.login(session, state.digester, username, secret)
-        except credentials.AuthenticationFailed as exc:
-            return _error(request, exc.message)
-
-    access = await service.authorize(session, state.settings, principal, service_name, scopes)
-    issued = service.sign(
+async def _issue(
+    state: AppState,
+    conn: Any,
+    principal: Principal,
+    service_name: str,
+    scopes: list[Scope],
+) -> service.IssuedRegistryToken:
+    access = await service.authorize(conn, state.settings, principal, service_name, scopes)
+    return service.sign(
         state.settings,
         state.signing_key,
         subject=principal.username,
         audience=service_name,
         access=access,
     )
+
+
+@router.get(
+    "/v2/token",
+    responses=TOKEN_RESPONSES,
+    summary="Issue a registry token",
+    openapi_extra={"parameters": _TOKEN_PARAMETERS},
+)
+async def get_token(request: Request) -> JSONResponse:
+    """HTTP Basic with a password or an application token, or no credentials (anonymous)."""
+    state: AppState = request.state.app
+    params = request.query_params
+    service_name = params.get("service")
+    if not service_name:
+        return _error(request, "the service parameter is required", 400, "INVALID_REQUEST")
+    try:
+        scopes = parse_scopes(params.getlist("scope"))
+    except TokenRequestError as exc:
+        return _error(request, exc.message)
+
+    async with state.read_connection() as conn:
+        principal: Principal = ANONYMOUS
+        header = request.headers.get("authorization")
+        if header:
+            try:
+                username, secret = credentials.parse_basic(header)
+                principal = await credentials.login(
+                    conn, state.sessionmaker, state.digester, username, secret
+                )
+            except credentials.AuthenticationFailed as exc:
+                return _error(request, exc.message)
+        issued = await _issue(state, conn, principal, service_name, scopes)
+
     body = issued.body()
-    if (offline_token or "").lower() == "true" and principal.user_id is not None:
-        body["refresh_token"] = await service.create_refresh_token(
-            session, state.digester, principal, service=service_name, client_id=client_id
-        )
+    if (params.get("offline_token") or "").lower() == "true" and principal.user_id is not None:
+        # docker login: an identity token, so that docker stores it instead of the password.
+        async with session_scope(state.sessionmaker) as session:
+            body["refresh_token"] = await service.create_refresh_token(
+                session,
+                state.digester,
+                principal,
+                service=service_name,
+                client_id=params.get("client_id"),
+            )
     return JSONResponse(body)
 
 
 @router.post("/v2/token", responses=TOKEN_RESPONSES, summary="OAuth2 token grant")
-async def post_token(request: Request, session: DbSession, state: State) -> JSONResponse:
-    """`grant_type=password` or `grant_type=refresh_token`, form-encoded (oauth.md)."""
+async def post_token(request: Request) -> JSONResponse:
+    """Form-encoded `grant_type=password` (with `access_type=offline` for a refresh token) or
+    `grant_type=refresh_token`; `scope` repeated or space-separated."""
+    state: AppState = request.state.app
     form = await request.form()
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     service_name = fields.get("service")
     grant_type = fields.get("grant_type")
     if not service_name:
         return _error(request, "the service field is required", 400, "INVALID_REQUEST")
+    if grant_type not in ("password", "refresh_token"):
+        return _error(
+            request,
+            f"unsupported grant_type {grant_type!r}: use password or refresh_token",
+            400,
+            "UNSUPPORTED",
+        )
     try:
         scopes = parse_scopes(str(v) for v in form.getlist("scope"))
     except TokenRequestError as exc:
         return _error(request, exc.message)
 
     refresh_token: str | None = None
-    try:
-        if grant_type == "password":
-            username, password = fields.get("username", ""), fields.get("password", "")
-            if not username:
-                return _error(request, "the username field is required", 400, "INVALID_REQUEST")
-            principal = await credentials.login(session, state.digester, username, password)
-            if fields.get("access_type") == "offline":
-                refresh_token = await service.create_refresh_token(
-                    session,
-                    state.digester,
-                    principal,
-                    service=service_name,
-                    client_id=fields.get("client_id"),
+    async with state.read_connection() as conn:
+        try:
+            if grant_type == "password":
+                username = fields.get("username", "")
+                if not username:
+                    return _error(request, "the username field is required", 400, "INVALID_REQUEST")
+                principal = await credentials.login(
+                    conn, state.sessionmaker, state.digester, username, fields.get("password", "")
                 )
-        elif grant_type == "refresh_token":
-            refresh_token = fields.get("refresh_token", "")
-            principal, _ = await credentials.login_with_refresh_token(
-                session, state.digester, refresh_token, service_name
-            )
-        else:
-            return _error(
-                request,
-                f"unsupported grant_type {grant_type!r}: use password or refresh_token",
-                400,
-                "UNSUPPORTED",
-            )
-    except credentials.AuthenticationFailed as exc:
-        return _error(request, exc.message)
+            else:
+                refresh_token = fields.get("refresh_token", "")
+                principal = await credentials.login_with_refresh_token(
+                    conn, state.digester, refresh_token, service_name
+                )
+        except credentials.AuthenticationFailed as exc:
+            return _error(request, exc.message)
+        issued = await _issue(state, conn, principal, service_name, scopes)
 
-    access = await service.authorize(session, state.settings, principal, service_name, scopes)
-    issued = service.sign(
-        state.settings,
-        state.signing_key,
-        subject=principal.username,
-        audience=service_name,
-        access=access,
-    )
+    if grant_type == "password" and fields.get("access_type") == "offline":
+        async with session_scope(state.sessionmaker) as session:
+            refresh_token = await service.create_refresh_token(
+                session,
+                state.digester,
+                principal,
+                service=service_name,
+                client_id=fields.get("client_id"),
+            )
     body = issued.body()
-    body["scope"] = " ".join(scope.as_text() for scope in access if scope.actions)
+    body["scope"] = " ".join(scope.as_text() for scope in issued.access if scope.actions)
     if refresh_token:
         body["refresh_token"] = refresh_token
     return JSONResponse(body)

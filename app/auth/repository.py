@@ -1,71 +1,218 @@
-"""Queries of the token hot path: each is one indexed statement."""
+"""Queries of the token hot path.
+
+The token endpoint runs them on an autocommit connection: a token request costs two round trips
+to the database (who is calling; what they may do), without BEGIN and COMMIT. On PostgreSQL they
+are hand-written SQL sent straight to asyncpg (prepared once per connection, then reused), since
+SQLAlchemy's statement building and result processing cost more than the query itself; elsewhere
+(the embedded SQLite) the same queries go through SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.models import ApplicationToken, Namespace, RefreshToken, Registry, Role, TeamUser, User
+from app.core.db import ReadConn
+from app.models import (
+    ApplicationToken,
+    Namespace,
+    RefreshToken,
+    Registry,
+    Role,
+    TeamUser,
+    User,
+    Visibility,
+)
 
 
-async def user_by_username(session: AsyncSession, username: str) -> User | None:
-    return await session.scalar(select(User).where(User.username == username))
+@dataclass(frozen=True)
+class TokenOwner:
+    """An application or refresh token's stored digest, with the facts about its user."""
+
+    token_digest: str
+    user_id: int
+    username: str
+    admin: bool
+    bot: bool
+    enabled: bool
+    namespace_id: int | None
+    password_changed_at: datetime
+    token_created_at: datetime
+    service: str | None  # refresh tokens only
 
 
-async def application_token_with_user(
-    session: AsyncSession, lookup: str
-) -> tuple[ApplicationToken, User] | None:
+_USER_COLUMNS = (
+    User.id,
+    User.username,
+    User.admin,
+    User.bot,
+    User.enabled,
+    User.namespace_id,
+    User.password_changed_at,
+)
+
+
+# SQL, not a password (bandit S105 takes the name for one).
+_PG_TOKEN_OWNER = """
+SELECT t.token_digest, t.created_at, u.id, u.username, u.admin, u.bot, u.enabled,
+       u.namespace_id, u.password_changed_at{extra}
+FROM {table} t JOIN users u ON u.id = t.user_id
+WHERE t.lookup = $1
+"""  # noqa: S105
+_PG_APPLICATION_TOKEN_OWNER = _PG_TOKEN_OWNER.format(extra="", table="application_tokens")
+_PG_REFRESH_TOKEN_OWNER = _PG_TOKEN_OWNER.format(extra=", t.service", table="refresh_tokens")
+
+_PG_NAMESPACES_FOR_SERVICE = """
+SELECT r.id, n.id, n.name, n.visibility, n."global", tu.role
+FROM registries r
+LEFT JOIN namespaces n
+  ON n.registry_id = r.id AND (n.name = ANY($2::varchar[]) OR ($3 AND n."global"))
+LEFT JOIN team_users tu ON tu.team_id = n.team_id AND tu.user_id = $4
+WHERE r.hostname = $1 OR r.external_hostname = $1
+"""
+
+
+async def _asyncpg(conn: ReadConn) -> Any | None:
+    """The asyncpg connection to use on PostgreSQL, else None (SQLAlchemy Core)."""
+    if not isinstance(conn, AsyncConnection):
+        return conn  # straight from the hot-path asyncpg pool
+    if conn.dialect.name != "postgresql":
+        return None
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+def _owner(row: Any, service: str | None = None) -> TokenOwner:
+    return TokenOwner(
+        token_digest=row[0],
+        token_created_at=row[1],
+        user_id=row[2],
+        username=row[3],
+        admin=row[4],
+        bot=row[5],
+        enabled=row[6],
+        namespace_id=row[7],
+        password_changed_at=row[8],
+        service=service,
+    )
+
+
+async def application_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | None:
+    pg = await _asyncpg(conn)
+    if pg is not None:
+        found = await pg.fetchrow(_PG_APPLICATION_TOKEN_OWNER, lookup)
+        return None if found is None else _owner(found)
+    assert isinstance(conn, AsyncConnection)
     row = (
-        await session.execute(
-            select(ApplicationToken, User)
+        await conn.execute(
+            select(ApplicationToken.token_digest, ApplicationToken.created_at, *_USER_COLUMNS)
             .join(User, User.id == ApplicationToken.user_id)
             .where(ApplicationToken.lookup == lookup)
         )
     ).first()
-    return None if row is None else (row[0], row[1])
+    if row is None:
+        return None
+    digest, created_at, user_id, username, admin, bot, enabled, namespace_id, changed_at = row
+    return TokenOwner(
+        digest, user_id, username, admin, bot, enabled, namespace_id, changed_at, created_at, None
+    )
 
 
-async def refresh_token_with_user(
-    session: AsyncSession, lookup: str
-) -> tuple[RefreshToken, User] | None:
+async def refresh_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | None:
+    pg = await _asyncpg(conn)
+    if pg is not None:
+        found = await pg.fetchrow(_PG_REFRESH_TOKEN_OWNER, lookup)
+        return None if found is None else _owner(found, service=found[9])
+    assert isinstance(conn, AsyncConnection)
     row = (
-        await session.execute(
-            select(RefreshToken, User)
+        await conn.execute(
+            select(
+                RefreshToken.token_digest,
+                RefreshToken.created_at,
+                RefreshToken.service,
+                *_USER_COLUMNS,
+            )
             .join(User, User.id == RefreshToken.user_id)
             .where(RefreshToken.lookup == lookup)
         )
     ).first()
-    return None if row is None else (row[0], row[1])
-
-
-async def registry_for_service(session: AsyncSession, service: str) -> Registry | None:
-    return await session.scalar(
-        select(Registry)
-        .where(or_(Registry.hostname == service, Registry.external_hostname == service))
-        .limit(1)
+    if row is None:
+        return None
+    digest, created, service, user_id, username, admin, bot, enabled, ns_id, changed = row
+    return TokenOwner(
+        digest, user_id, username, admin, bot, enabled, ns_id, changed, created, service
     )
 
 
-async def namespaces_with_role(
-    session: AsyncSession,
+@dataclass(frozen=True)
+class NamespaceRow:
+    id: int
+    name: str
+    visibility: Visibility
+    global_: bool
+    role: Role | None
+
+
+async def namespaces_for_service(
+    conn: ReadConn,
     *,
-    registry_id: int,
+    service: str,
     names: Sequence[str],
     include_global: bool,
     user_id: int | None,
-) -> list[tuple[Namespace, Role | None]]:
-    """The named namespaces (and the global one) with the caller's role in each one's team."""
-    wanted: ColumnElement[bool] | None = Namespace.name.in_(names) if names else None
+) -> tuple[bool, list[NamespaceRow]]:
+    """Whether `service` is a registry we know, and the named namespaces of that registry (and its
+    global one) with the caller's role in each one's team: one statement."""
+    pg = await _asyncpg(conn)
+    if pg is not None:
+        records = await pg.fetch(
+            _PG_NAMESPACES_FOR_SERVICE, service, list(names), include_global, user_id
+        )
+        return bool(records), [
+            NamespaceRow(
+                id=r[1],
+                name=r[2],
+                visibility=Visibility(r[3]),
+                global_=r[4],
+                role=None if r[5] is None else Role(r[5]),
+            )
+            for r in records
+            if r[1] is not None
+        ]
+    wanted: ColumnElement[bool] = Namespace.name.in_(names) if names else false()
     if include_global:
-        wanted = Namespace.global_.is_(True) if wanted is None else or_(wanted, Namespace.global_)
-    if wanted is None:
-        return []
-    membership = and_(TeamUser.team_id == Namespace.team_id, TeamUser.user_id == user_id)
+        wanted = or_(wanted, Namespace.global_)
     statement = (
-        select(Namespace, TeamUser.role)
-        .outerjoin(TeamUser, membership)
-        .where(Namespace.registry_id == registry_id, wanted)
+        select(
+            Registry.id,
+            Namespace.id,
+            Namespace.name,
+            Namespace.visibility,
+            Namespace.global_,
+            TeamUser.role,
+        )
+        .select_from(Registry)
+        .outerjoin(Namespace, and_(Namespace.registry_id == Registry.id, wanted))
+        .outerjoin(
+            TeamUser, and_(TeamUser.team_id == Namespace.team_id, TeamUser.user_id == user_id)
+        )
+        .where(or_(Registry.hostname == service, Registry.external_hostname == service))
     )
-    return [(namespace, role) for namespace, role in (await session.execute(statement)).all()]
+    assert isinstance(conn, AsyncConnection)
+    rows = (await conn.execute(statement)).all()
+    namespaces = [
+        NamespaceRow(ns_id, name, visibility, global_, role)
+        for _registry_id, ns_id, name, visibility, global_, role in rows
+        if ns_id is not None
+    ]
+    return bool(rows), namespaces
+
+
+async def user_by_username(session: AsyncSession, username: str) -> User | None:
+    """The password path (rare, and slow by design: argon2) works on the ORM object."""
+    return await session.scalar(select(User).where(User.username == username))

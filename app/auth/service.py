@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth import repository
 from app.auth.scope import Scope
@@ -52,35 +52,33 @@ class IssuedRegistryToken:
 
 
 async def authorize(
-    session: AsyncSession,
+    conn: AsyncConnection,
     settings: Settings,
     principal: Principal,
     service: str,
     scopes: Sequence[Scope],
 ) -> list[GrantedScope]:
-    """The intersection of what was asked and what policy allows (two indexed queries at most)."""
+    """The intersection of what was asked and what policy allows (one query)."""
     if not scopes:
         return []
-    registry = await repository.registry_for_service(session, service)
-    if registry is None:
-        # Not a registry we know: nothing is granted (a mis-typed `service` in the registry config).
-        return [GrantedScope(s.type, s.name, []) for s in scopes]
-
     repository_scopes = [s for s in scopes if s.type == "repository"]
     names = sorted({s.namespace_name for s in repository_scopes if s.namespace_name is not None})
     include_global = any(s.namespace_name is None for s in repository_scopes)
-    rows = await repository.namespaces_with_role(
-        session,
-        registry_id=registry.id,
+    known, rows = await repository.namespaces_for_service(
+        conn,
+        service=service,
         names=names,
         include_global=include_global,
         user_id=principal.user_id,
     )
+    if not known:
+        # Not a registry we know: nothing is granted (a mis-typed `service` in the registry config).
+        return [GrantedScope(s.type, s.name, []) for s in scopes]
     facts: dict[str | None, policy.NamespaceFacts] = {}
-    for namespace, role in rows:
-        key = None if namespace.global_ else namespace.name
+    for row in rows:
+        key = None if row.global_ else row.name
         facts[key] = policy.NamespaceFacts(
-            id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
+            id=row.id, visibility=row.visibility, global_=row.global_, role=row.role
         )
 
     granted = []

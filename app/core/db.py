@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -114,11 +116,59 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+# An asyncpg connection (PostgreSQL, from the hot-path pool) or a SQLAlchemy connection.
+ReadConn = AsyncConnection | Any
+ReadConnection = Callable[[], AbstractAsyncContextManager[ReadConn]]
+
+
+@asynccontextmanager
+async def open_read_connections(
+    bind: AsyncEngine | AsyncConnection,
+) -> AsyncIterator[ReadConnection]:
+    """Connections for the read-only hot path (`/v2/token`), without BEGIN/COMMIT round trips.
+
+    On PostgreSQL: a small asyncpg pool of its own (checkout is a few microseconds; SQLAlchemy's
+    pool with its pre-ping costs a round trip). Elsewhere: autocommit SQLAlchemy connections.
+    Tests bind everything to one connection inside a transaction; reads then use that one.
+    """
+    if isinstance(bind, AsyncConnection):
+
+        @asynccontextmanager
+        async def shared() -> AsyncIterator[ReadConn]:
+            yield bind
+
+        yield shared
+        return
+    if bind.dialect.name == "postgresql":
+        dsn = bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+        try:
+
+            @asynccontextmanager
+            async def pooled() -> AsyncIterator[ReadConn]:
+                async with pool.acquire() as conn:
+                    yield conn
+
+            yield pooled
+        finally:
+            await pool.close()
+        return
+    autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
+    async def fresh() -> AsyncIterator[ReadConn]:
+        async with autocommit.connect() as conn:
+            yield conn
+
+    yield fresh
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

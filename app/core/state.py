@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.db import ReadConnection
 from app.core.keys import SigningKey
 from app.core.security import TokenDigester
 
@@ -23,6 +24,7 @@ class AppState:
     digester: TokenDigester
     notifications_secret: str
     http: httpx.AsyncClient
+    read_connection: ReadConnection
     # Set by the in-process event worker; a no-op when events are handled elsewhere.
     wake_event_worker: Callable[[], None] = field(default=lambda: None)
     schema_head: str | None = None
