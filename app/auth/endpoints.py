@@ -8,6 +8,7 @@ and writes only for password logins (failed attempts) and new refresh tokens.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -65,6 +66,17 @@ async def _issue(
     )
 
 
+async def _form(request: Request) -> list[tuple[str, str]]:
+    """The urlencoded form every client sends, parsed directly (a third of the cost of the
+    generic form parser on this hot path); anything else goes through Starlette's parser."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        body = await request.body()
+        return parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+    form = await request.form()
+    return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+
+
 @router.get(
     "/v2/token",
     responses=TOKEN_RESPONSES,
@@ -115,8 +127,8 @@ async def post_token(request: Request) -> JSONResponse:
     """Form-encoded `grant_type=password` (with `access_type=offline` for a refresh token) or
     `grant_type=refresh_token`; `scope` repeated or space-separated."""
     state: AppState = request.state.app
-    form = await request.form()
-    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    form = await _form(request)
+    fields = dict(form)
     service_name = fields.get("service")
     grant_type = fields.get("grant_type")
     if not service_name:
@@ -129,7 +141,7 @@ async def post_token(request: Request) -> JSONResponse:
             "UNSUPPORTED",
         )
     try:
-        scopes = parse_scopes(str(v) for v in form.getlist("scope"))
+        scopes = parse_scopes(value for key, value in form if key == "scope")
     except TokenRequestError as exc:
         return _error(request, exc.message)
 
