@@ -33,8 +33,7 @@ from app.core.security import TokenDigester
 from app.core.state import AppState
 from app.events.processor import EventContext
 from app.events.worker import EventWorker
-from app.models import Registry
-from app.registries.client import RegistryClient
+from app.registries.client import client_factory
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,16 +90,7 @@ def create_app(
             state = build_state(settings, maker, http, read_connection)
             tasks: list[asyncio.Task[None]] = []
             if background:
-
-                def client_for(registry: Registry) -> RegistryClient:
-                    return RegistryClient(
-                        http,
-                        base_url=registry.base_url,
-                        service=registry.hostname,
-                        settings=settings,
-                        signing_key=state.signing_key,
-                    )
-
+                client_for = client_factory(http, settings, state.signing_key)
                 worker = EventWorker(maker, EventContext(client_for=client_for))
                 state.wake_event_worker = worker.notify
                 state.event_worker_health = lambda: {

@@ -32,18 +32,9 @@ class AuthenticationFailed(Exception):
 
 
 def principal_for(user: User | repository.TokenOwner) -> Principal:
-    if isinstance(user, repository.TokenOwner):
-        return Principal(
-            kind=PrincipalKind.user,
-            user_id=user.user_id,
-            username=user.username,
-            admin=user.admin,
-            bot=user.bot,
-            personal_namespace_id=user.namespace_id,
-        )
     return Principal(
         kind=PrincipalKind.user,
-        user_id=user.id,
+        user_id=user.user_id if isinstance(user, repository.TokenOwner) else user.id,
         username=user.username,
         admin=user.admin,
         bot=user.bot,

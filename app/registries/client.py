@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from app.auth.service import GrantedScope, sign
 from app.authz.principal import INTERNAL_USERNAME
 from app.core.config import Settings
 from app.core.keys import SigningKey
+from app.models import Registry
 
 API_VERSION_HEADER = "Docker-Distribution-Api-Version"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -62,6 +64,23 @@ async def check_reachable(http: httpx.AsyncClient, base_url: str, settings: Sett
             "header: is this a Docker registry?"
         )
     return None
+
+
+def client_factory(
+    http: httpx.AsyncClient, settings: Settings, signing_key: SigningKey
+) -> Callable[[Registry], RegistryClient]:
+    """Clients for a stored registry, talking to its `hostname` as the token `service`."""
+
+    def client_for(registry: Registry) -> RegistryClient:
+        return RegistryClient(
+            http,
+            base_url=registry.base_url,
+            service=registry.hostname,
+            settings=settings,
+            signing_key=signing_key,
+        )
+
+    return client_for
 
 
 class RegistryClient:

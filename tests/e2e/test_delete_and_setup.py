@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,12 +24,6 @@ ALICE = "alice:alice-password"
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, f"{result.args}\nstderr: {result.stderr}"
     return result
-
-
-@pytest.fixture(scope="module")
-async def stack_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    async with throwaway_database(tmp_path_factory.mktemp("db"), migrated=False) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from tests.e2e.live import Stack, start_stack
-from tests.fixtures.database import throwaway_database
 from tests.support.oci import build_oci_layout
 from tests.support.tools import Podman, Skopeo, docker_login, require_tool
 
@@ -22,12 +21,6 @@ pytestmark = pytest.mark.e2e
 
 ALICE_PW = "alice-password"
 BOB_PW = "bob-password1"
-
-
-@pytest.fixture(scope="module")
-async def stack_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    async with throwaway_database(tmp_path_factory.mktemp("db"), migrated=False) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,12 @@ from app.models import (
     Activity,
     EventStatus,
     Namespace,
-    Registry,
     RegistryEvent,
     Repository,
     Tag,
     Visibility,
 )
-from app.registries.client import OCI_MANIFEST, RegistryClient
+from app.registries.client import OCI_MANIFEST, client_factory
 from tests.fixtures import factories
 from tests.fixtures.factories import REGISTRY_HOST
 
@@ -59,16 +58,7 @@ async def post(client: httpx.AsyncClient, *events: dict[str, Any]) -> httpx.Resp
 def worker_for(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> EventWorker:
     """A worker whose registry is unreachable: sizes fall back, nothing else changes."""
     http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
-
-    def client_for(registry: Registry) -> RegistryClient:
-        return RegistryClient(
-            http,
-            base_url=registry.base_url,
-            service=registry.hostname,
-            settings=settings,
-            signing_key=load_signing_key(settings),
-        )
-
+    client_for = client_factory(http, settings, load_signing_key(settings))
     return EventWorker(sessionmaker, EventContext(client_for=client_for))
 
 
