@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.live import Stack, start_stack
-from tests.support.oci import build_oci_layout
+from tests.support.oci import build_oci_index_layout, build_oci_layout
 from tests.support.tools import Podman, Skopeo, docker_login, require_tool
 
 pytestmark = pytest.mark.e2e
@@ -183,6 +183,36 @@ class TestSkopeo:
             return "newteam/tool" in {r["full_name"] for r in repos}
 
         stack.wait_for(listed)
+
+    def test_multi_arch_index(self, stack: Stack, skopeo: Skopeo, tmp_path: Path) -> None:
+        """An OCI index (two platforms) is recorded as one tag, its size summed over both."""
+        layout = tmp_path / "multi"
+        digest = build_oci_index_layout(layout, "1", {"amd64": b"amd64 build", "arm64": b"arm"})
+        ok(
+            skopeo.copy(
+                f"oci:{layout}:1",
+                f"docker://{stack.registry.host}/alice/multi:1",
+                dest_creds=f"alice:{ALICE_PW}",
+                extra=("--all",),
+            )
+        )
+
+        def tag() -> dict[str, Any] | None:
+            repos = stack.api("GET", "/repositories", headers=stack.admin_headers).json()
+            found = [r for r in repos if r["full_name"] == "alice/multi"]
+            if not found:
+                return None
+            tags = stack.api(
+                "GET", f"/repositories/{found[0]['id']}/tags", headers=stack.admin_headers
+            ).json()
+            return tags[0] if tags else None
+
+        recorded = stack.wait_for(tag)
+        assert recorded["name"] == "1"
+        assert recorded["digest"] == digest
+        assert recorded["media_type"] == "application/vnd.oci.image.index.v1+json"
+        # both images' config and layer sizes, fetched from the registry
+        assert recorded["size"] > 2 * 100
 
 
 class TestOtherClients:

@@ -53,23 +53,15 @@ def _write_blob(blobs: Path, data: bytes) -> dict[str, object]:
     return {"digest": digest, "size": len(data)}
 
 
-def build_oci_layout(dest: Path, tag: str = "latest", content: bytes = b"hello") -> str:
-    """Write (or extend) an OCI layout at ``dest`` with image ``tag``; return its manifest digest.
-
-    Calling again with another tag adds an entry to ``index.json``; reusing a tag replaces it.
-    Use it as ``oci:<dest>:<tag>`` with skopeo or podman.
-    """
-    blobs = dest / "blobs" / "sha256"
-    blobs.mkdir(parents=True, exist_ok=True)
-    (dest / "oci-layout").write_bytes(_compact_json({"imageLayoutVersion": "1.0.0"}))
-
+def _write_image(blobs: Path, content: bytes, architecture: str = "amd64") -> dict[str, object]:
+    """Layer, config and manifest blobs of a one-layer image; the manifest's descriptor."""
     tar_bytes = _layer_tar(content)
     layer = _write_blob(blobs, gzip.compress(tar_bytes, mtime=0))
     config = _write_blob(
         blobs,
         _compact_json(
             {
-                "architecture": "amd64",
+                "architecture": architecture,
                 "os": "linux",
                 "config": {},
                 "rootfs": {"type": "layers", "diff_ids": [_sha256(tar_bytes)]},
@@ -84,7 +76,49 @@ def build_oci_layout(dest: Path, tag: str = "latest", content: bytes = b"hello")
             "layers": [{"mediaType": LAYER_MEDIA_TYPE, **layer}],
         }
     )
-    manifest = _write_blob(blobs, manifest_bytes)
+    return _write_blob(blobs, manifest_bytes)
+
+
+def build_oci_index_layout(dest: Path, tag: str, contents: dict[str, bytes]) -> str:
+    """A layout whose `tag` is an OCI image index over one image per architecture
+    (`{"amd64": b"...", "arm64": b"..."}`); returns the index digest. Push it with `--all`."""
+    blobs = dest / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    (dest / "oci-layout").write_bytes(_compact_json({"imageLayoutVersion": "1.0.0"}))
+    children = [
+        {
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            **_write_image(blobs, content, architecture),
+            "platform": {"architecture": architecture, "os": "linux"},
+        }
+        for architecture, content in contents.items()
+    ]
+    nested = _write_blob(
+        blobs,
+        _compact_json({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": children}),
+    )
+    top = {
+        "schemaVersion": 2,
+        "mediaType": INDEX_MEDIA_TYPE,
+        "manifests": [
+            {"mediaType": INDEX_MEDIA_TYPE, **nested, "annotations": {REF_NAME_ANNOTATION: tag}}
+        ],
+    }
+    (dest / "index.json").write_bytes(_compact_json(top))
+    return str(nested["digest"])
+
+
+def build_oci_layout(dest: Path, tag: str = "latest", content: bytes = b"hello") -> str:
+    """Write (or extend) an OCI layout at ``dest`` with image ``tag``; return its manifest digest.
+
+    Calling again with another tag adds an entry to ``index.json``; reusing a tag replaces it.
+    Use it as ``oci:<dest>:<tag>`` with skopeo or podman.
+    """
+    blobs = dest / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    (dest / "oci-layout").write_bytes(_compact_json({"imageLayoutVersion": "1.0.0"}))
+
+    manifest = _write_image(blobs, content)
 
     index_path = dest / "index.json"
     entries: list[dict[str, object]] = []
