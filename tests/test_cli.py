@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
 import yaml
 from cryptography import x509
 
 from app.core.keys import libtrust_kid
 from tests.e2e.live import LiveServer
+from tests.fixtures.database import backend, throwaway_database
+from tests.support.tools import free_port
 
 
 def test_registry_config_is_ready_to_paste(tmp_path: Path) -> None:
@@ -43,3 +47,13 @@ def test_create_user_reads_the_password_from_stdin(tmp_path: Path) -> None:
     bot = cli.portus("create-user", "ci-bot", "--email", "bot@example.com", "--bot")
     assert bot.returncode == 0
     assert "created bot ci-bot" in bot.stdout
+
+
+async def test_serve_refuses_an_unmigrated_postgresql(tmp_path: Path) -> None:
+    if backend() != "postgresql":
+        pytest.skip("SQLite migrates itself on serve (covered in e2e)")
+    async with throwaway_database(tmp_path, migrated=False) as url:
+        cli = LiveServer(workdir=tmp_path, database_url=url)
+        result = await asyncio.to_thread(cli.portus, "serve", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "run `portus migrate` first" in result.stderr
