@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -20,6 +21,8 @@ from app.core.security import (
 )
 from app.models import User
 
+MAX_USERNAME_LENGTH = 255
+MAX_PASSWORD_LENGTH = 1024
 MAX_FAILED_ATTEMPTS = 10
 LOCK_DURATION = timedelta(minutes=10)
 BAD_CREDENTIALS = "invalid username or password"
@@ -48,10 +51,10 @@ def parse_basic(header: str) -> tuple[str, str]:
         raise AuthenticationFailed("only HTTP Basic credentials are accepted here")
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise AuthenticationFailed("malformed Basic credentials") from exc
     username, sep, password = decoded.partition(":")
-    if not sep or not username:
+    if not sep or not username or "\x00" in decoded:
         raise AuthenticationFailed("malformed Basic credentials")
     return username, password
 
@@ -78,7 +81,7 @@ async def login_with_application_token(
         raise AuthenticationFailed()
     if not owner.enabled:
         raise AuthenticationFailed("this account has been disabled")
-    return principal_for(owner)
+    return dataclasses.replace(principal_for(owner), application_token_id=owner.token_id)
 
 
 async def login_with_refresh_token(
@@ -134,6 +137,8 @@ async def login_with_password(
 
     Its own transaction, committed whether the login succeeds or not: a failure is counted.
     """
+    if len(username) > MAX_USERNAME_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
+        raise AuthenticationFailed()  # not ours, and not worth an argon2 run
     failure: AuthenticationFailed | None = None
     async with session_scope(sessionmaker) as session:
         try:

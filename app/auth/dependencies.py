@@ -1,8 +1,10 @@
 """Who is calling the REST API, and the guards endpoints declare in their signatures.
 
-Accepted: `Portus-Auth: <username>:<application token>` (Portus's header) and
-`Authorization: Bearer <application token>`. Every route declares either a guard below or `Public`;
-a test walks the routes to keep it so.
+Accepted: `Portus-Auth: <username>:<application token>` (Portus's header),
+`Authorization: Bearer <application token>`, and HTTP Basic with a password or an application
+token (so that a user can create a first token with curl; passwords go through the same lockout
+as everywhere). Every route declares either a guard below or `Public`; a test walks the routes to
+keep it so.
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 
 from app.auth import credentials
 from app.authz.principal import ANONYMOUS, Principal
@@ -26,6 +34,9 @@ _portus_auth = APIKeyHeader(
     auto_error=False,
 )
 _bearer = HTTPBearer(scheme_name="Bearer", description="An application token", auto_error=False)
+_basic = HTTPBasic(
+    scheme_name="Basic", description="Password or application token", auto_error=False
+)
 
 
 class _NotAuthenticated(Unauthenticated):
@@ -38,25 +49,33 @@ async def get_principal(
     state: State,
     portus_auth: Annotated[str | None, Depends(_portus_auth)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _basic_documented: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Principal:
-    conn = await session.connection()
+    header = request.headers.get("authorization", "")
     try:
         if portus_auth:
             username, sep, token = portus_auth.partition(":")
             if not sep:
                 raise credentials.AuthenticationFailed("Portus-Auth must be <username>:<token>")
-            principal = await credentials.login_with_application_token(
-                conn, state.digester, username, token
+            return await credentials.login_with_application_token(
+                await session.connection(), state.digester, username, token
             )
-        elif bearer is not None:
-            principal = await credentials.login_with_application_token(
-                conn, state.digester, None, bearer.credentials
+        if bearer is not None:
+            return await credentials.login_with_application_token(
+                await session.connection(), state.digester, None, bearer.credentials
             )
-        else:
-            return ANONYMOUS
+        if header[:6].lower() == "basic ":
+            username, secret = credentials.parse_basic(header)
+            if credentials.is_application_token(secret):
+                return await credentials.login_with_application_token(
+                    await session.connection(), state.digester, username, secret
+                )
+            # Its own transaction, before the request's begins: on SQLite the request's would
+            # hold the write lock the login needs to count a failure.
+            return await credentials.login_with_password(state.sessionmaker, username, secret)
     except credentials.AuthenticationFailed as exc:
         raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
-    return principal
+    return ANONYMOUS
 
 
 OptionalPrincipal = Annotated[Principal, Depends(get_principal)]

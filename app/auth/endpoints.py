@@ -66,15 +66,58 @@ async def _issue(
     )
 
 
+MAX_FORM_BYTES = 64 * 1024
+MAX_SECRET_LENGTH = 1024  # longer is no password of ours, and is not worth hashing
+MAX_FIELD_LENGTH = 255  # the columns these values end up in
+
+
+def _checked(name: str, value: str | None, max_length: int = MAX_FIELD_LENGTH) -> str | None:
+    """Refuse values no client sends (control characters, absurd lengths) with a 400, before
+    they reach the database, which would refuse them less politely."""
+    if value is None:
+        return None
+    if len(value) > max_length:
+        raise TokenRequestError(
+            f"{name} is longer than {max_length} characters",
+            status_code=400,
+            code="INVALID_REQUEST",
+        )
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise TokenRequestError(
+            f"{name} contains control characters", status_code=400, code="INVALID_REQUEST"
+        )
+    return value
+
+
 async def _form(request: Request) -> list[tuple[str, str]]:
     """The urlencoded form every client sends, parsed directly (a third of the cost of the
-    generic form parser on this hot path); anything else goes through Starlette's parser."""
+    generic form parser on this hot path); anything else goes through Starlette's parser.
+    Bodies over 64 KiB are refused: a token request is a few hundred bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > MAX_FORM_BYTES:
+        raise TokenRequestError("the request body is too large", status_code=413, code="TOO_LARGE")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded":
-        body = await request.body()
-        return parse_qsl(body.decode("latin-1"), keep_blank_values=True)
-    form = await request.form()
-    return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+    if content_type != "application/x-www-form-urlencoded":
+        raise TokenRequestError(
+            "send the form as application/x-www-form-urlencoded",
+            status_code=400,
+            code="INVALID_REQUEST",
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise TokenRequestError(
+                "the request body is too large", status_code=413, code="TOO_LARGE"
+            )
+    return parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+
+
+async def _password_login(state: AppState, username: str, secret: str) -> Principal:
+    """Its own transaction, and no read connection held meanwhile (argon2 takes a while)."""
+    _checked("username", username)
+    _checked("password", secret, MAX_SECRET_LENGTH)
+    return await credentials.login_with_password(state.sessionmaker, username, secret)
 
 
 @router.get(
@@ -87,37 +130,36 @@ async def get_token(request: Request) -> JSONResponse:
     """HTTP Basic with a password or an application token, or no credentials (anonymous)."""
     state: AppState = request.state.app
     params = request.query_params
-    service_name = params.get("service")
-    if not service_name:
-        return _error(request, "the service parameter is required", 400, "INVALID_REQUEST")
     try:
+        service_name = _checked("service", params.get("service"))
+        client_id = _checked("client_id", params.get("client_id"))
+        if not service_name:
+            return _error(request, "the service parameter is required", 400, "INVALID_REQUEST")
         scopes = parse_scopes(params.getlist("scope"))
-    except TokenRequestError as exc:
-        return _error(request, exc.message)
-
-    async with state.read_connection() as conn:
-        principal: Principal = ANONYMOUS
         header = request.headers.get("authorization")
+        username = secret = None
+        principal: Principal = ANONYMOUS
         if header:
-            try:
-                username, secret = credentials.parse_basic(header)
-                principal = await credentials.login(
-                    conn, state.sessionmaker, state.digester, username, secret
+            username, secret = credentials.parse_basic(header)
+            if not credentials.is_application_token(secret):
+                principal = await _password_login(state, username, secret)
+        async with state.read_connection() as conn:
+            if secret is not None and credentials.is_application_token(secret):
+                principal = await credentials.login_with_application_token(
+                    conn, state.digester, username, secret
                 )
-            except credentials.AuthenticationFailed as exc:
-                return _error(request, exc.message)
-        issued = await _issue(state, conn, principal, service_name, scopes)
+            issued = await _issue(state, conn, principal, service_name, scopes)
+    except TokenRequestError as exc:
+        return _error(request, exc.message, exc.status_code, exc.code)
+    except credentials.AuthenticationFailed as exc:
+        return _error(request, exc.message)
 
     body = issued.body()
     if (params.get("offline_token") or "").lower() == "true" and principal.user_id is not None:
         # docker login: an identity token, so that docker stores it instead of the password.
         async with session_scope(state.sessionmaker) as session:
             body["refresh_token"] = await service.create_refresh_token(
-                session,
-                state.digester,
-                principal,
-                service=service_name,
-                client_id=params.get("client_id"),
+                session, state.digester, principal, service=service_name, client_id=client_id
             )
     return JSONResponse(body)
 
@@ -127,51 +169,50 @@ async def post_token(request: Request) -> JSONResponse:
     """Form-encoded `grant_type=password` (with `access_type=offline` for a refresh token) or
     `grant_type=refresh_token`; `scope` repeated or space-separated."""
     state: AppState = request.state.app
-    form = await _form(request)
-    fields = dict(form)
-    service_name = fields.get("service")
-    grant_type = fields.get("grant_type")
-    if not service_name:
-        return _error(request, "the service field is required", 400, "INVALID_REQUEST")
-    if grant_type not in ("password", "refresh_token"):
-        return _error(
-            request,
-            f"unsupported grant_type {grant_type!r}: use password or refresh_token",
-            400,
-            "UNSUPPORTED",
-        )
-    try:
-        scopes = parse_scopes(value for key, value in form if key == "scope")
-    except TokenRequestError as exc:
-        return _error(request, exc.message)
-
     refresh_token: str | None = None
-    async with state.read_connection() as conn:
-        try:
-            if grant_type == "password":
-                username = fields.get("username", "")
-                if not username:
-                    return _error(request, "the username field is required", 400, "INVALID_REQUEST")
-                principal = await credentials.login(
-                    conn, state.sessionmaker, state.digester, username, fields.get("password", "")
+    try:
+        form = await _form(request)
+        fields = dict(form)
+        service_name = _checked("service", fields.get("service"))
+        client_id = _checked("client_id", fields.get("client_id"))
+        grant_type = fields.get("grant_type")
+        if not service_name:
+            return _error(request, "the service field is required", 400, "INVALID_REQUEST")
+        if grant_type not in ("password", "refresh_token"):
+            return _error(
+                request,
+                f"unsupported grant_type {grant_type!r}: use password or refresh_token",
+                400,
+                "UNSUPPORTED",
+            )
+        scopes = parse_scopes(value for key, value in form if key == "scope")
+        principal: Principal = ANONYMOUS
+        username, secret = fields.get("username", ""), fields.get("password", "")
+        if grant_type == "password":
+            if not username:
+                return _error(request, "the username field is required", 400, "INVALID_REQUEST")
+            if not credentials.is_application_token(secret):
+                principal = await _password_login(state, username, secret)
+        async with state.read_connection() as conn:
+            if grant_type == "password" and credentials.is_application_token(secret):
+                principal = await credentials.login_with_application_token(
+                    conn, state.digester, username, secret
                 )
-            else:
+            elif grant_type == "refresh_token":
                 refresh_token = fields.get("refresh_token", "")
                 principal = await credentials.login_with_refresh_token(
                     conn, state.digester, refresh_token, service_name
                 )
-        except credentials.AuthenticationFailed as exc:
-            return _error(request, exc.message)
-        issued = await _issue(state, conn, principal, service_name, scopes)
+            issued = await _issue(state, conn, principal, service_name, scopes)
+    except TokenRequestError as exc:
+        return _error(request, exc.message, exc.status_code, exc.code)
+    except credentials.AuthenticationFailed as exc:
+        return _error(request, exc.message)
 
     if grant_type == "password" and fields.get("access_type") == "offline":
         async with session_scope(state.sessionmaker) as session:
             refresh_token = await service.create_refresh_token(
-                session,
-                state.digester,
-                principal,
-                service=service_name,
-                client_id=fields.get("client_id"),
+                session, state.digester, principal, service=service_name, client_id=client_id
             )
     body = issued.body()
     body["scope"] = " ".join(scope.as_text() for scope in issued.access if scope.actions)

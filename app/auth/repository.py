@@ -43,6 +43,7 @@ class TokenOwner:
     namespace_id: int | None
     password_changed_at: datetime
     token_created_at: datetime
+    token_id: int
     service: str | None  # refresh tokens only
 
 
@@ -60,7 +61,7 @@ _USER_COLUMNS = (
 # SQL, not a password (bandit S105 takes the name for one).
 _PG_TOKEN_OWNER = """
 SELECT t.token_digest, t.created_at, u.id, u.username, u.admin, u.bot, u.enabled,
-       u.namespace_id, u.password_changed_at{extra}
+       u.namespace_id, u.password_changed_at, t.id{extra}
 FROM {table} t JOIN users u ON u.id = t.user_id
 WHERE t.lookup = $1
 """  # noqa: S105
@@ -71,7 +72,8 @@ _PG_NAMESPACES_FOR_SERVICE = """
 SELECT r.id, n.id, n.name, n.visibility, n."global", tu.role
 FROM registries r
 LEFT JOIN namespaces n
-  ON n.registry_id = r.id AND (n.name = ANY($2::varchar[]) OR ($3 AND n."global"))
+  ON n.registry_id = r.id
+ AND ((n.name = ANY($2::varchar[]) AND NOT n."global") OR ($3 AND n."global"))
 LEFT JOIN team_users tu ON tu.team_id = n.team_id AND tu.user_id = $4
 WHERE r.hostname = $1 OR r.external_hostname = $1
 """
@@ -98,6 +100,7 @@ def _owner(row: Any, service: str | None = None) -> TokenOwner:
         enabled=row[6],
         namespace_id=row[7],
         password_changed_at=row[8],
+        token_id=row[9],
         service=service,
     )
 
@@ -108,45 +111,39 @@ async def application_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | N
         found = await pg.fetchrow(_PG_APPLICATION_TOKEN_OWNER, lookup)
         return None if found is None else _owner(found)
     assert isinstance(conn, AsyncConnection)
-    row = (
-        await conn.execute(
-            select(ApplicationToken.token_digest, ApplicationToken.created_at, *_USER_COLUMNS)
-            .join(User, User.id == ApplicationToken.user_id)
-            .where(ApplicationToken.lookup == lookup)
+    statement = (
+        select(
+            ApplicationToken.token_digest,
+            ApplicationToken.created_at,
+            *_USER_COLUMNS,
+            ApplicationToken.id,
         )
-    ).first()
-    if row is None:
-        return None
-    digest, created_at, user_id, username, admin, bot, enabled, namespace_id, changed_at = row
-    return TokenOwner(
-        digest, user_id, username, admin, bot, enabled, namespace_id, changed_at, created_at, None
+        .join(User, User.id == ApplicationToken.user_id)
+        .where(ApplicationToken.lookup == lookup)
     )
+    row = (await conn.execute(statement)).first()
+    return None if row is None else _owner(row)
 
 
 async def refresh_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | None:
     pg = await _asyncpg(conn)
     if pg is not None:
         found = await pg.fetchrow(_PG_REFRESH_TOKEN_OWNER, lookup)
-        return None if found is None else _owner(found, service=found[9])
+        return None if found is None else _owner(found, service=found[10])
     assert isinstance(conn, AsyncConnection)
-    row = (
-        await conn.execute(
-            select(
-                RefreshToken.token_digest,
-                RefreshToken.created_at,
-                RefreshToken.service,
-                *_USER_COLUMNS,
-            )
-            .join(User, User.id == RefreshToken.user_id)
-            .where(RefreshToken.lookup == lookup)
+    statement = (
+        select(
+            RefreshToken.token_digest,
+            RefreshToken.created_at,
+            *_USER_COLUMNS,
+            RefreshToken.id,
+            RefreshToken.service,
         )
-    ).first()
-    if row is None:
-        return None
-    digest, created, service, user_id, username, admin, bot, enabled, ns_id, changed = row
-    return TokenOwner(
-        digest, user_id, username, admin, bot, enabled, ns_id, changed, created, service
+        .join(User, User.id == RefreshToken.user_id)
+        .where(RefreshToken.lookup == lookup)
     )
+    row = (await conn.execute(statement)).first()
+    return None if row is None else _owner(row, service=row[10])
 
 
 @dataclass(frozen=True)
@@ -184,7 +181,9 @@ async def namespaces_for_service(
             for r in records
             if r[1] is not None
         ]
-    wanted: ColumnElement[bool] = Namespace.name.in_(names) if names else false()
+    wanted: ColumnElement[bool] = (
+        and_(Namespace.name.in_(names), Namespace.global_.is_(False)) if names else false()
+    )
     if include_global:
         wanted = or_(wanted, Namespace.global_)
     statement = (
@@ -214,5 +213,6 @@ async def namespaces_for_service(
 
 
 async def user_by_username(session: AsyncSession, username: str) -> User | None:
-    """The password path (rare, and slow by design: argon2) works on the ORM object."""
-    return await session.scalar(select(User).where(User.username == username))
+    """The password path (rare, and slow by design: argon2) works on the ORM object, locked so
+    that concurrent wrong guesses are all counted (PostgreSQL; SQLite writers are serialised)."""
+    return await session.scalar(select(User).where(User.username == username).with_for_update())

@@ -7,12 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.auth.errors import TokenRequestError
+from app.core.names import is_repository_name
 
-# distribution's reference grammar for a repository path (lowercase components, separators inside).
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
-REPOSITORY_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TYPE = re.compile(r"^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$")
-_ACTION = re.compile(r"^(?:[a-z]*|\*)$")
+_TYPE = re.compile(r"([a-z0-9]+)(?:\(([a-z0-9]+)\))?")
+_ACTION = re.compile(r"[a-z]*|\*")
 
 
 @dataclass(frozen=True)
@@ -35,14 +33,14 @@ def parse_scope(text: str) -> Scope:
     name, sep2, actions = rest.rpartition(":")
     if not sep or not sep2 or not kind or not name:
         raise TokenRequestError(f"malformed scope {text!r}: expected type:name:actions")
-    match = _TYPE.match(kind)
+    match = _TYPE.fullmatch(kind)
     if match is None:
         raise TokenRequestError(f"malformed scope {text!r}: bad resource type {kind!r}")
     action_set = frozenset(a for a in actions.split(",") if a)
-    if any(_ACTION.match(a) is None for a in action_set):
+    if any(_ACTION.fullmatch(a) is None for a in action_set):
         raise TokenRequestError(f"malformed scope {text!r}: bad action list {actions!r}")
     base_type = match.group(1)
-    if base_type == "repository" and REPOSITORY_NAME.match(name) is None:
+    if base_type == "repository" and not is_repository_name(name):
         raise TokenRequestError(f"malformed scope {text!r}: invalid repository name {name!r}")
     return Scope(type=base_type, name=name, actions=action_set)
 

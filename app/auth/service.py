@@ -137,6 +137,7 @@ async def create_refresh_token(
             token_digest=issued.digest,
             service=service,
             client_id=(client_id or "")[:255] or None,
+            application_token_id=principal.application_token_id,
         )
     )
     await session.flush()

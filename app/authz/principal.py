@@ -24,6 +24,9 @@ class Principal:
     admin: bool = False
     bot: bool = False
     personal_namespace_id: int | None = None
+    # Set when the caller authenticated with an application token: what it derives (refresh
+    # tokens) dies with it.
+    application_token_id: int | None = None
 
     @property
     def authenticated(self) -> bool:

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from app.core.errors import Conflict
+from app.core.errors import BadRequest, Conflict
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,10 +91,17 @@ class IntEnumType(TypeDecorator[E], Generic[E]):
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _install_sqlite_hooks(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # hide_parameters: statement errors are logged without their values (token digests...).
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
+    )
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
@@ -181,6 +188,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except IntegrityError as exc:
             await session.rollback()
             raise Conflict("the change conflicts with existing data") from exc
+        except DataError as exc:
+            # A value the database cannot store (NUL character, too long, out of range) that
+            # validation let through: the client's mistake, so a 400, and nothing is written.
+            await session.rollback()
+            raise BadRequest("a value cannot be stored: too long, out of range or invalid") from exc
         except BaseException:
             await session.rollback()
             raise

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -98,6 +100,12 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _envelope(exc.status_code, message, getattr(exc, "headers", None))
 
 
+async def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
+    # A value the database refused (NUL character, too long, out of range) that validation let
+    # through: the client's input, so a 400 rather than a 500. Nothing was written.
+    return _envelope(400, "a value cannot be stored: too long, out of range or invalid")
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return _envelope(500, "Internal server error")
@@ -107,4 +115,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sqlalchemy.exc.DataError, _unstorable)
+    app.add_exception_handler(asyncpg.exceptions.DataError, _unstorable)
     app.add_exception_handler(Exception, _unexpected)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from pydantic import SecretStr
+
+from app.core.keys import create_private_file
 
 
 def instance_secret(data_dir: Path, name: str, configured: SecretStr) -> str:
@@ -19,12 +20,5 @@ def instance_secret(data_dir: Path, name: str, configured: SecretStr) -> str:
         return value
     path = data_dir / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
+        create_private_file(path, secrets.token_urlsafe(32).encode())
     return path.read_text().strip()

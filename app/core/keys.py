@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,15 +59,22 @@ class SigningKey:
         return str(jwt.encode(claims, self._jose_key, algorithm=self.algorithm, headers=headers))
 
 
-def _write_private(path: Path, data: bytes) -> bool:
-    """Create `path` with mode 0600 unless it exists (two processes starting at once: one wins)."""
+def create_private_file(path: Path, data: bytes) -> bool:
+    """Create `path` (mode 0600) whole or not at all, unless it exists: written to a temporary
+    file, then linked into place, so a crash or a second process starting at the same moment
+    never leaves a half-written key. False when another process won."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    finally:
+        os.unlink(temporary)
     return True
 
 
@@ -108,7 +116,7 @@ def load_signing_key(settings: Settings) -> SigningKey:
         key_path = keys_dir / "portus.key"
         if not key_path.exists():
             generated = ec.generate_private_key(ec.SECP256R1())
-            _write_private(
+            create_private_file(
                 key_path,
                 generated.private_bytes(
                     serialization.Encoding.PEM,
@@ -124,7 +132,7 @@ def load_signing_key(settings: Settings) -> SigningKey:
         cert_path = keys_dir / f"{key_path.stem}.crt"
         if not cert_path.exists():
             cert = _self_signed_certificate(key, settings.machine_fqdn.value)
-            _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+            create_private_file(cert_path, cert.public_bytes(serialization.Encoding.PEM))
             cert_path.chmod(0o644)
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())

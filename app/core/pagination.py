@@ -11,6 +11,7 @@ from fastapi import Depends, Query, Request, Response
 from app.core.state import SettingsDep
 
 MAX_PER_PAGE = 1000
+MAX_PAGE = 10**12  # keeps the row offset inside BIGINT
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class PageParams:
 
 def page_params(
     settings: SettingsDep,
-    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")] = 1,
     per_page: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE)] = None,
     all: Annotated[bool, Query(description="every item, no pagination")] = False,
 ) -> PageParams:

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ async def verify_password(stored: str | None, password: str) -> bool:
     return await asyncio.to_thread(_verify, stored, password)
 
 
+_LOOKUP = re.compile(r"[a-z2-7]{16}")  # lowercase base32 of 10 random bytes
 APP_TOKEN_MARKER = "pat"  # noqa: S105 (a prefix, not a secret)
 REFRESH_TOKEN_MARKER = "prt"  # noqa: S105
 
@@ -76,9 +78,9 @@ class TokenDigester:
 def parse_token(plain: str, marker: str) -> str | None:
     """The lookup part of a token of the given kind, or None when it is not shaped like one."""
     parts = plain.split("_", 2)
-    if len(parts) != 3 or parts[0] != marker or len(parts[1]) != 16 or len(parts[2]) < 20:
+    if len(parts) != 3 or parts[0] != marker or len(parts[2]) < 20 or len(parts[2]) > 128:
         return None
-    return parts[1]
+    return parts[1] if _LOOKUP.fullmatch(parts[1]) else None
 
 
 def constant_time_equals(a: str, b: str) -> bool:

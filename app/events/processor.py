@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
 from app.core.db import utcnow
+from app.core.names import is_repository_name
 from app.models import Namespace, Registry, Repository, Tag, User
 from app.namespaces import service as namespaces
 from app.registries.client import ManifestInfo, RegistryClient, RegistryError
@@ -67,6 +68,8 @@ async def _registry_for(session: AsyncSession, data: dict[str, Any]) -> Registry
 
 
 def _split(full_name: str) -> tuple[str | None, str]:
+    if not is_repository_name(full_name):
+        raise EventSkipped(f"invalid repository name {full_name!r}")
     head, sep, rest = full_name.partition("/")
     return (head, rest) if sep else (None, full_name)
 

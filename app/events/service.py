@@ -18,6 +18,8 @@ HANDLED_ACTIONS = ("push", "pull", "delete")
 
 def parse_envelope(raw: bytes) -> list[dict[str, Any]]:
     """`{"events": [...]}`; anything else is a 400 naming the problem."""
+    if b"\\u0000" in raw or b"\x00" in raw:
+        raise BadRequest("the body contains NUL characters")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -32,5 +32,9 @@ class RefreshToken(Base):
     lookup: Mapped[str] = mapped_column(String(32), unique=True)
     token_digest: Mapped[str] = mapped_column(String(64))
     service: Mapped[str] = mapped_column(String(255))
+    # Issued to a login with an application token: revoked with it.
+    application_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("application_tokens.id", ondelete="CASCADE"), index=True
+    )
     client_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -10,6 +10,7 @@ from app.authz import policy
 from app.authz.principal import Principal
 from app.core.db import DbSession
 from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.params import ResourceId
 from app.core.state import SettingsDep
 from app.models import Namespace, Team, Visibility
 from app.namespaces import repository
@@ -55,7 +56,7 @@ async def _load(
 
 @router.get("/{namespace_id}", responses=ERRORS, response_model_by_alias=True)
 async def get_namespace(
-    namespace_id: int, session: DbSession, principal: CurrentUser
+    namespace_id: ResourceId, session: DbSession, principal: CurrentUser
 ) -> NamespaceRead:
     namespace, team, _ = await _load(session, namespace_id, principal)
     return _read(namespace, team)
@@ -63,7 +64,7 @@ async def get_namespace(
 
 @router.put("/{namespace_id}", responses=ERRORS, response_model_by_alias=True)
 async def update_namespace(
-    namespace_id: int,
+    namespace_id: ResourceId,
     body: NamespaceUpdate,
     session: DbSession,
     settings: SettingsDep,

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.params import Text
+
 VisibilityName = Literal["private", "protected", "public"]
 
 
@@ -28,7 +30,7 @@ class NamespaceRead(BaseModel):
 class NamespaceUpdateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(None, max_length=65535)
+    description: Text | None = Field(None, max_length=65535)
     visibility: VisibilityName | None = None
 
 

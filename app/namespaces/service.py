@@ -134,6 +134,12 @@ async def namespace_by_name(
 ) -> Namespace | None:
     if name is None:
         return await global_namespace(session, registry_id)
+    # The global namespace is reached without a prefix only: `portus_global_namespace_1/app`
+    # names a namespace of that name, not the global one.
     return await session.scalar(
-        select(Namespace).where(Namespace.registry_id == registry_id, Namespace.name == name)
+        select(Namespace).where(
+            Namespace.registry_id == registry_id,
+            Namespace.name == name,
+            Namespace.global_.is_(False),
+        )
     )

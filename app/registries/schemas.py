@@ -4,19 +4,21 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.params import Text
+
 
 class RegistryFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=255)
-    hostname: str = Field(
+    name: Text = Field(min_length=1, max_length=255)
+    hostname: Text = Field(
         min_length=1,
         max_length=255,
         pattern=r"^[A-Za-z0-9.\-]+(:\d{1,5})?$",
         description="host:port as the registry knows itself (its token `service`)",
     )
     use_ssl: bool = False
-    external_hostname: str | None = Field(None, max_length=255)
+    external_hostname: Text | None = Field(None, max_length=255)
 
 
 class RegistryCreate(BaseModel):

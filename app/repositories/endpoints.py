@@ -9,6 +9,7 @@ from app.authz.queries import readable_namespaces
 from app.core.db import DbSession
 from app.core.errors import NotFound
 from app.core.pagination import Pagination, set_page_headers
+from app.core.params import ResourceId
 from app.repositories import repository
 from app.repositories.schemas import AuthorRef, NamespaceRef, RepositoryRead, TagRead
 
@@ -56,7 +57,7 @@ async def list_repositories(
 
 @router.get("/{repository_id}/tags", responses=ERRORS)
 async def list_repository_tags(
-    repository_id: int, session: DbSession, principal: CurrentUser
+    repository_id: ResourceId, session: DbSession, principal: CurrentUser
 ) -> list[TagRead]:
     repo = await repository.get_visible(session, repository_id, readable_namespaces(principal))
     if repo is None:

@@ -8,6 +8,7 @@ from app.auth.dependencies import AdminUser, CurrentUser, Public
 from app.core.db import DbSession
 from app.core.errors import FeatureDisabled, NotFound
 from app.core.pagination import Pagination, set_page_headers
+from app.core.params import ResourceId
 from app.core.state import State
 from app.users import repository, service
 from app.users.schemas import (
@@ -91,7 +92,7 @@ async def create_user(
     created = UserCreated.model_validate(user)
     if user.bot:
         token, plain = await service.create_application_token(
-            session, state.digester, user, "default"
+            session, state.digester, user, "default", actor_id=admin.user_id
         )
         created.application_token = ApplicationTokenCreated(
             id=token.id, application=token.application, plain_token=plain
@@ -107,7 +108,7 @@ async def get_user(id_or_email: str, session: DbSession, _admin: AdminUser) -> U
 
 @router.get("/{user_id}/application_tokens", responses=ERRORS)
 async def list_application_tokens(
-    user_id: int, session: DbSession, principal: CurrentUser
+    user_id: ResourceId, session: DbSession, principal: CurrentUser
 ) -> list[ApplicationTokenRead]:
     """The owner's or, for an administrator, anybody's tokens (names only)."""
     tokens = await service.list_tokens(session, principal, user_id)
@@ -116,18 +117,19 @@ async def list_application_tokens(
 
 @router.post("/{user_id}/application_tokens", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def create_application_token(
-    user_id: int,
+    user_id: ResourceId,
     body: ApplicationTokenCreate,
     session: DbSession,
     state: State,
     principal: CurrentUser,
 ) -> ApplicationTokenCreated:
-    service.ensure_self_or_admin(principal, user_id)
     user = await repository.get(session, user_id)
     if user is None:
+        service.ensure_self_or_admin(principal, user_id)  # 403 before 404 for strangers
         raise NotFound("Not found: no such user")
+    service.ensure_may_create_token_for(principal, user)
     token, plain = await service.create_application_token(
-        session, state.digester, user, body.application
+        session, state.digester, user, body.application, actor_id=principal.user_id
     )
     return ApplicationTokenCreated(id=token.id, application=token.application, plain_token=plain)
 
@@ -136,6 +138,6 @@ async def create_application_token(
     "/application_tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS
 )
 async def delete_application_token(
-    token_id: int, session: DbSession, principal: CurrentUser
+    token_id: ResourceId, session: DbSession, principal: CurrentUser
 ) -> None:
     await service.delete_token(session, principal, token_id)

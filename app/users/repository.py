@@ -16,8 +16,20 @@ async def by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email))
 
 
-async def by_username(session: AsyncSession, username: str) -> User | None:
-    return await session.scalar(select(User).where(User.username == username))
+async def email_taken(session: AsyncSession, email: str) -> bool:
+    """Case-insensitively: `Alice@x.io` and `alice@x.io` are one mailbox."""
+    statement = select(User.id).where(func.lower(User.email) == email.lower()).limit(1)
+    return await session.scalar(statement) is not None
+
+
+async def username_taken(session: AsyncSession, username: str) -> bool:
+    """Case-insensitively, so that `Alice` cannot pose as `alice`."""
+    statement = select(User.id).where(func.lower(User.username) == username.lower()).limit(1)
+    return await session.scalar(statement) is not None
+
+
+async def lock(session: AsyncSession, user_id: int) -> None:
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 async def count(session: AsyncSession) -> int:

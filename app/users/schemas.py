@@ -4,14 +4,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.params import Text
+
 
 class UserCreateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=255)
-    email: str = Field(min_length=3, max_length=255)
-    password: str | None = Field(None, max_length=128)
-    display_name: str | None = Field(None, max_length=255)
+    username: Text = Field(min_length=1, max_length=255)
+    email: Text = Field(min_length=3, max_length=255)
+    password: Text | None = Field(None, max_length=128)
+    display_name: Text | None = Field(None, max_length=255)
     bot: bool = False
 
 
@@ -26,10 +28,10 @@ class UserCreate(BaseModel):
 class BootstrapFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=255)
-    email: str = Field(min_length=3, max_length=255)
-    password: str = Field(max_length=128)
-    display_name: str | None = Field(None, max_length=255)
+    username: Text = Field(min_length=1, max_length=255)
+    email: Text = Field(min_length=3, max_length=255)
+    password: Text = Field(max_length=128)
+    display_name: Text | None = Field(None, max_length=255)
 
 
 class BootstrapCreate(BaseModel):
@@ -63,7 +65,7 @@ class UserCreated(UserRead):
 class ApplicationTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    application: str = Field(min_length=1, max_length=255)
+    application: Text = Field(min_length=1, max_length=255)
 
 
 class ApplicationTokenRead(BaseModel):

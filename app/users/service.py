@@ -13,6 +13,7 @@ from app.activities import service as activities
 from app.authz.principal import INTERNAL_USERNAME, Principal
 from app.core.db import utcnow
 from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.params import MAX_ID
 from app.core.security import APP_TOKEN_MARKER, TokenDigester, hash_password
 from app.models import ApplicationToken, SetupStep, User
 from app.namespaces import service as namespaces
@@ -20,8 +21,9 @@ from app.teams import service as teams
 from app.users import repository
 from app.users.errors import BootstrapDone, TokenLimitReached
 
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Used with fullmatch: `$` would let a trailing newline through.
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+EMAIL_PATTERN = re.compile(r"[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 MAX_APPLICATION_TOKENS = 5
 
@@ -38,7 +40,7 @@ class NewUser:
 
 async def _validate(session: AsyncSession, data: NewUser) -> None:
     errors: dict[str, list[str]] = {}
-    if not USERNAME_PATTERN.match(data.username):
+    if not USERNAME_PATTERN.fullmatch(data.username):
         errors.setdefault("username", []).append(
             "may contain letters, digits, '.', '_' and '-', and must start with a letter or digit"
         )
@@ -46,11 +48,11 @@ async def _validate(session: AsyncSession, data: NewUser) -> None:
         errors.setdefault("username", []).append(f"{INTERNAL_USERNAME!r} is reserved")
     elif not data.bot and not namespaces.is_valid_name(namespaces.normalize_name(data.username)):
         errors.setdefault("username", []).append("cannot be turned into a namespace name")
-    elif await repository.by_username(session, data.username) is not None:
+    elif await repository.username_taken(session, data.username):
         errors.setdefault("username", []).append("has already been taken")
-    if not EMAIL_PATTERN.match(data.email):
+    if not EMAIL_PATTERN.fullmatch(data.email):
         errors.setdefault("email", []).append("is not a valid email address")
-    elif await repository.by_email(session, data.email) is not None:
+    elif await repository.email_taken(session, data.email):
         errors.setdefault("email", []).append("has already been taken")
     if not data.bot:
         length = len(data.password or "")
@@ -114,13 +116,22 @@ async def bootstrap(
     except IntegrityError as exc:
         raise BootstrapDone() from exc
     user = await create_user(session, NewUser(**{**data.__dict__, "admin": True}), actor_id=None)
-    token, plain = await create_application_token(session, digester, user, "bootstrap")
+    token, plain = await create_application_token(
+        session, digester, user, "bootstrap", actor_id=user.id
+    )
     return user, token, plain
 
 
 async def create_application_token(
-    session: AsyncSession, digester: TokenDigester, user: User, application: str
+    session: AsyncSession,
+    digester: TokenDigester,
+    user: User,
+    application: str,
+    *,
+    actor_id: int | None,
 ) -> tuple[ApplicationToken, str]:
+    # The user's row lock makes count-then-insert safe against concurrent creations.
+    await repository.lock(session, user.id)
     if await repository.token_count(session, user.id) >= MAX_APPLICATION_TOKENS:
         raise TokenLimitReached()
     if any(t.application == application for t in await repository.tokens_of(session, user.id)):
@@ -136,10 +147,20 @@ async def create_application_token(
         "application_token.create",
         trackable_type="User",
         trackable_id=user.id,
-        owner_id=user.id,
+        owner_id=actor_id,
         parameters={"application": application},
     )
     return token, issued.plain
+
+
+def ensure_may_create_token_for(principal: Principal, user: User) -> None:
+    """Users create their own tokens; administrators create bots' too. An administrator making
+    a token for another person could log in as them: Portus refuses that, and so do we."""
+    if principal.user_id == user.id or (principal.admin and user.bot):
+        return
+    raise Forbidden(
+        "Authorization fails: tokens are created by their owner (or, for bots, an admin)"
+    )
 
 
 def ensure_self_or_admin(principal: Principal, user_id: int) -> None:
@@ -149,11 +170,11 @@ def ensure_self_or_admin(principal: Principal, user_id: int) -> None:
 
 
 async def get_user(session: AsyncSession, id_or_email: str) -> User:
-    user = (
-        await repository.get(session, int(id_or_email))
-        if id_or_email.isdigit()
-        else await repository.by_email(session, id_or_email)
-    )
+    if id_or_email.isascii() and id_or_email.isdigit():
+        user_id = int(id_or_email)
+        user = await repository.get(session, user_id) if user_id <= MAX_ID else None
+    else:
+        user = await repository.by_email(session, id_or_email)
     if user is None:
         raise NotFound("Not found: no such user")
     return user

@@ -57,3 +57,25 @@ def test_scopes_are_split_on_spaces_and_merged() -> None:
         ("repository", "a/b"): frozenset({"pull", "push"}),
         ("repository", "c/d"): frozenset({"push"}),
     }
+
+
+def test_near_miss_names_are_refused_in_linear_time() -> None:
+    """A name that almost matches must not make the regex backtrack exponentially (it runs
+    before authentication, on the event loop)."""
+    import time
+
+    started = time.perf_counter()
+    for length in (30, 200, 5000):
+        with pytest.raises(TokenRequestError):
+            parse_scope(f"repository:{'a' * length}!:pull")
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("name", ["a--b__c.d/e", "team/app-web/v2", "a" * 255])
+def test_valid_names(name: str) -> None:
+    assert parse_scope(f"repository:{name}:pull").name == name
+
+
+def test_names_over_255_characters_are_refused() -> None:
+    with pytest.raises(TokenRequestError):
+        parse_scope(f"repository:{'a' * 256}:pull")

@@ -64,14 +64,14 @@ def refused(result: subprocess.CompletedProcess[str]) -> str:
     return result.stderr
 
 
-def api_headers(stack: Stack, username: str) -> dict[str, str]:
-    """A new application token of `username`, created by the admin, as API headers."""
+def api_headers(stack: Stack, username: str, password: str) -> dict[str, str]:
+    """A new application token that the user creates with their password (HTTP Basic)."""
     user = stack.api("GET", f"/users/{username}@example.com", headers=stack.admin_headers).json()
     response = stack.api(
         "POST",
         f"/users/{user['id']}/application_tokens",
         json={"application": f"e2e-{uuid.uuid4().hex[:8]}"},
-        headers=stack.admin_headers,
+        auth=(username, password),
     )
     assert response.status_code == 201, response.text
     return {"Portus-Auth": f"{username}:{response.json()['plain_token']}"}
@@ -118,7 +118,7 @@ class TestSkopeo:
             "PUT",
             f"/namespaces/{me['namespace_id']}",
             json={"namespace": {"visibility": "public"}},
-            headers=api_headers(stack, "alice"),
+            headers=api_headers(stack, "alice", ALICE_PW),
         )
         assert made_public.status_code == 200, made_public.text
         assert made_public.json()["visibility"] == "public"

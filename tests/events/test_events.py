@@ -222,3 +222,43 @@ class TestProcessing:
         assert row.status is EventStatus.done
         assert row.error is not None and "unknown registry host" in row.error
         assert await session.scalar(select(func.count(Tag.id))) == 0
+
+
+class TestHostileEvents:
+    async def test_invalid_repository_names_are_skipped(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        await factories.create_registry(session)
+        await post(
+            client,
+            push("alice/..//Evil Name", "1", "sha256:aa"),
+            push("UPPER CASE!", "1", "sha256:bb"),
+        )
+        await worker_for(sessionmaker, settings).process_batch()
+        assert await session.scalar(select(func.count(Repository.id))) == 0
+        errors = list(await session.scalars(select(RegistryEvent.error)))
+        assert all(e is not None and "invalid repository name" in e for e in errors)
+
+    async def test_the_global_namespace_name_is_not_a_prefix(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        registry = await factories.create_registry(session)
+        global_name = f"portus_global_namespace_{registry.id}"
+        await post(client, push(f"{global_name}/foo", "1", "sha256:aa", actor="root"))
+        await worker_for(sessionmaker, settings).process_batch()
+        # Not filed as `foo` in the global namespace (which is what `foo` alone would mean).
+        assert await session.scalar(select(func.count(Repository.id))) == 0
+
+    async def test_nul_characters_are_a_400(self, client: httpx.AsyncClient) -> None:
+        body = json.dumps({"events": [push("a/b", "1", "sha256:1") | {"id": "x\u0000y"}]})
+        response = await client.post("/v2/webhooks/events", content=body, headers=SECRET)
+        assert response.status_code == 400
+        assert "NUL" in response.json()["message"]
