@@ -263,7 +263,7 @@ def set_up(base_url: str) -> tuple[str, str]:
         app_token = _expect(
             client.post(
                 f"/api/v1/users/{alice['id']}/application_tokens",
-                headers=admin,
+                auth=(ALICE["username"], ALICE["password"]),  # users create their own tokens
                 json={"application": "bench"},
             ),
             201,

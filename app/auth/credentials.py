@@ -71,10 +71,22 @@ async def login_with_application_token(
     conn: AsyncConnection, digester: TokenDigester, username: str | None, plain: str
 ) -> Principal:
     """One indexed query and a constant-time digest comparison; no slow hash."""
+    lookup = application_token_lookup(plain)
+    owner = await repository.application_token_owner(conn, lookup)
+    return check_application_token(owner, digester, username, plain)
+
+
+def application_token_lookup(plain: str) -> str:
     lookup = parse_token(plain, APP_TOKEN_MARKER)
     if lookup is None:
         raise AuthenticationFailed()
-    owner = await repository.application_token_owner(conn, lookup)
+    return lookup
+
+
+def check_application_token(
+    owner: repository.TokenOwner | None, digester: TokenDigester, username: str | None, plain: str
+) -> Principal:
+    """The stored digest matches (in constant time), the user name too, the user is enabled."""
     if owner is None or not digester.matches(plain, owner.token_digest):
         raise AuthenticationFailed()
     if username is not None and username != owner.username:
@@ -84,13 +96,17 @@ async def login_with_application_token(
     return dataclasses.replace(principal_for(owner), application_token_id=owner.token_id)
 
 
-async def login_with_refresh_token(
-    conn: AsyncConnection, digester: TokenDigester, plain: str, service: str
-) -> Principal:
+def refresh_token_lookup(plain: str) -> str:
     lookup = parse_token(plain, REFRESH_TOKEN_MARKER)
     if lookup is None:
         raise AuthenticationFailed("invalid refresh token")
-    owner = await repository.refresh_token_owner(conn, lookup)
+    return lookup
+
+
+def check_refresh_token(
+    owner: repository.TokenOwner | None, digester: TokenDigester, plain: str, service: str
+) -> Principal:
+    """Digest (constant time), service, not older than the last password change, enabled."""
     if owner is None or not digester.matches(plain, owner.token_digest):
         raise AuthenticationFailed("invalid refresh token")
     if owner.service != service:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -77,6 +77,28 @@ LEFT JOIN namespaces n
 LEFT JOIN team_users tu ON tu.team_id = n.team_id AND tu.user_id = $4
 WHERE r.hostname = $1 OR r.external_hostname = $1
 """
+
+
+# A token login and the scope lookup of the same request in one round trip. The namespace
+# columns are used only after the token's digest has been checked.
+_PG_TOKEN_AND_NAMESPACES = """
+SELECT o.*, r.id, n.id, n.name, n.visibility, n."global", tu.role
+FROM (
+  SELECT t.token_digest, t.created_at, u.id AS user_id, u.username, u.admin, u.bot, u.enabled,
+         u.namespace_id, u.password_changed_at, t.id AS token_id, {service} AS service
+  FROM {table} t JOIN users u ON u.id = t.user_id
+  WHERE t.lookup = $1
+) o
+LEFT JOIN registries r ON r.hostname = $2 OR r.external_hostname = $2
+LEFT JOIN namespaces n
+  ON n.registry_id = r.id
+ AND ((n.name = ANY($3::varchar[]) AND NOT n."global") OR ($4 AND n."global"))
+LEFT JOIN team_users tu ON tu.team_id = n.team_id AND tu.user_id = o.user_id
+"""  # noqa: S105
+_PG_TOKEN_AND_NAMESPACES_BY_KIND = {
+    "application": _PG_TOKEN_AND_NAMESPACES.format(table="application_tokens", service="NULL"),
+    "refresh": _PG_TOKEN_AND_NAMESPACES.format(table="refresh_tokens", service="t.service"),
+}
 
 
 async def _asyncpg(conn: ReadConn) -> Any | None:
@@ -216,3 +238,44 @@ async def user_by_username(session: AsyncSession, username: str) -> User | None:
     """The password path (rare, and slow by design: argon2) works on the ORM object, locked so
     that concurrent wrong guesses are all counted (PostgreSQL; SQLite writers are serialised)."""
     return await session.scalar(select(User).where(User.username == username).with_for_update())
+
+
+async def token_owner_and_namespaces(
+    conn: ReadConn,
+    kind: Literal["application", "refresh"],
+    lookup: str,
+    *,
+    service: str,
+    names: Sequence[str],
+    include_global: bool,
+) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
+    """The owner of an application or refresh token, and `namespaces_for_service` with the
+    owner's roles: one round trip on PostgreSQL, two queries elsewhere."""
+    pg = await _asyncpg(conn)
+    if pg is None:
+        lookup_owner = application_token_owner if kind == "application" else refresh_token_owner
+        owner = await lookup_owner(conn, lookup)
+        if owner is None:
+            return None, False, []
+        known, rows = await namespaces_for_service(
+            conn, service=service, names=names, include_global=include_global, user_id=owner.user_id
+        )
+        return owner, known, rows
+    records = await pg.fetch(
+        _PG_TOKEN_AND_NAMESPACES_BY_KIND[kind], lookup, service, list(names), include_global
+    )
+    if not records:
+        return None, False, []
+    namespaces = [
+        NamespaceRow(
+            id=r[12],
+            name=r[13],
+            visibility=Visibility(r[14]),
+            global_=r[15],
+            role=None if r[16] is None else Role(r[16]),
+        )
+        for r in records
+        if r[12] is not None
+    ]
+    first = records[0]
+    return _owner(first, service=first[10]), first[11] is not None, namespaces

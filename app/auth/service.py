@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
 from app.auth.scope import Scope
 from app.authz import policy
 from app.authz.principal import Principal
 from app.core.config import Settings
+from app.core.db import ReadConn
 from app.core.keys import SigningKey
 from app.core.security import REFRESH_TOKEN_MARKER, TokenDigester
 from app.models import RefreshToken
@@ -51,27 +52,31 @@ class IssuedRegistryToken:
         }
 
 
-async def authorize(
-    conn: AsyncConnection,
+@dataclass(frozen=True)
+class NamespaceQuery:
+    """Which namespaces the requested scopes name: looked up in one query."""
+
+    names: list[str]
+    include_global: bool
+
+
+def namespace_query(scopes: Sequence[Scope]) -> NamespaceQuery:
+    repository_scopes = [s for s in scopes if s.type == "repository"]
+    return NamespaceQuery(
+        names=sorted({s.namespace_name for s in repository_scopes if s.namespace_name}),
+        include_global=any(s.namespace_name is None for s in repository_scopes),
+    )
+
+
+def grant(
     settings: Settings,
     principal: Principal,
-    service: str,
     scopes: Sequence[Scope],
+    known_service: bool,
+    rows: Sequence[repository.NamespaceRow],
 ) -> list[GrantedScope]:
-    """The intersection of what was asked and what policy allows (one query)."""
-    if not scopes:
-        return []
-    repository_scopes = [s for s in scopes if s.type == "repository"]
-    names = sorted({s.namespace_name for s in repository_scopes if s.namespace_name is not None})
-    include_global = any(s.namespace_name is None for s in repository_scopes)
-    known, rows = await repository.namespaces_for_service(
-        conn,
-        service=service,
-        names=names,
-        include_global=include_global,
-        user_id=principal.user_id,
-    )
-    if not known:
+    """The intersection of what was asked and what policy allows, from the looked-up facts."""
+    if not known_service:
         # Not a registry we know: nothing is granted (a mis-typed `service` in the registry config).
         return [GrantedScope(s.type, s.name, []) for s in scopes]
     facts: dict[str | None, policy.NamespaceFacts] = {}
@@ -80,7 +85,6 @@ async def authorize(
         facts[key] = policy.NamespaceFacts(
             id=row.id, visibility=row.visibility, global_=row.global_, role=row.role
         )
-
     granted = []
     for scope in scopes:
         if scope.type == "repository":
@@ -92,6 +96,27 @@ async def authorize(
             actions = []
         granted.append(GrantedScope(scope.type, scope.name, actions))
     return granted
+
+
+async def authorize(
+    conn: ReadConn,
+    settings: Settings,
+    principal: Principal,
+    service: str,
+    scopes: Sequence[Scope],
+) -> list[GrantedScope]:
+    """Look the named namespaces up (one query) and grant what policy allows."""
+    if not scopes:
+        return []
+    query = namespace_query(scopes)
+    known, rows = await repository.namespaces_for_service(
+        conn,
+        service=service,
+        names=query.names,
+        include_global=query.include_global,
+        user_id=principal.user_id,
+    )
+    return grant(settings, principal, scopes, known, rows)
 
 
 def sign(

@@ -413,3 +413,30 @@ class TestRefreshTokens:
         assert refreshed is not None
         await session.refresh(refreshed)
         assert refreshed.failed_attempts == 1
+
+
+async def test_password_grant_accepts_an_application_token(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    """containerd and BuildKit POST `grant_type=password` with whatever secret they hold."""
+    await factories.create_registry(session)
+    bot = await factories.create_user(session, username="ci-bot", bot=True)
+    secret = await factories.create_token(session, digester, bot)
+    registry_ns = await factories.create_namespace(
+        session, (await factories.create_registry(session, hostname="other:5000")), name="team"
+    )
+    assert registry_ns.id
+    response = await client.post(
+        "/v2/token",
+        data={
+            "grant_type": "password",
+            "username": "ci-bot",
+            "password": secret,
+            "service": SERVICE,
+            "scope": "repository:team/app:pull",
+        },
+    )
+    assert response.status_code == 200
+    assert claims(response.json()["access_token"])["sub"] == "ci-bot"
+    # `team` exists only in the other registry: nothing is granted for this service.
+    assert access(response.json()["access_token"]) == {"repository:team/app": []}
