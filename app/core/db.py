@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from app.core.errors import BadRequest, Conflict
+from app.core.errors import BadRequest, Conflict, ServiceUnavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -188,6 +188,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except IntegrityError as exc:
             await session.rollback()
             raise Conflict("the change conflicts with existing data") from exc
+        except OperationalError as exc:
+            await session.rollback()
+            if "database is locked" in str(exc):
+                raise ServiceUnavailable("the database is busy: retry in a moment") from exc
+            raise
         except DataError as exc:
             # A value the database cannot store (NUL character, too long, out of range) that
             # validation let through: the client's mistake, so a 400, and nothing is written.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +32,41 @@ class EventSkipped(Exception):
     """The event cannot be applied and never will be (unknown registry, invalid name...)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class EventContext:
     client_for: ClientFactory
+    # Manifests fetched before the batch's transaction opened (see `prefetch_manifests`): a slow
+    # registry then never holds database locks (on SQLite, the one write lock).
+    manifests: dict[tuple[str, str], ManifestInfo | None] = field(default_factory=dict)
+
+
+def _push_key(data: dict[str, Any]) -> tuple[str, str] | None:
+    target = data.get("target") or {}
+    if data.get("action") != "push" or not target.get("tag"):
+        return None
+    repository, digest = target.get("repository"), target.get("digest")
+    if not isinstance(repository, str) or not isinstance(digest, str):
+        return None
+    return repository, digest
+
+
+async def prefetch_manifests(
+    ctx: EventContext, registries: list[Registry], events: list[dict[str, Any]]
+) -> None:
+    """Ask the registry about the pushed manifests of a batch, outside any transaction."""
+    ctx.manifests.clear()
+    for data in events:
+        key = _push_key(data)
+        if key is None or key in ctx.manifests:
+            continue
+        registry = _match_registry(registries, data)
+        if registry is None:
+            continue
+        try:
+            ctx.manifests[key] = await ctx.client_for(registry).manifest(*key)
+        except RegistryError as exc:
+            logger.warning("cannot inspect %s@%s: %s", key[0], key[1], exc)
+            ctx.manifests[key] = None
 
 
 def _timestamp(data: dict[str, Any]) -> datetime:
@@ -55,16 +87,24 @@ def _timestamp(data: dict[str, Any]) -> datetime:
     return utcnow()
 
 
-async def _registry_for(session: AsyncSession, data: dict[str, Any]) -> Registry:
+def _match_registry(registries: list[Registry], data: dict[str, Any]) -> Registry | None:
     host = (data.get("request") or {}).get("host")
-    registries = (await session.scalars(select(Registry).order_by(Registry.id))).all()
     for registry in registries:
         if host in (registry.hostname, registry.external_hostname):
             return registry
     if len(registries) == 1:
         # Behind a proxy the Host header may differ; with one registry there is no doubt.
         return registries[0]
-    raise EventSkipped(f"event from an unknown registry host {host!r}")
+    return None
+
+
+async def _registry_for(session: AsyncSession, data: dict[str, Any]) -> Registry:
+    registries = list((await session.scalars(select(Registry).order_by(Registry.id))).all())
+    registry = _match_registry(registries, data)
+    if registry is None:
+        host = (data.get("request") or {}).get("host")
+        raise EventSkipped(f"event from an unknown registry host {host!r}")
+    return registry
 
 
 def _split(full_name: str) -> tuple[str | None, str]:
@@ -139,12 +179,16 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         return  # a newer push of this tag was recorded already
 
     # The event's size is the manifest's own; ask the registry for the image's.
+    key = (target["repository"], digest)
     info: ManifestInfo | None
-    try:
-        info = await ctx.client_for(registry).manifest(target["repository"], digest)
-    except RegistryError as exc:
-        logger.warning("cannot inspect %s@%s: %s", target["repository"], digest, exc)
-        info = None
+    if key in ctx.manifests:
+        info = ctx.manifests[key]
+    else:
+        try:
+            info = await ctx.client_for(registry).manifest(*key)
+        except RegistryError as exc:
+            logger.warning("cannot inspect %s@%s: %s", key[0], key[1], exc)
+            info = None
     values = {
         "digest": digest,
         "media_type": info.media_type if info else target.get("mediaType"),
@@ -159,8 +203,8 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         tag = Tag(name=tag_name, repository_id=repository.id, **values)
         session.add(tag)
     else:
-        for key, value in values.items():
-            setattr(tag, key, value)
+        for column, value in values.items():
+            setattr(tag, column, value)
     await session.flush()
     activities.record(
         session,

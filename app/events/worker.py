@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.db import session_scope, utcnow
 from app.events import processor
-from app.models import EventStatus, RegistryEvent
+from app.models import EventStatus, Registry, RegistryEvent
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,22 @@ class EventWorker:
     def notify(self) -> None:
         self.wake.set()
 
+    async def _prefetch(self) -> None:
+        """Manifests of the fresh pushes, fetched with no transaction open."""
+        async with session_scope(self.sessionmaker) as session:
+            fresh = (
+                await session.scalars(
+                    select(RegistryEvent.data)
+                    .where(RegistryEvent.status == EventStatus.fresh)
+                    .order_by(RegistryEvent.id)
+                    .limit(BATCH_SIZE)
+                )
+            ).all()
+            registries = list((await session.scalars(select(Registry))).all())
+        await processor.prefetch_manifests(self.context, registries, list(fresh))
+
     async def process_batch(self) -> int:
+        await self._prefetch()
         async with session_scope(self.sessionmaker) as session:
             statement = (
                 select(RegistryEvent)

@@ -104,3 +104,27 @@ class TestInvalidValues:
     def test_expiry_never_under_sixty_seconds(self) -> None:
         settings = Settings(registry={"jwt_expiration_time": {"value": 1}})
         assert settings.jwt_expiration_seconds == 60
+
+
+def test_config_example_documents_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.yml.example holds every key of the tree, at its default, and loads as is."""
+    import yaml
+
+    example = Path(__file__).resolve().parents[2] / "config.yml.example"
+    data = yaml.safe_load(example.read_text())
+
+    def leaves(node: object, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+        if isinstance(node, dict):
+            found: set[tuple[str, ...]] = set()
+            for key, value in node.items():
+                found |= leaves(value, (*prefix, str(key)))
+            return found
+        return {prefix}
+
+    assert leaves(data) == set(iter_key_paths(Settings))
+    text = example.read_text()
+    for path in iter_key_paths(Settings):
+        assert env_name(path) in text, f"{env_name(path)} is not mentioned"
+    defaults = load_settings()  # the test suite's PORTUS_CONFIG is an empty file
+    monkeypatch.setenv("PORTUS_CONFIG", str(example))
+    assert load_settings() == defaults
