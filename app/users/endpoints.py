@@ -16,6 +16,7 @@ from app.users.schemas import (
     ApplicationTokenCreated,
     ApplicationTokenRead,
     BootstrapCreate,
+    RefreshTokenRead,
     UserCreate,
     UserCreated,
     UserRead,
@@ -141,3 +142,33 @@ async def delete_application_token(
     token_id: ResourceId, session: DbSession, principal: CurrentUser
 ) -> None:
     await service.delete_token(session, principal, token_id)
+
+
+@router.get("/{user_id}/refresh_tokens", responses=ERRORS)
+async def list_refresh_tokens(
+    user_id: ResourceId, session: DbSession, principal: CurrentUser
+) -> list[RefreshTokenRead]:
+    """The identity-token logins (docker login, ...) of a user: the owner or an administrator."""
+    tokens = await service.list_refresh_tokens(session, principal, user_id)
+    return [RefreshTokenRead.model_validate(token) for token in tokens]
+
+
+@router.delete(
+    "/{user_id}/refresh_tokens", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS
+)
+async def revoke_refresh_tokens(
+    user_id: ResourceId, session: DbSession, principal: CurrentUser
+) -> None:
+    """Revoke every identity token of the user (log docker out everywhere)."""
+    await service.revoke_refresh_tokens(session, principal, user_id)
+
+
+@router.delete(
+    "/{user_id}/refresh_tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ERRORS,
+)
+async def revoke_refresh_token(
+    user_id: ResourceId, token_id: ResourceId, session: DbSession, principal: CurrentUser
+) -> None:
+    await service.revoke_refresh_tokens(session, principal, user_id, token_id)

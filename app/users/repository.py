@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ApplicationToken, User
+from app.models import ApplicationToken, RefreshToken, User
 
 
 async def get(session: AsyncSession, user_id: int) -> User | None:
@@ -68,6 +68,23 @@ async def tokens_of(session: AsyncSession, user_id: int) -> Sequence[Application
 async def token_count(session: AsyncSession, user_id: int) -> int:
     statement = select(func.count()).where(ApplicationToken.user_id == user_id)
     return int(await session.scalar(statement) or 0)
+
+
+async def refresh_tokens_of(session: AsyncSession, user_id: int) -> Sequence[RefreshToken]:
+    statement = (
+        select(RefreshToken).where(RefreshToken.user_id == user_id).order_by(RefreshToken.id)
+    )
+    return (await session.scalars(statement)).all()
+
+
+async def delete_refresh_tokens(
+    session: AsyncSession, user_id: int, token_id: int | None = None
+) -> int:
+    statement = delete(RefreshToken).where(RefreshToken.user_id == user_id)
+    if token_id is not None:
+        statement = statement.where(RefreshToken.id == token_id)
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def token(session: AsyncSession, token_id: int) -> ApplicationToken | None:

@@ -76,6 +76,18 @@ class ApplicationTokenRead(BaseModel):
     created_at: datetime
 
 
+class RefreshTokenRead(BaseModel):
+    """A login that holds an identity token (docker login, containerd...)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    service: str
+    client_id: str | None
+    application_token_id: int | None
+    created_at: datetime
+
+
 class ApplicationTokenCreated(BaseModel):
     id: int
     application: str

@@ -15,7 +15,7 @@ from app.core.db import utcnow
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.params import MAX_ID
 from app.core.security import APP_TOKEN_MARKER, TokenDigester, hash_password
-from app.models import ApplicationToken, SetupStep, User
+from app.models import ApplicationToken, RefreshToken, SetupStep, User
 from app.namespaces import service as namespaces
 from app.teams import service as teams
 from app.users import repository
@@ -204,6 +204,35 @@ async def delete_token(session: AsyncSession, principal: Principal, token_id: in
         parameters={"application": token.application},
     )
     await session.flush()
+
+
+async def list_refresh_tokens(
+    session: AsyncSession, principal: Principal, user_id: int
+) -> Sequence[RefreshToken]:
+    ensure_self_or_admin(principal, user_id)
+    if await repository.get(session, user_id) is None:
+        raise NotFound("Not found: no such user")
+    return await repository.refresh_tokens_of(session, user_id)
+
+
+async def revoke_refresh_tokens(
+    session: AsyncSession, principal: Principal, user_id: int, token_id: int | None = None
+) -> None:
+    """Log docker (and other identity-token clients) out: one login, or all of them."""
+    ensure_self_or_admin(principal, user_id)
+    if await repository.get(session, user_id) is None:
+        raise NotFound("Not found: no such user")
+    revoked = await repository.delete_refresh_tokens(session, user_id, token_id)
+    if token_id is not None and not revoked:
+        raise NotFound("Not found: no such refresh token")
+    activities.record(
+        session,
+        "refresh_token.destroy",
+        trackable_type="User",
+        trackable_id=user_id,
+        owner_id=principal.user_id,
+        parameters={"count": revoked},
+    )
 
 
 async def set_password(session: AsyncSession, user: User, password: str) -> None:

@@ -440,3 +440,58 @@ async def test_password_grant_accepts_an_application_token(
     assert claims(response.json()["access_token"])["sub"] == "ci-bot"
     # `team` exists only in the other registry: nothing is granted for this service.
     assert access(response.json()["access_token"]) == {"repository:team/app": []}
+
+
+class TestRefreshTokenRevocation:
+    async def _docker_login(self, client: httpx.AsyncClient, user: str, client_id: str) -> str:
+        response = await token(
+            client, auth=basic(user, PASSWORD), offline_token="true", client_id=client_id
+        )
+        refresh: str = response.json()["refresh_token"]
+        return refresh
+
+    async def _refresh(self, client: httpx.AsyncClient, refresh: str) -> int:
+        response = await client.post(
+            "/v2/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh, "service": SERVICE},
+        )
+        return response.status_code
+
+    async def test_owner_lists_and_revokes_one_or_all(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await factories.create_user(session, username="alice")
+        laptop = await self._docker_login(client, "alice", "docker")
+        ci = await self._docker_login(client, "alice", "containerd-client")
+        spare = await self._docker_login(client, "alice", "buildkit")
+        headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+        listed = await client.get(f"/api/v1/users/{alice.id}/refresh_tokens", headers=headers)
+        assert [t["client_id"] for t in listed.json()] == [
+            "docker",
+            "containerd-client",
+            "buildkit",
+        ]
+        assert all("digest" not in str(t) and "lookup" not in t for t in listed.json())
+        first = listed.json()[0]["id"]
+        one = await client.delete(
+            f"/api/v1/users/{alice.id}/refresh_tokens/{first}", headers=headers
+        )
+        assert one.status_code == 204
+        assert await self._refresh(client, laptop) == 401
+        assert await self._refresh(client, ci) == 200
+        everything = await client.delete(
+            f"/api/v1/users/{alice.id}/refresh_tokens", headers=headers
+        )
+        assert everything.status_code == 204
+        assert await self._refresh(client, ci) == 401
+        assert await self._refresh(client, spare) == 401
+
+    async def test_others_cannot_see_or_revoke(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await factories.create_user(session, username="alice")
+        bob = await factories.create_user(session, username="bob")
+        headers = {"Portus-Auth": f"bob:{await factories.create_token(session, digester, bob)}"}
+        base = f"/api/v1/users/{alice.id}/refresh_tokens"
+        assert (await client.get(base, headers=headers)).status_code == 403
+        assert (await client.delete(base, headers=headers)).status_code == 403
