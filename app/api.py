@@ -41,6 +41,7 @@ def create_api_app() -> FastAPI:
     v1.include_router(registry_endpoints.router)
     v1.include_router(namespace_endpoints.router)
     v1.include_router(repository_endpoints.router)
+    v1.include_router(repository_endpoints.tags_router)
     api.include_router(v1)
 
     @api.get("/version", tags=["health"])

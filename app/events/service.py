@@ -46,14 +46,15 @@ def is_relevant(event: dict[str, Any]) -> bool:
     target = event["target"]
     if action not in HANDLED_ACTIONS or not isinstance(target.get("repository"), str):
         return False
+    if (event.get("actor") or {}).get("name") == INTERNAL_USERNAME:
+        return False  # the service's own reads and deletes: it records its changes itself
     if action == "delete":
         return True
     if target.get("mediaType") not in MANIFEST_TYPES:
         return False
     if action == "pull":
         request = event.get("request") or {}
-        actor = event.get("actor") or {}
-        return request.get("method") == "GET" and actor.get("name") != INTERNAL_USERNAME
+        return request.get("method") == "GET"
     return True
 
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -145,3 +147,72 @@ class RegistryClient:
         config_digest = config.get("digest")
         image_id = config_digest.split(":", 1)[-1] if isinstance(config_digest, str) else None
         return ManifestInfo(digest=digest, media_type=media_type, image_id=image_id, size=size)
+
+    async def delete_manifest(self, repository: str, digest: str) -> None:
+        """DELETE by digest (distribution refuses a tag); a manifest already gone is fine."""
+        try:
+            response = await self.http.delete(
+                f"{self.base_url}/v2/{repository}/manifests/{digest}",
+                headers=self._auth(repository, ["delete"]),
+                timeout=timeouts(self.settings),
+            )
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"registry unreachable: {exc}") from exc
+        if response.status_code == 404:
+            return
+        if response.status_code != 202:
+            raise RegistryError(
+                f"the registry refused to delete {repository}@{digest}: "
+                f"HTTP {response.status_code} {response.text[:200]}"
+            )
+
+    async def untag(self, repository: str, tag: str, digest: str) -> None:
+        """Remove `tag` alone, leaving every other tag of `digest` in place.
+
+        Distribution deletes manifests only by digest, and deleting `digest` would untag all of
+        its tags. So `tag` is first pointed at a throwaway manifest of its own (the same blobs
+        plus a unique annotation, hence a unique digest), and that manifest is deleted.
+        """
+        current, _media_type, body = await self._get_manifest(repository, tag)
+        if current != digest:
+            raise RegistryError(f"{repository}:{tag} now points to {current}, not {digest}")
+        marker = {"io.portus.deleted-tag": secrets.token_hex(16)}
+        if isinstance(body.get("manifests"), list):
+            throwaway = {
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": body["manifests"],
+                "annotations": marker,
+            }
+        elif isinstance(body.get("config"), dict) and isinstance(body.get("layers"), list):
+            throwaway = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": body["config"],
+                "layers": body["layers"],
+                "annotations": marker,
+            }
+        else:
+            raise RegistryError(f"{repository}:{tag} is a schema 1 manifest: cannot untag it")
+        raw = json.dumps(throwaway, separators=(",", ":")).encode()
+        headers = self._auth(repository, ["pull", "push"]) | {
+            "Content-Type": str(throwaway["mediaType"])
+        }
+        try:
+            response = await self.http.put(
+                f"{self.base_url}/v2/{repository}/manifests/{tag}",
+                content=raw,
+                headers=headers,
+                timeout=timeouts(self.settings),
+            )
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"registry unreachable: {exc}") from exc
+        if response.status_code != 201:
+            raise RegistryError(
+                f"the registry refused the throwaway manifest for {repository}:{tag}: "
+                f"HTTP {response.status_code} {response.text[:200]}"
+            )
+        throwaway_digest = response.headers.get(
+            "Docker-Content-Digest", "sha256:" + hashlib.sha256(raw).hexdigest()
+        )
+        await self.delete_manifest(repository, throwaway_digest)

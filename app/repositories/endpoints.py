@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import CurrentUser
 from app.authz.queries import readable_namespaces
@@ -10,10 +10,13 @@ from app.core.db import DbSession
 from app.core.errors import NotFound
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId
-from app.repositories import repository
+from app.core.state import State
+from app.registries.client import client_factory
+from app.repositories import repository, service
 from app.repositories.schemas import AuthorRef, NamespaceRef, RepositoryRead, TagRead
 
 router = APIRouter(prefix="/repositories", tags=["repositories"])
+tags_router = APIRouter(prefix="/tags", tags=["tags"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Authentication fails"},
@@ -77,3 +80,20 @@ async def list_repository_tags(
         )
         for tag in await repository.tags_of(session, repo.id)
     ]
+
+
+@tags_router.delete(
+    "/{tag_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        **ERRORS,
+        403: {"description": "Deleting is disabled, or not allowed to the caller"},
+        502: {"description": "The registry refused or did not answer; nothing changed"},
+    },
+)
+async def delete_tag(
+    tag_id: ResourceId, session: DbSession, state: State, principal: CurrentUser
+) -> None:
+    """Delete one tag, in the registry and here. Other tags of the same image stay."""
+    client_for = client_factory(state.http, state.settings, state.signing_key)
+    await service.delete_tag(session, state.settings, client_for, principal, tag_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,6 +214,105 @@ class TestSkopeo:
         assert recorded["media_type"] == "application/vnd.oci.image.index.v1+json"
         # both images' config and layer sizes, fetched from the registry
         assert recorded["size"] > 2 * 100
+
+
+class TestTagDelete:
+    def test_deleting_a_tag_keeps_the_tags_that_share_its_digest(
+        self, stack: Stack, skopeo: Skopeo, image: Path
+    ) -> None:
+        repo = f"docker://{stack.registry.host}/alice/siblings"
+        alice = f"alice:{ALICE_PW}"
+        for tag in ("a", "b"):  # one image, two tags
+            ok(skopeo.copy(f"oci:{image}:latest", f"{repo}:{tag}", dest_creds=alice))
+        ok(skopeo.copy(f"oci:{image}:other", f"{repo}:c", dest_creds=alice))
+        alice_api = api_headers(stack, "alice", ALICE_PW)
+
+        def tags() -> dict[str, dict[str, Any]]:
+            repos = stack.api("GET", "/repositories?all=true", headers=stack.admin_headers).json()
+            found = [r for r in repos if r["full_name"] == "alice/siblings"]
+            if not found:
+                return {}
+            listed = stack.api(
+                "GET", f"/repositories/{found[0]['id']}/tags", headers=stack.admin_headers
+            ).json()
+            return {t["name"]: t for t in listed}
+
+        def all_three() -> dict[str, dict[str, Any]] | None:
+            found = tags()
+            return found if set(found) == {"a", "b", "c"} else None
+
+        by_name = stack.wait_for(all_three)
+        assert by_name["a"]["digest"] == by_name["b"]["digest"] != by_name["c"]["digest"]
+
+        # bob may see the (public) namespace but not delete in it
+        bob = api_headers(stack, "bob", BOB_PW)
+        denied = stack.api("DELETE", f"/tags/{by_name['a']['id']}", headers=bob)
+        assert denied.status_code == 403
+
+        deleted = stack.api("DELETE", f"/tags/{by_name['a']['id']}", headers=alice_api)
+        assert deleted.status_code == 204, deleted.text
+        listed = json.loads(ok(skopeo.list_tags(repo, creds=alice)).stdout)["Tags"]
+        assert sorted(listed) == ["b", "c"]
+        # the sibling still pulls, with the same digest
+        pulled = json.loads(ok(skopeo.inspect(f"{repo}:b", creds=alice)).stdout)
+        assert pulled["Digest"] == by_name["b"]["digest"]
+        assert set(tags()) == {"b", "c"}
+
+        # a tag alone on its digest: the manifest itself goes
+        assert (
+            stack.api("DELETE", f"/tags/{by_name['c']['id']}", headers=alice_api).status_code == 204
+        )
+        assert json.loads(ok(skopeo.list_tags(repo, creds=alice)).stdout)["Tags"] == ["b"]
+        refused(
+            skopeo.inspect(
+                f"docker://{stack.registry.host}/alice/siblings@{by_name['c']['digest']}",
+                creds=alice,
+            )
+        )
+
+        # the last tag: the repository is gone from the catalog here
+        assert (
+            stack.api("DELETE", f"/tags/{by_name['b']['id']}", headers=alice_api).status_code == 204
+        )
+        assert tags() == {}
+        # and the registry's notifications of these deletes change nothing afterwards
+        time.sleep(1.5)
+        assert tags() == {}
+
+    def test_sibling_of_a_docker_v2_image_survives(
+        self, stack: Stack, skopeo: Skopeo, image: Path
+    ) -> None:
+        repo = f"docker://{stack.registry.host}/alice/siblings-v2"
+        alice = f"alice:{ALICE_PW}"
+        for tag in ("x", "y"):
+            ok(
+                skopeo.copy(
+                    f"oci:{image}:latest",
+                    f"{repo}:{tag}",
+                    dest_creds=alice,
+                    extra=("--format", "v2s2"),
+                )
+            )
+
+        def tag_ids() -> dict[str, int] | None:
+            repos = stack.api("GET", "/repositories?all=true", headers=stack.admin_headers).json()
+            found = [r for r in repos if r["full_name"] == "alice/siblings-v2"]
+            if not found:
+                return None
+            listed = stack.api(
+                "GET", f"/repositories/{found[0]['id']}/tags", headers=stack.admin_headers
+            ).json()
+            ids = {t["name"]: t["id"] for t in listed}
+            return ids if set(ids) == {"x", "y"} else None
+
+        ids = stack.wait_for(tag_ids)
+        deleted = stack.api(
+            "DELETE", f"/tags/{ids['x']}", headers=api_headers(stack, "alice", ALICE_PW)
+        )
+        assert deleted.status_code == 204, deleted.text
+        assert json.loads(ok(skopeo.list_tags(repo, creds=alice)).stdout)["Tags"] == ["y"]
+        raw = json.loads(ok(skopeo.inspect(f"{repo}:y", creds=alice, raw=True)).stdout)
+        assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
 
 
 class TestOtherClients:

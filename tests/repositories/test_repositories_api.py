@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
 from app.models import Namespace, Repository, Role, Tag, Visibility
+from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.tools import free_port
 
 
 async def add_repository(session: AsyncSession, namespace: Namespace, name: str, tags: int) -> int:
@@ -53,3 +56,60 @@ async def test_lists_only_what_the_caller_may_pull(
     hidden = await client.get(f"/api/v1/repositories/{secret_id}/tags", headers=alice_h)
     assert hidden.status_code == 404
     assert (await client.get("/api/v1/repositories")).status_code == 401
+
+
+class TestTagDelete:
+    async def _setup(
+        self, session: AsyncSession, digester: TokenDigester, role: Role
+    ) -> tuple[int, dict[str, str]]:
+        # A registry nobody answers for: the delete reaches it and fails.
+        registry = await factories.create_registry(session, hostname=f"127.0.0.1:{free_port()}")
+        member = await factories.create_user(session, username="member")
+        namespace = await factories.create_namespace(
+            session, registry, name="team", members={member.id: role}
+        )
+        repository_id = await add_repository(session, namespace, "app", 1)
+        tag_id = await session.scalar(select(Tag.id).where(Tag.repository_id == repository_id))
+        assert tag_id is not None
+        token = await factories.create_token(session, digester, member)
+        return tag_id, {"Portus-Auth": f"member:{token}"}
+
+    async def test_registry_failure_is_502_and_changes_nothing(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        tag_id, headers = await self._setup(session, digester, Role.owner)
+        response = await client.delete(f"/api/v1/tags/{tag_id}", headers=headers)
+        assert response.status_code == 502
+        assert "registry" in response.json()["message"]
+        assert await session.scalar(select(func.count(Tag.id)).where(Tag.id == tag_id)) == 1
+
+    async def test_contributors_need_the_flag(
+        self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+    ) -> None:
+        tag_id, headers = await self._setup(session, digester, Role.contributor)
+        async with make_client() as client:
+            refused = await client.delete(f"/api/v1/tags/{tag_id}", headers=headers)
+        assert refused.status_code == 403
+        async with make_client(delete={"contributors": True}) as client:
+            allowed = await client.delete(f"/api/v1/tags/{tag_id}", headers=headers)
+        assert allowed.status_code == 502  # allowed: it got as far as the (absent) registry
+
+    async def test_delete_disabled(
+        self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+    ) -> None:
+        tag_id, headers = await self._setup(session, digester, Role.owner)
+        async with make_client(delete={"enabled": False}) as client:
+            response = await client.delete(f"/api/v1/tags/{tag_id}", headers=headers)
+        assert response.status_code == 403
+        assert "delete.enabled" in response.json()["message"]
+
+    async def test_invisible_tags_are_404(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        tag_id, _ = await self._setup(session, digester, Role.owner)
+        stranger = await factories.create_user(session, username="stranger")
+        token = await factories.create_token(session, digester, stranger)
+        response = await client.delete(
+            f"/api/v1/tags/{tag_id}", headers={"Portus-Auth": f"stranger:{token}"}
+        )
+        assert response.status_code == 404
