@@ -117,3 +117,38 @@ def can_manage_namespace(
     if principal.superuser:
         return True
     return settings.user_permission.manage_namespace.enabled and namespace.role is Role.owner
+
+
+# --- teams (reference §6.2) ------------------------------------------------------------------
+@dataclass(frozen=True)
+class TeamFacts:
+    hidden: bool
+    role: Role | None  # the caller's role in the team
+
+
+def can_see_team(principal: Principal, team: TeamFacts) -> bool:
+    return principal.superuser or team.role is not None
+
+
+def can_create_team(principal: Principal, settings: Settings) -> bool:
+    return principal.superuser or settings.user_permission.create_team.enabled
+
+
+def can_update_team(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
+    if team.hidden:
+        return False
+    if principal.superuser:
+        return True
+    return settings.user_permission.manage_team.enabled and team.role is Role.owner
+
+
+def can_delete_team(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
+    if not settings.delete.enabled or team.hidden:
+        return False
+    if principal.superuser or team.role is Role.owner:
+        return True
+    return settings.delete.contributors and team.role is Role.contributor
+
+
+def can_manage_members(principal: Principal, team: TeamFacts) -> bool:
+    return not team.hidden and (principal.superuser or team.role is Role.owner)

@@ -1,11 +1,19 @@
-"""Teams: for now the hidden ones (personal teams, the registry's global team)."""
+"""Teams and their members (viewer, contributor, owner); hidden teams are managed by the system."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Role, Team, TeamUser
+from app.activities import service as activities
+from app.authz import policy
+from app.authz.principal import Principal
+from app.core.config import Settings
+from app.core.errors import Forbidden, Invalid, NotFound
+from app.models import Role, Team, TeamUser, User
+from app.teams import repository
 
 
 async def unique_team_name(session: AsyncSession, base: str) -> str:
@@ -41,3 +49,201 @@ async def set_owner(session: AsyncSession, team_id: int, user_id: int) -> None:
     else:
         membership.role = Role.owner
     await session.flush()
+
+
+async def load(
+    session: AsyncSession, principal: Principal, team_id: int
+) -> tuple[Team, policy.TeamFacts]:
+    """A team the caller may see (admins: all visible ones; others: their own), else 404."""
+    found = await repository.with_role(session, team_id, principal.user_id)
+    if found is None:
+        raise NotFound("Not found: no such team")
+    team, role = found
+    facts = policy.TeamFacts(hidden=team.hidden, role=role)
+    if team.hidden or not policy.can_see_team(principal, facts):
+        raise NotFound("Not found: no such team")
+    return team, facts
+
+
+async def _check_name(session: AsyncSession, name: str, current: Team | None = None) -> None:
+    existing = await repository.by_name(session, name)
+    if existing is not None and existing is not current:
+        raise Invalid({"name": ["has already been taken"]})
+
+
+async def create_team(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    *,
+    name: str,
+    description: str | None,
+    owner_id: int | None,
+) -> Team:
+    if not policy.can_create_team(principal, settings):
+        raise Forbidden("Authorization fails: only administrators create teams here")
+    if owner_id is not None and not principal.admin:
+        raise Forbidden("Authorization fails: only administrators choose a team's owner")
+    owner = owner_id if owner_id is not None else principal.user_id
+    if owner is None or await session.get(User, owner) is None:
+        raise Invalid({"owner_id": ["no such user"]})
+    await _check_name(session, name)
+    team = Team(name=name, description=description, hidden=False)
+    session.add(team)
+    await session.flush()
+    session.add(TeamUser(team_id=team.id, user_id=owner, role=Role.owner))
+    activities.record(
+        session,
+        "team.create",
+        trackable_type="Team",
+        trackable_id=team.id,
+        owner_id=principal.user_id,
+        parameters={"team": name},
+    )
+    await session.flush()
+    return team
+
+
+async def update_team(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    team_id: int,
+    *,
+    name: str | None,
+    description: str | None,
+) -> Team:
+    team, facts = await load(session, principal, team_id)
+    if not policy.can_update_team(principal, facts, settings):
+        raise Forbidden("Authorization fails: you may not edit this team")
+    if name is not None and name != team.name:
+        await _check_name(session, name, team)
+        activities.record(
+            session,
+            "team.change_team_name",
+            trackable_type="Team",
+            trackable_id=team.id,
+            owner_id=principal.user_id,
+            parameters={"old": team.name, "new": name},
+        )
+        team.name = name
+    if description is not None and description != team.description:
+        activities.record(
+            session,
+            "team.change_team_description",
+            trackable_type="Team",
+            trackable_id=team.id,
+            owner_id=principal.user_id,
+            parameters={"old": team.description, "new": description},
+        )
+        team.description = description
+    await session.flush()
+    await session.refresh(team)
+    return team
+
+
+async def list_members(
+    session: AsyncSession, principal: Principal, team_id: int
+) -> list[tuple[TeamUser, User]]:
+    await load(session, principal, team_id)
+    return await repository.members(session, team_id)
+
+
+async def add_member(
+    session: AsyncSession, principal: Principal, team_id: int, *, username: str, role: Role
+) -> tuple[TeamUser, User]:
+    team, facts = await load(session, principal, team_id)
+    if not policy.can_manage_members(principal, facts):
+        raise Forbidden("Authorization fails: only the team's owners manage its members")
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise Invalid({"user": ["no such user"]})
+    if any(m.user_id == user.id for m, _ in await repository.members(session, team_id)):
+        raise Invalid({"user": ["is already a member of this team"]})
+    member = TeamUser(team_id=team.id, user_id=user.id, role=Role.owner if user.admin else role)
+    session.add(member)
+    await session.flush()
+    activities.record(
+        session,
+        "team.add_member",
+        trackable_type="Team",
+        trackable_id=team.id,
+        owner_id=principal.user_id,
+        recipient_type="User",
+        recipient_id=user.id,
+        parameters={"role": member.role.name, "team": team.name},
+    )
+    await session.refresh(member)
+    return member, user
+
+
+async def _member_for_change(
+    session: AsyncSession, principal: Principal, team_id: int, member_id: int
+) -> tuple[Team, TeamUser, User]:
+    team, facts = await load(session, principal, team_id)
+    if not policy.can_manage_members(principal, facts):
+        raise Forbidden("Authorization fails: only the team's owners manage its members")
+    await repository.lock_team(session, team_id)
+    member = await repository.member(session, team_id, member_id)
+    if member is None:
+        raise NotFound("Not found: no such member")
+    user = await session.get(User, member.user_id)
+    assert user is not None
+    return team, member, user
+
+
+async def change_member_role(
+    session: AsyncSession, principal: Principal, team_id: int, member_id: int, *, role: Role
+) -> tuple[TeamUser, User]:
+    team, member, user = await _member_for_change(session, principal, team_id, member_id)
+    if member.role is Role.owner and role is not Role.owner:
+        if user.admin:
+            raise Invalid({"role": ["administrators are always owners: cannot demote"]})
+        if await repository.owner_count(session, team_id) <= 1:
+            raise Invalid({"role": ["cannot demote the only owner of the team"]})
+    old = member.role
+    member.role = role
+    activities.record(
+        session,
+        "team.change_member_role",
+        trackable_type="Team",
+        trackable_id=team.id,
+        owner_id=principal.user_id,
+        recipient_type="User",
+        recipient_id=user.id,
+        parameters={"old_role": old.name, "new_role": role.name, "team": team.name},
+    )
+    await session.flush()
+    await session.refresh(member)
+    return member, user
+
+
+async def remove_member(
+    session: AsyncSession, principal: Principal, team_id: int, member_id: int
+) -> None:
+    team, member, user = await _member_for_change(session, principal, team_id, member_id)
+    if member.role is Role.owner and await repository.owner_count(session, team_id) <= 1:
+        raise Invalid({"member": ["cannot remove the only owner of the team"]})
+    activities.record(
+        session,
+        "team.remove_member",
+        trackable_type="Team",
+        trackable_id=team.id,
+        owner_id=principal.user_id,
+        recipient_type="User",
+        recipient_id=user.id,
+        parameters={"role": member.role.name, "team": team.name},
+    )
+    await session.delete(member)
+    await session.flush()
+
+
+async def list_teams(
+    session: AsyncSession, principal: Principal, *, offset: int, limit: int | None
+) -> tuple[int, Sequence[Team]]:
+    admin = principal.superuser
+    total = await repository.count_visible(session, principal.user_id, admin)
+    teams = await repository.page_visible(
+        session, principal.user_id, admin, offset=offset, limit=limit
+    )
+    return total, teams

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.auth.dependencies import CurrentUser
+from app.core.db import DbSession
+from app.core.pagination import Pagination, set_page_headers
+from app.core.params import ResourceId
+from app.core.state import SettingsDep
+from app.models import Role, TeamUser, User
+from app.teams import service
+from app.teams.schemas import (
+    MemberCreate,
+    MemberRead,
+    MemberUpdate,
+    TeamCreate,
+    TeamRead,
+    TeamUpdate,
+)
+
+router = APIRouter(prefix="/teams", tags=["teams"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Authentication fails"},
+    403: {"description": "Authorization fails"},
+    404: {"description": "Not found (or not visible to the caller)"},
+    422: {"description": "Invalid fields (last owner, admin demotion, taken name...)"},
+}
+
+
+def _member(member: TeamUser, user: User) -> MemberRead:
+    return MemberRead(
+        id=member.id,
+        team_id=member.team_id,
+        user_id=user.id,
+        username=user.username,
+        role=member.role.name,
+        created_at=member.created_at,
+        updated_at=member.updated_at,
+    )
+
+
+@router.get("", responses=ERRORS)
+async def list_teams(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentUser,
+    pagination: Pagination,
+) -> list[TeamRead]:
+    """Administrators see every team, others their own; hidden teams are never listed."""
+    total, teams = await service.list_teams(
+        session, principal, offset=pagination.offset, limit=pagination.limit
+    )
+    set_page_headers(request, response, pagination, total)
+    return [TeamRead.model_validate(team) for team in teams]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def create_team(
+    body: TeamCreate, session: DbSession, settings: SettingsDep, principal: CurrentUser
+) -> TeamRead:
+    team = await service.create_team(
+        session,
+        settings,
+        principal,
+        name=body.name,
+        description=body.description,
+        owner_id=body.owner_id,
+    )
+    return TeamRead.model_validate(team)
+
+
+@router.get("/{team_id}", responses=ERRORS)
+async def get_team(team_id: ResourceId, session: DbSession, principal: CurrentUser) -> TeamRead:
+    team, _ = await service.load(session, principal, team_id)
+    return TeamRead.model_validate(team)
+
+
+@router.put("/{team_id}", responses=ERRORS)
+async def update_team(
+    team_id: ResourceId,
+    body: TeamUpdate,
+    session: DbSession,
+    settings: SettingsDep,
+    principal: CurrentUser,
+) -> TeamRead:
+    team = await service.update_team(
+        session,
+        settings,
+        principal,
+        team_id,
+        name=body.team.name,
+        description=body.team.description,
+    )
+    return TeamRead.model_validate(team)
+
+
+@router.get("/{team_id}/members", responses=ERRORS)
+async def list_team_members(
+    team_id: ResourceId, session: DbSession, principal: CurrentUser
+) -> list[MemberRead]:
+    return [_member(m, u) for m, u in await service.list_members(session, principal, team_id)]
+
+
+@router.post("/{team_id}/members", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def add_team_member(
+    team_id: ResourceId, body: MemberCreate, session: DbSession, principal: CurrentUser
+) -> MemberRead:
+    """Owners (and administrators) add members; administrators always join as owners."""
+    member, user = await service.add_member(
+        session, principal, team_id, username=body.user, role=Role[body.role]
+    )
+    return _member(member, user)
+
+
+@router.put("/{team_id}/members/{member_id}", responses=ERRORS)
+async def change_team_member(
+    team_id: ResourceId,
+    member_id: ResourceId,
+    body: MemberUpdate,
+    session: DbSession,
+    principal: CurrentUser,
+) -> MemberRead:
+    member, user = await service.change_member_role(
+        session, principal, team_id, member_id, role=Role[body.role]
+    )
+    return _member(member, user)
+
+
+@router.delete(
+    "/{team_id}/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS
+)
+async def remove_team_member(
+    team_id: ResourceId, member_id: ResourceId, session: DbSession, principal: CurrentUser
+) -> None:
+    await service.remove_member(session, principal, team_id, member_id)

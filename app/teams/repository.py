@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Role, Team, TeamUser, User
+
+
+async def with_role(
+    session: AsyncSession, team_id: int, user_id: int | None
+) -> tuple[Team, Role | None] | None:
+    row = (
+        await session.execute(
+            select(Team, TeamUser.role)
+            .outerjoin(TeamUser, (TeamUser.team_id == Team.id) & (TeamUser.user_id == user_id))
+            .where(Team.id == team_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def by_name(session: AsyncSession, name: str) -> Team | None:
+    return await session.scalar(select(Team).where(Team.name == name))
+
+
+async def count_visible(session: AsyncSession, user_id: int | None, admin: bool) -> int:
+    statement = select(func.count(Team.id)).where(Team.hidden.is_(False))
+    if not admin:
+        statement = statement.where(
+            Team.id.in_(select(TeamUser.team_id).where(TeamUser.user_id == user_id))
+        )
+    return int(await session.scalar(statement) or 0)
+
+
+async def page_visible(
+    session: AsyncSession, user_id: int | None, admin: bool, *, offset: int, limit: int | None
+) -> Sequence[Team]:
+    statement = select(Team).where(Team.hidden.is_(False)).order_by(Team.id).offset(offset)
+    if not admin:
+        statement = statement.where(
+            Team.id.in_(select(TeamUser.team_id).where(TeamUser.user_id == user_id))
+        )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return (await session.scalars(statement)).all()
+
+
+async def members(session: AsyncSession, team_id: int) -> list[tuple[TeamUser, User]]:
+    rows = await session.execute(
+        select(TeamUser, User)
+        .join(User, User.id == TeamUser.user_id)
+        .where(TeamUser.team_id == team_id)
+        .order_by(TeamUser.id)
+    )
+    return [(member, user) for member, user in rows.all()]
+
+
+async def member(session: AsyncSession, team_id: int, member_id: int) -> TeamUser | None:
+    return await session.scalar(
+        select(TeamUser).where(TeamUser.team_id == team_id, TeamUser.id == member_id)
+    )
+
+
+async def owner_count(session: AsyncSession, team_id: int) -> int:
+    statement = select(func.count(TeamUser.id)).where(
+        TeamUser.team_id == team_id, TeamUser.role == Role.owner
+    )
+    return int(await session.scalar(statement) or 0)
+
+
+async def lock_team(session: AsyncSession, team_id: int) -> None:
+    """Serialises membership changes of one team (the last-owner rule is a count)."""
+    await session.execute(select(Team.id).where(Team.id == team_id).with_for_update())

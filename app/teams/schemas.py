@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.params import MAX_ID, Text
+
+RoleName = Literal["viewer", "contributor", "owner"]
+
+
+class TeamRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str | None
+    hidden: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class TeamCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text = Field(min_length=1, max_length=255)
+    description: Text | None = Field(None, max_length=65535)
+    owner_id: int | None = Field(None, ge=1, le=MAX_ID, description="administrators only")
+
+
+class TeamUpdateFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text | None = Field(None, min_length=1, max_length=255)
+    description: Text | None = Field(None, max_length=65535)
+
+
+class TeamUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    team: TeamUpdateFields
+
+
+class MemberRead(BaseModel):
+    id: int
+    team_id: int
+    user_id: int
+    username: str
+    role: RoleName
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: Text = Field(min_length=1, max_length=255, description="username")
+    role: RoleName
+
+
+class MemberUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: RoleName

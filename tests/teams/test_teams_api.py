@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import TokenDigester
+from tests.conftest import ClientFactory
+from tests.fixtures import factories
+
+
+async def headers_for(
+    session: AsyncSession, digester: TokenDigester, username: str, *, admin: bool = False
+) -> dict[str, str]:
+    user = await factories.create_user(session, username=username, admin=admin)
+    return {"Portus-Auth": f"{username}:{await factories.create_token(session, digester, user)}"}
+
+
+class TestTeams:
+    async def test_create_list_show_update(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await headers_for(session, digester, "alice")
+        bob = await headers_for(session, digester, "bob")
+        created = await client.post(
+            "/api/v1/teams", json={"name": "devs", "description": "d"}, headers=alice
+        )
+        assert created.status_code == 201
+        team_id = created.json()["id"]
+        assert [t["name"] for t in (await client.get("/api/v1/teams", headers=alice)).json()] == [
+            "devs"
+        ]
+        # bob is no member: the team is neither listed nor shown to him
+        assert (await client.get("/api/v1/teams", headers=bob)).json() == []
+        assert (await client.get(f"/api/v1/teams/{team_id}", headers=bob)).status_code == 404
+        renamed = await client.put(
+            f"/api/v1/teams/{team_id}", json={"team": {"name": "developers"}}, headers=alice
+        )
+        assert renamed.status_code == 200
+        assert renamed.json()["name"] == "developers"
+        taken = await client.post("/api/v1/teams", json={"name": "developers"}, headers=bob)
+        assert taken.status_code == 422
+        assert taken.json()["message"] == {"name": ["has already been taken"]}
+
+    async def test_hidden_teams_are_never_listed(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        await factories.create_registry(session)  # personal namespaces: hidden teams
+        admin = await headers_for(session, digester, "root", admin=True)
+        await factories.create_user(session, username="carol")
+        listed = await client.get("/api/v1/teams?all=true", headers=admin)
+        assert listed.json() == []
+
+    async def test_create_team_permission(
+        self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+    ) -> None:
+        alice = await headers_for(session, digester, "alice")
+        admin = await headers_for(session, digester, "root", admin=True)
+        async with make_client(user_permission={"create_team": {"enabled": False}}) as client:
+            refused = await client.post("/api/v1/teams", json={"name": "t1"}, headers=alice)
+            assert refused.status_code == 403
+            allowed = await client.post("/api/v1/teams", json={"name": "t1"}, headers=admin)
+            assert allowed.status_code == 201
+            owner_choice = await client.post(
+                "/api/v1/teams", json={"name": "t2", "owner_id": 1}, headers=alice
+            )
+            assert owner_choice.status_code == 403
+
+    async def test_manage_team_flag(
+        self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+    ) -> None:
+        alice = await headers_for(session, digester, "alice")
+        async with make_client() as client:
+            team_id = (
+                await client.post("/api/v1/teams", json={"name": "ops"}, headers=alice)
+            ).json()["id"]
+        async with make_client(user_permission={"manage_team": {"enabled": False}}) as client:
+            response = await client.put(
+                f"/api/v1/teams/{team_id}", json={"team": {"description": "x"}}, headers=alice
+            )
+        assert response.status_code == 403
+
+
+class TestMembers:
+    async def _team(
+        self, client: httpx.AsyncClient, owner: dict[str, str], name: str = "devs"
+    ) -> int:
+        response = await client.post("/api/v1/teams", json={"name": name}, headers=owner)
+        team_id: int = response.json()["id"]
+        return team_id
+
+    async def test_add_change_remove(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await headers_for(session, digester, "alice")
+        bob = await headers_for(session, digester, "bob")
+        team_id = await self._team(client, alice)
+        added = await client.post(
+            f"/api/v1/teams/{team_id}/members",
+            json={"user": "bob", "role": "viewer"},
+            headers=alice,
+        )
+        assert added.status_code == 201
+        member_id = added.json()["id"]
+        # a viewer cannot manage members, but sees the team now
+        assert (await client.get(f"/api/v1/teams/{team_id}", headers=bob)).status_code == 200
+        denied = await client.put(
+            f"/api/v1/teams/{team_id}/members/{member_id}", json={"role": "owner"}, headers=bob
+        )
+        assert denied.status_code == 403
+        promoted = await client.put(
+            f"/api/v1/teams/{team_id}/members/{member_id}",
+            json={"role": "contributor"},
+            headers=alice,
+        )
+        assert promoted.json()["role"] == "contributor"
+        members = await client.get(f"/api/v1/teams/{team_id}/members", headers=bob)
+        assert sorted((m["username"], m["role"]) for m in members.json()) == [
+            ("alice", "owner"),
+            ("bob", "contributor"),
+        ]
+        removed = await client.delete(f"/api/v1/teams/{team_id}/members/{member_id}", headers=alice)
+        assert removed.status_code == 204
+        duplicate = await client.post(
+            f"/api/v1/teams/{team_id}/members",
+            json={"user": "alice", "role": "viewer"},
+            headers=alice,
+        )
+        assert duplicate.status_code == 422
+
+    async def test_the_last_owner_stays(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await headers_for(session, digester, "alice")
+        team_id = await self._team(client, alice)
+        me = (await client.get(f"/api/v1/teams/{team_id}/members", headers=alice)).json()[0]
+        demote = await client.put(
+            f"/api/v1/teams/{team_id}/members/{me['id']}", json={"role": "viewer"}, headers=alice
+        )
+        assert demote.status_code == 422
+        assert "only owner" in demote.json()["message"]["role"][0]
+        remove = await client.delete(f"/api/v1/teams/{team_id}/members/{me['id']}", headers=alice)
+        assert remove.status_code == 422
+
+    async def test_admins_join_as_owners_and_stay_owners(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await headers_for(session, digester, "alice")
+        await headers_for(session, digester, "root", admin=True)
+        team_id = await self._team(client, alice)
+        added = await client.post(
+            f"/api/v1/teams/{team_id}/members",
+            json={"user": "root", "role": "viewer"},
+            headers=alice,
+        )
+        assert added.json()["role"] == "owner"
+        demote = await client.put(
+            f"/api/v1/teams/{team_id}/members/{added.json()['id']}",
+            json={"role": "viewer"},
+            headers=alice,
+        )
+        assert demote.status_code == 422
+        assert "administrators" in demote.json()["message"]["role"][0]
+
+    async def test_validation_names_the_field(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        alice = await headers_for(session, digester, "alice")
+        team_id = await self._team(client, alice)
+        bad_role = await client.post(
+            f"/api/v1/teams/{team_id}/members", json={"user": "alice", "role": "god"}, headers=alice
+        )
+        assert bad_role.status_code == 422
+        assert "role" in bad_role.json()["message"]
+        nobody = await client.post(
+            f"/api/v1/teams/{team_id}/members",
+            json={"user": "ghost", "role": "viewer"},
+            headers=alice,
+        )
+        assert nobody.status_code == 422
+        assert nobody.json()["message"] == {"user": ["no such user"]}
