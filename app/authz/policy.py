@@ -152,3 +152,23 @@ def can_delete_team(principal: Principal, team: TeamFacts, settings: Settings) -
 
 def can_manage_members(principal: Principal, team: TeamFacts) -> bool:
     return not team.hidden and (principal.superuser or team.role is Role.owner)
+
+
+# --- namespaces (reference §6.2) -------------------------------------------------------------
+def can_create_namespace(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
+    """create_namespace (or admin), and push rights on the new namespace: under allow-teams the
+    caller owns or contributes to the chosen team; other policies leave it to administrators."""
+    if principal.superuser:
+        return True
+    if not settings.user_permission.create_namespace.enabled or team.hidden:
+        return False
+    new_namespace = NamespaceFacts(id=0, role=team.role)
+    return can_push(principal, new_namespace, settings)
+
+
+def can_delete_namespace(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings, *, personal: bool
+) -> bool:
+    if namespace.global_ or personal:
+        return False
+    return can_delete(principal, namespace, settings)

@@ -1,20 +1,23 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request, Response, status
 
-from app.activities import service as activities
 from app.auth.dependencies import CurrentUser
-from app.authz import policy
-from app.authz.principal import Principal
 from app.core.db import DbSession
-from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId
 from app.core.state import SettingsDep
-from app.models import Namespace, Team, Visibility
-from app.namespaces import repository
-from app.namespaces.schemas import NamespaceRead, NamespaceUpdate, TeamRef
+from app.models import Namespace, Team
+from app.namespaces import service
+from app.namespaces.schemas import (
+    NamespaceCreate,
+    NamespaceRead,
+    NamespaceUpdate,
+    NameValidation,
+    TeamRef,
+)
 
 router = APIRouter(prefix="/namespaces", tags=["namespaces"])
 
@@ -39,27 +42,62 @@ def _read(namespace: Namespace, team: Team) -> NamespaceRead:
     )
 
 
-async def _load(
-    session: DbSession, namespace_id: int, principal: Principal
-) -> tuple[Namespace, Team, policy.NamespaceFacts]:
-    found = await repository.with_team_and_role(session, namespace_id, principal.user_id)
-    if found is None:
-        raise NotFound("Not found: no such namespace")
-    namespace, team, role = found
-    facts = policy.NamespaceFacts(
-        id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
+@router.get("", responses=ERRORS, response_model_by_alias=True)
+async def list_namespaces(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentUser,
+    pagination: Pagination,
+) -> list[NamespaceRead]:
+    """Public and protected namespaces, and those of the caller's teams (admins: all)."""
+    total, rows = await service.list_namespaces(
+        session, principal, offset=pagination.offset, limit=pagination.limit
     )
-    if not policy.can_pull(principal, facts):
-        raise NotFound("Not found: no such namespace")  # existence stays hidden
-    return namespace, team, facts
+    set_page_headers(request, response, pagination, total)
+    return [_read(namespace, team) for namespace, team in rows]
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=ERRORS, response_model_by_alias=True
+)
+async def create_namespace(
+    body: NamespaceCreate, session: DbSession, settings: SettingsDep, principal: CurrentUser
+) -> NamespaceRead:
+    """A private namespace of a team the caller may push for (`create_namespace`, push policy)."""
+    loaded = await service.create_namespace(
+        session,
+        settings,
+        principal,
+        name=body.name,
+        team_name=body.team,
+        description=body.description,
+    )
+    return _read(loaded.namespace, loaded.team)
+
+
+@router.get("/validate", responses=ERRORS)
+async def validate_namespace_name(
+    name: Annotated[str, Query(max_length=1000)], _principal: CurrentUser, session: DbSession
+) -> NameValidation:
+    problems = service.name_problems(name)
+    registry = await service.get_registry(session)
+    taken = (
+        not problems
+        and registry is not None
+        and await service.namespace_by_name(session, registry.id, name) is not None
+    )
+    if taken:
+        problems = ["has already been taken"]
+    return NameValidation(valid=not problems, messages={"name": problems} if problems else {})
 
 
 @router.get("/{namespace_id}", responses=ERRORS, response_model_by_alias=True)
 async def get_namespace(
     namespace_id: ResourceId, session: DbSession, principal: CurrentUser
 ) -> NamespaceRead:
-    namespace, team, _ = await _load(session, namespace_id, principal)
-    return _read(namespace, team)
+    loaded = await service.load(session, principal, namespace_id)
+    return _read(loaded.namespace, loaded.team)
 
 
 @router.put("/{namespace_id}", responses=ERRORS, response_model_by_alias=True)
@@ -70,36 +108,17 @@ async def update_namespace(
     settings: SettingsDep,
     principal: CurrentUser,
 ) -> NamespaceRead:
-    """Description and visibility (`private`, `protected`, `public`)."""
-    namespace, team, facts = await _load(session, namespace_id, principal)
+    """Name (only while it holds no repositories), description, team, and visibility
+    (`private`, `protected`, `public`; the global namespace is never private)."""
     fields = body.namespace
-    if fields.visibility is not None and fields.visibility != namespace.visibility.name:
-        if not policy.can_change_visibility(principal, facts, settings):
-            raise Forbidden("Authorization fails: you may not change this namespace's visibility")
-        if namespace.global_ and fields.visibility == "private":
-            raise Invalid({"visibility": ["the global namespace cannot be private"]})
-        namespace.visibility = Visibility[fields.visibility]
-        activities.record(
-            session,
-            "namespace.change_visibility",
-            trackable_type="Namespace",
-            trackable_id=namespace.id,
-            owner_id=principal.user_id,
-            parameters={"visibility": fields.visibility},
-        )
-    if fields.description is not None and fields.description != namespace.description:
-        if not policy.can_manage_namespace(principal, facts, settings):
-            raise Forbidden("Authorization fails: you may not edit this namespace")
-        old = namespace.description
-        namespace.description = fields.description
-        activities.record(
-            session,
-            "namespace.change_namespace_description",
-            trackable_type="Namespace",
-            trackable_id=namespace.id,
-            owner_id=principal.user_id,
-            parameters={"old": old, "new": fields.description},
-        )
-    await session.flush()
-    await session.refresh(namespace)
-    return _read(namespace, team)
+    loaded = await service.update_namespace(
+        session,
+        settings,
+        principal,
+        namespace_id,
+        name=fields.name,
+        description=fields.description,
+        visibility=fields.visibility,
+        team_name=fields.team,
+    )
+    return _read(loaded.namespace, loaded.team)

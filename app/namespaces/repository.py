@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Namespace, Role, Team, TeamUser
+from app.models import Namespace, Repository, Role, Team, TeamUser
 
 
 async def with_team_and_role(
@@ -20,3 +20,25 @@ async def with_team_and_role(
         )
     ).first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+async def repository_count(session: AsyncSession, namespace_id: int) -> int:
+    statement = select(func.count(Repository.id)).where(Repository.namespace_id == namespace_id)
+    return int(await session.scalar(statement) or 0)
+
+
+async def page_readable(
+    session: AsyncSession, visible: ColumnElement[bool], *, offset: int, limit: int | None
+) -> tuple[int, list[tuple[Namespace, Team]]]:
+    total = await session.scalar(select(func.count(Namespace.id)).where(visible))
+    statement = (
+        select(Namespace, Team)
+        .join(Team, Team.id == Namespace.team_id)
+        .where(visible)
+        .order_by(Namespace.id)
+        .offset(offset)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    rows = (await session.execute(statement)).all()
+    return int(total or 0), [(namespace, team) for namespace, team in rows]

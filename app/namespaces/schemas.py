@@ -30,8 +30,23 @@ class NamespaceRead(BaseModel):
 class NamespaceUpdateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    name: Text | None = Field(None, min_length=1, max_length=255)
     description: Text | None = Field(None, max_length=65535)
     visibility: VisibilityName | None = None
+    team: Text | None = Field(None, min_length=1, max_length=255, description="team name")
+
+
+class NamespaceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text = Field(min_length=1, max_length=255)
+    team: Text = Field(min_length=1, max_length=255, description="name of a (visible) team")
+    description: Text | None = Field(None, max_length=65535)
+
+
+class NameValidation(BaseModel):
+    valid: bool
+    messages: dict[str, list[str]]
 
 
 class NamespaceUpdate(BaseModel):

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
-from app.models import Namespace, Registry, User, Visibility
+from app.authz import policy
+from app.authz.principal import Principal
+from app.authz.queries import readable_namespaces
+from app.core.config import Settings
+from app.core.errors import Forbidden, Invalid, NotFound
+from app.models import Namespace, Registry, Team, TeamUser, User, Visibility
+from app.namespaces import repository
 from app.teams import service as teams
 
-NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+NAME_PATTERN = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")  # used with fullmatch
 NAME_MAX_LENGTH = 255
 
 
 def is_valid_name(name: str) -> bool:
-    return len(name) <= NAME_MAX_LENGTH and NAME_PATTERN.match(name) is not None
+    return len(name) <= NAME_MAX_LENGTH and NAME_PATTERN.fullmatch(name) is not None
 
 
 def normalize_name(username: str) -> str:
@@ -142,4 +149,179 @@ async def namespace_by_name(
             Namespace.name == name,
             Namespace.global_.is_(False),
         )
+    )
+
+
+# --- the REST API's operations -----------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadedNamespace:
+    namespace: Namespace
+    team: Team
+    facts: policy.NamespaceFacts
+
+
+async def load(session: AsyncSession, principal: Principal, namespace_id: int) -> LoadedNamespace:
+    """A namespace the caller may pull from, else 404 (existence stays hidden)."""
+    found = await repository.with_team_and_role(session, namespace_id, principal.user_id)
+    if found is None:
+        raise NotFound("Not found: no such namespace")
+    namespace, team, role = found
+    facts = policy.NamespaceFacts(
+        id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
+    )
+    if not policy.can_pull(principal, facts):
+        raise NotFound("Not found: no such namespace")
+    return LoadedNamespace(namespace, team, facts)
+
+
+def name_problems(name: str) -> list[str]:
+    if len(name) > NAME_MAX_LENGTH:
+        return [f"is longer than {NAME_MAX_LENGTH} characters"]
+    if NAME_PATTERN.fullmatch(name) is None:
+        return [
+            "must be lowercase letters and digits, separated by single '.', '_' or '-' "
+            "(e.g. team-a.tools)"
+        ]
+    return []
+
+
+async def _check_name(session: AsyncSession, registry_id: int, name: str) -> None:
+    problems = name_problems(name)
+    if not problems and await namespace_by_name(session, registry_id, name) is not None:
+        problems = ["has already been taken"]
+    if problems:
+        raise Invalid({"name": problems})
+
+
+async def _visible_team(
+    session: AsyncSession, principal: Principal, name: str
+) -> tuple[Team, policy.TeamFacts]:
+    team = await session.scalar(select(Team).where(Team.name == name, Team.hidden.is_(False)))
+    if team is None:
+        raise NotFound("Not found: no such team")
+    role = await session.scalar(
+        select(TeamUser.role).where(
+            TeamUser.team_id == team.id, TeamUser.user_id == principal.user_id
+        )
+    )
+    return team, policy.TeamFacts(hidden=team.hidden, role=role)
+
+
+async def create_namespace(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    *,
+    name: str,
+    team_name: str,
+    description: str | None,
+) -> LoadedNamespace:
+    registry = await get_registry(session)
+    if registry is None:
+        raise Invalid({"registry": ["no registry is configured yet"]})
+    team, team_facts = await _visible_team(session, principal, team_name)
+    if not policy.can_create_namespace(principal, team_facts, settings):
+        raise Forbidden("Authorization fails: you may not create namespaces for this team")
+    await _check_name(session, registry.id, name)
+    namespace = Namespace(
+        name=name,
+        registry_id=registry.id,
+        team_id=team.id,
+        visibility=Visibility.private,  # always private first
+        description=description,
+    )
+    session.add(namespace)
+    await session.flush()
+    activities.record(
+        session,
+        "namespace.create",
+        trackable_type="Namespace",
+        trackable_id=namespace.id,
+        owner_id=principal.user_id,
+        parameters={"team": team.name},
+    )
+    await session.refresh(namespace)
+    return await load(session, principal, namespace.id)
+
+
+async def update_namespace(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    namespace_id: int,
+    *,
+    name: str | None,
+    description: str | None,
+    visibility: str | None,
+    team_name: str | None,
+) -> LoadedNamespace:
+    loaded = await load(session, principal, namespace_id)
+    namespace, facts = loaded.namespace, loaded.facts
+    if visibility is not None and visibility != namespace.visibility.name:
+        if not policy.can_change_visibility(principal, facts, settings):
+            raise Forbidden("Authorization fails: you may not change this namespace's visibility")
+        if namespace.global_ and visibility == "private":
+            raise Invalid({"visibility": ["the global namespace cannot be private"]})
+        namespace.visibility = Visibility[visibility]
+        _record(session, principal, namespace, "namespace.change_visibility", visibility=visibility)
+    if description is not None and description != namespace.description:
+        if not policy.can_manage_namespace(principal, facts, settings):
+            raise Forbidden("Authorization fails: you may not edit this namespace")
+        old = namespace.description
+        namespace.description = description
+        _record(
+            session,
+            principal,
+            namespace,
+            "namespace.change_namespace_description",
+            old=old,
+            new=description,
+        )
+    if name is not None and name != namespace.name:
+        if not policy.can_manage_namespace(principal, facts, settings) or namespace.global_:
+            raise Forbidden("Authorization fails: you may not rename this namespace")
+        if await repository.repository_count(session, namespace.id):
+            # The registry keeps its paths: a renamed namespace would lose its images.
+            raise Invalid({"name": ["a namespace with repositories cannot be renamed"]})
+        await _check_name(session, namespace.registry_id, name)
+        _record(
+            session,
+            principal,
+            namespace,
+            "namespace.change_namespace_name",
+            old=namespace.name,
+            new=name,
+        )
+        namespace.name = name
+    if team_name is not None and team_name != loaded.team.name:
+        if not policy.can_manage_namespace(principal, facts, settings) or namespace.global_:
+            raise Forbidden("Authorization fails: you may not move this namespace to another team")
+        team, _ = await _visible_team(session, principal, team_name)
+        _record(
+            session, principal, namespace, "namespace.change_team", old=loaded.team.id, new=team.id
+        )
+        namespace.team_id = team.id
+    await session.flush()
+    await session.refresh(namespace)
+    return await load(session, principal, namespace.id)
+
+
+def _record(
+    session: AsyncSession, principal: Principal, namespace: Namespace, key: str, **params: object
+) -> None:
+    activities.record(
+        session,
+        key,
+        trackable_type="Namespace",
+        trackable_id=namespace.id,
+        owner_id=principal.user_id,
+        parameters=dict(params),
+    )
+
+
+async def list_namespaces(
+    session: AsyncSession, principal: Principal, *, offset: int, limit: int | None
+) -> tuple[int, list[tuple[Namespace, Team]]]:
+    return await repository.page_readable(
+        session, readable_namespaces(principal), offset=offset, limit=limit
     )

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import TokenDigester
+from app.models import Namespace, Repository, Role, Team, TeamUser, Visibility
+from tests.conftest import ClientFactory
+from tests.fixtures import factories
+
+
+async def member_of_team(
+    session: AsyncSession, digester: TokenDigester, role: Role | None
+) -> tuple[dict[str, str], str]:
+    """A user (with `role` in team `devs`, or none) and the team's name."""
+    user = await factories.create_user(session, username="member")
+    owner = await factories.create_user(session, username="lead")
+    team = Team(name="devs", hidden=False)
+    session.add(team)
+    await session.flush()
+    session.add(TeamUser(team_id=team.id, user_id=owner.id, role=Role.owner))
+    if role is not None:
+        session.add(TeamUser(team_id=team.id, user_id=user.id, role=role))
+    await session.flush()
+    token = await factories.create_token(session, digester, user)
+    return {"Portus-Auth": f"member:{token}"}, "devs"
+
+
+class TestCreate:
+    @pytest.mark.parametrize(
+        ("role", "policy", "status"),
+        [
+            (Role.owner, "allow-teams", 201),
+            (Role.contributor, "allow-teams", 201),
+            (Role.viewer, "allow-teams", 403),
+            (None, "allow-teams", 403),
+            (Role.owner, "allow-personal", 403),
+            (Role.owner, "admin-only", 403),
+        ],
+    )
+    async def test_who_may_create(
+        self,
+        session: AsyncSession,
+        make_client: ClientFactory,
+        digester: TokenDigester,
+        role: Role | None,
+        policy: str,
+        status: int,
+    ) -> None:
+        await factories.create_registry(session)
+        headers, team = await member_of_team(session, digester, role)
+        overrides = {"user_permission": {"push_images": {"policy": policy}}}
+        async with make_client(**overrides) as client:
+            response = await client.post(
+                "/api/v1/namespaces", json={"name": "tools", "team": team}, headers=headers
+            )
+        assert response.status_code == status, response.text
+        if status == 201:
+            assert response.json()["visibility"] == "private"
+            assert response.json()["team"]["name"] == "devs"
+
+    async def test_create_namespace_flag(
+        self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+    ) -> None:
+        await factories.create_registry(session)
+        headers, team = await member_of_team(session, digester, Role.owner)
+        async with make_client(user_permission={"create_namespace": {"enabled": False}}) as c:
+            response = await c.post(
+                "/api/v1/namespaces", json={"name": "tools", "team": team}, headers=headers
+            )
+        assert response.status_code == 403
+
+    async def test_names_are_validated(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        await factories.create_registry(session)
+        headers, team = await member_of_team(session, digester, Role.owner)
+        for bad in ("Tools", "a..b", "-x", "x" * 256):
+            response = await client.post(
+                "/api/v1/namespaces", json={"name": bad, "team": team}, headers=headers
+            )
+            assert response.status_code == 422, bad
+            assert "name" in response.json()["message"]
+        taken = await client.post(
+            "/api/v1/namespaces", json={"name": "member", "team": team}, headers=headers
+        )
+        assert taken.json()["message"] == {"name": ["has already been taken"]}
+        check = await client.get("/api/v1/namespaces/validate?name=Bad", headers=headers)
+        assert check.json()["valid"] is False
+        fine = await client.get("/api/v1/namespaces/validate?name=good-name", headers=headers)
+        assert fine.json() == {"valid": True, "messages": {}}
+        unknown_team = await client.post(
+            "/api/v1/namespaces", json={"name": "tools", "team": "nope"}, headers=headers
+        )
+        assert unknown_team.status_code == 404
+
+
+class TestListAndUpdate:
+    async def test_list_is_policy_scoped(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        registry = await factories.create_registry(session)
+        headers, _ = await member_of_team(session, digester, None)
+        await factories.create_namespace(
+            session, registry, name="open", visibility=Visibility.public
+        )
+        await factories.create_namespace(session, registry, name="closed")
+        names = {
+            n["name"]
+            for n in (await client.get("/api/v1/namespaces?all=true", headers=headers)).json()
+        }
+        assert "open" in names
+        assert "closed" not in names
+        assert "member" in names  # the caller's personal namespace
+        assert "lead" not in names  # somebody else's
+
+    async def test_rename_team_change_and_visibility(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        await factories.create_registry(session)
+        headers, team = await member_of_team(session, digester, Role.owner)
+        created = await client.post(
+            "/api/v1/namespaces", json={"name": "tools", "team": team}, headers=headers
+        )
+        ns_id = created.json()["id"]
+        renamed = await client.put(
+            f"/api/v1/namespaces/{ns_id}",
+            json={"namespace": {"name": "tooling", "visibility": "protected"}},
+            headers=headers,
+        )
+        assert renamed.status_code == 200
+        assert (renamed.json()["name"], renamed.json()["visibility"]) == ("tooling", "protected")
+        bad = await client.put(
+            f"/api/v1/namespaces/{ns_id}",
+            json={"namespace": {"visibility": "secret"}},
+            headers=headers,
+        )
+        assert bad.status_code == 422
+        # with a repository inside, the name is locked (the registry keeps its paths)
+        session.add(Repository(name="app", namespace_id=ns_id))
+        await session.flush()
+        locked = await client.put(
+            f"/api/v1/namespaces/{ns_id}", json={"namespace": {"name": "other"}}, headers=headers
+        )
+        assert locked.status_code == 422
+        assert "cannot be renamed" in locked.json()["message"]["name"][0]
+
+    async def test_viewers_cannot_change_visibility(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        registry = await factories.create_registry(session)
+        headers, _ = await member_of_team(session, digester, Role.viewer)
+        team = await session.scalar(select(Team).where(Team.name == "devs"))
+        assert team is not None
+        ns = Namespace(name="tools", registry_id=registry.id, team_id=team.id)
+        session.add(ns)
+        await session.flush()
+        response = await client.put(
+            f"/api/v1/namespaces/{ns.id}",
+            json={"namespace": {"visibility": "public"}},
+            headers=headers,
+        )
+        assert response.status_code == 403
