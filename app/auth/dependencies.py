@@ -22,9 +22,8 @@ from fastapi.security import (
 
 from app.auth import credentials
 from app.authz.principal import ANONYMOUS, Principal
-from app.core.db import DbSession
 from app.core.errors import Forbidden, Unauthenticated
-from app.core.state import State
+from app.core.state import AppState, State
 
 # Declared as security schemes so that they appear in the OpenAPI document.
 _portus_auth = APIKeyHeader(
@@ -45,7 +44,6 @@ class _NotAuthenticated(Unauthenticated):
 
 async def get_principal(
     request: Request,
-    session: DbSession,
     state: State,
     portus_auth: Annotated[str | None, Depends(_portus_auth)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -57,25 +55,25 @@ async def get_principal(
             username, sep, token = portus_auth.partition(":")
             if not sep:
                 raise credentials.AuthenticationFailed("Portus-Auth must be <username>:<token>")
-            return await credentials.login_with_application_token(
-                await session.connection(), state.digester, username, token
-            )
+            return await _token_login(state, username, token)
         if bearer is not None:
-            return await credentials.login_with_application_token(
-                await session.connection(), state.digester, None, bearer.credentials
-            )
+            return await _token_login(state, None, bearer.credentials)
         if header[:6].lower() == "basic ":
             username, secret = credentials.parse_basic(header)
             if credentials.is_application_token(secret):
-                return await credentials.login_with_application_token(
-                    await session.connection(), state.digester, username, secret
-                )
-            # Its own transaction, before the request's begins: on SQLite the request's would
-            # hold the write lock the login needs to count a failure.
+                return await _token_login(state, username, secret)
             return await credentials.login_with_password(state.sessionmaker, username, secret)
     except credentials.AuthenticationFailed as exc:
         raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
     return ANONYMOUS
+
+
+async def _token_login(state: AppState, username: str | None, token: str) -> Principal:
+    """On a read connection of its own: the request's transaction has not begun yet, so an
+    endpoint that works in several short transactions (deletes that reach the registry) holds
+    no lock meanwhile (on SQLite, the one write lock)."""
+    async with state.read_connection() as conn:
+        return await credentials.login_with_application_token(conn, state.digester, username, token)
 
 
 OptionalPrincipal = Annotated[Principal, Depends(get_principal)]

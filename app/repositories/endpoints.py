@@ -82,6 +82,25 @@ async def list_repository_tags(
     ]
 
 
+@router.delete(
+    "/{repository_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        **ERRORS,
+        403: {"description": "Deleting is disabled, or not allowed to the caller"},
+        502: {"description": "The registry failed; what it deleted is gone here too"},
+    },
+)
+async def delete_repository(
+    repository_id: ResourceId, state: State, principal: CurrentUser
+) -> None:
+    """Every image of the repository, in the registry first, then here."""
+    client_for = client_factory(state.http, state.settings, state.signing_key)
+    await service.delete_repository(
+        state.sessionmaker, state.settings, client_for, principal, repository_id
+    )
+
+
 @tags_router.delete(
     "/{tag_id}",
     status_code=status.HTTP_204_NO_CONTENT,

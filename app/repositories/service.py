@@ -6,14 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import Principal
 from app.core.config import Settings
+from app.core.db import session_scope
 from app.core.errors import AppError, Forbidden, NotFound
-from app.models import Namespace, Registry, Repository, Role, Tag, TeamUser
+from app.models import Namespace, Registry, Repository, Role, Tag, TeamUser, User
+from app.namespaces import service as namespaces
 from app.registries.client import RegistryClient, RegistryError
 
 
@@ -131,3 +133,201 @@ async def delete_tag(
         )
         await session.delete(repository)
         await session.flush()
+
+
+# --- whole repositories and namespaces -------------------------------------------------------
+@dataclass(frozen=True)
+class RepositoryToRemove:
+    id: int
+    name: str
+    full_name: str
+    digests: list[str]
+
+
+async def _repositories_of(
+    session: AsyncSession, namespace: Namespace, repository_id: int | None = None
+) -> list[RepositoryToRemove]:
+    statement = select(Repository).where(Repository.namespace_id == namespace.id)
+    if repository_id is not None:
+        statement = statement.where(Repository.id == repository_id)
+    found = []
+    for repository in (await session.scalars(statement.order_by(Repository.id))).all():
+        digests = sorted(
+            set(await session.scalars(select(Tag.digest).where(Tag.repository_id == repository.id)))
+        )
+        full_name = repository.name if namespace.global_ else f"{namespace.name}/{repository.name}"
+        found.append(RepositoryToRemove(repository.id, repository.name, full_name, digests))
+    return found
+
+
+async def remove_repository(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: RegistryClient,
+    namespace: Namespace,
+    target: RepositoryToRemove,
+    actor_id: int | None,
+) -> None:
+    """Each image is deleted in the registry, then its tags here, in a transaction of its own:
+    if the registry fails midway, what is left here is exactly what the registry still serves,
+    and running the delete again finishes the job (a manifest already gone counts as done)."""
+    for digest in target.digests:
+        try:
+            await client.delete_manifest(target.full_name, digest)
+        except RegistryError as exc:
+            raise RegistryFailed(
+                f"the registry failed while deleting {target.full_name}: {exc}. What was "
+                "deleted is gone here too; retry to delete the rest"
+            ) from exc
+        async with session_scope(sessionmaker) as session:
+            tags = (
+                await session.scalars(
+                    select(Tag).where(Tag.repository_id == target.id, Tag.digest == digest)
+                )
+            ).all()
+            for tag in tags:
+                activities.record(
+                    session,
+                    "repository.delete",
+                    trackable_type="Repository",
+                    trackable_id=target.id,
+                    owner_id=actor_id,
+                    parameters={
+                        "repository_name": target.name,
+                        "namespace_id": namespace.id,
+                        "namespace_name": namespace.name,
+                        "tag_name": tag.name,
+                    },
+                )
+                await session.delete(tag)
+    async with session_scope(sessionmaker) as session:
+        repository = await session.get(Repository, target.id)
+        if repository is not None:
+            activities.record(
+                session,
+                "namespace.delete",
+                trackable_type="Namespace",
+                trackable_id=namespace.id,
+                owner_id=actor_id,
+                parameters={
+                    "repository_name": target.name,
+                    "namespace_id": namespace.id,
+                    "namespace_name": namespace.name,
+                },
+            )
+            await session.delete(repository)
+
+
+async def _authorized_namespace(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    principal: Principal,
+    namespace_id: int,
+) -> tuple[Namespace, Registry, bool]:
+    async with session_scope(sessionmaker) as session:
+        loaded = await namespaces.load(session, principal, namespace_id)
+        registry = await session.get(Registry, loaded.namespace.registry_id)
+        assert registry is not None
+        personal = (
+            await session.scalar(
+                select(func.count(User.id)).where(User.namespace_id == loaded.namespace.id)
+            )
+            or 0
+        ) > 0
+        return loaded.namespace, registry, personal
+
+
+async def delete_repository(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client_for: Callable[[Registry], RegistryClient],
+    principal: Principal,
+    repository_id: int,
+) -> None:
+    async with session_scope(sessionmaker) as session:
+        found = (
+            await session.execute(
+                select(Repository.namespace_id).where(Repository.id == repository_id)
+            )
+        ).first()
+    if found is None:
+        raise NotFound("Not found: no such repository")
+    try:
+        namespace, registry, _ = await _authorized_namespace(
+            sessionmaker, settings, principal, found[0]
+        )
+    except NotFound as exc:
+        raise NotFound("Not found: no such repository") from exc
+    await _ensure_may_delete(sessionmaker, settings, principal, namespace)
+    async with session_scope(sessionmaker) as session:
+        targets = await _repositories_of(session, namespace, repository_id)
+    for target in targets:
+        await remove_repository(
+            sessionmaker, client_for(registry), namespace, target, principal.user_id
+        )
+
+
+async def _ensure_may_delete(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    principal: Principal,
+    namespace: Namespace,
+    *,
+    personal: bool = False,
+    whole_namespace: bool = False,
+) -> None:
+    async with session_scope(sessionmaker) as session:
+        role = await session.scalar(
+            select(TeamUser.role).where(
+                TeamUser.team_id == namespace.team_id, TeamUser.user_id == principal.user_id
+            )
+        )
+    facts = policy.NamespaceFacts(
+        id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
+    )
+    if not settings.delete.enabled:
+        raise Forbidden("Authorization fails: deleting is disabled (delete.enabled)")
+    if whole_namespace:
+        if namespace.global_:
+            raise Forbidden("Authorization fails: the global namespace cannot be deleted")
+        if personal:
+            raise Forbidden("Authorization fails: a personal namespace cannot be deleted")
+        allowed = policy.can_delete_namespace(principal, facts, settings, personal=personal)
+    else:
+        allowed = policy.can_delete(principal, facts, settings)
+    if not allowed:
+        raise Forbidden("Authorization fails: you may not delete in this namespace")
+
+
+async def delete_namespace(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client_for: Callable[[Registry], RegistryClient],
+    principal: Principal,
+    namespace_id: int,
+) -> None:
+    """Every repository is deleted in the registry first (see `remove_repository`), then the
+    namespace. A registry failure stops it with a 502: the namespace stays, holding exactly the
+    repositories the registry still serves; the same request again completes it."""
+    namespace, registry, personal = await _authorized_namespace(
+        sessionmaker, settings, principal, namespace_id
+    )
+    await _ensure_may_delete(
+        sessionmaker, settings, principal, namespace, personal=personal, whole_namespace=True
+    )
+    async with session_scope(sessionmaker) as session:
+        targets = await _repositories_of(session, namespace)
+    client = client_for(registry)
+    for target in targets:
+        await remove_repository(sessionmaker, client, namespace, target, principal.user_id)
+    async with session_scope(sessionmaker) as session:
+        current = await session.get(Namespace, namespace.id)
+        if current is not None:
+            activities.record(
+                session,
+                "registry.delete",
+                trackable_type="Registry",
+                trackable_id=registry.id,
+                owner_id=principal.user_id,
+                parameters={"namespace_name": namespace.name, "registry_id": registry.id},
+            )
+            await session.delete(current)

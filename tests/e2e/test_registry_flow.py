@@ -315,6 +315,51 @@ class TestTagDelete:
         assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
 
 
+class TestNamespaceDelete:
+    def test_deleting_a_namespace_deletes_its_repositories_in_the_registry(
+        self, stack: Stack, skopeo: Skopeo, image: Path
+    ) -> None:
+        alice_api = api_headers(stack, "alice", ALICE_PW)
+        team = stack.api("POST", "/teams", json={"name": "squad"}, headers=alice_api)
+        assert team.status_code == 201, team.text
+        namespace = stack.api(
+            "POST", "/namespaces", json={"name": "squad", "team": "squad"}, headers=alice_api
+        )
+        assert namespace.status_code == 201, namespace.text
+        alice = f"alice:{ALICE_PW}"
+        for repo, tag in (("one", "latest"), ("two", "other")):
+            ok(
+                skopeo.copy(
+                    f"oci:{image}:{tag}",
+                    f"docker://{stack.registry.host}/squad/{repo}:1",
+                    dest_creds=alice,
+                )
+            )
+
+        def listed() -> set[str]:
+            repos = stack.api("GET", "/repositories?all=true", headers=stack.admin_headers).json()
+            return {r["full_name"] for r in repos if r["full_name"].startswith("squad/")}
+
+        stack.wait_for(lambda: listed() == {"squad/one", "squad/two"})
+        # personal namespaces cannot be deleted
+        me = stack.api("GET", "/users/alice@example.com", headers=stack.admin_headers).json()
+        personal = stack.api("DELETE", f"/namespaces/{me['namespace_id']}", headers=alice_api)
+        assert personal.status_code == 403
+
+        deleted = stack.api("DELETE", f"/namespaces/{namespace.json()['id']}", headers=alice_api)
+        assert deleted.status_code == 204, deleted.text
+        for repo in ("one", "two"):
+            # as the admin (the namespace no longer exists here, so only admins get pull on it)
+            gone = skopeo.inspect(
+                f"docker://{stack.registry.host}/squad/{repo}:1", creds="admin:adminpass1"
+            )
+            assert gone.returncode != 0
+            assert "manifest unknown" in gone.stderr
+        assert listed() == set()
+        missing = stack.api("GET", f"/namespaces/{namespace.json()['id']}", headers=alice_api)
+        assert missing.status_code == 404
+
+
 class TestOtherClients:
     def test_podman_login_push_pull(self, stack: Stack, image: Path) -> None:
         require_tool("podman")

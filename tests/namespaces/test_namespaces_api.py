@@ -6,9 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
-from app.models import Namespace, Repository, Role, Team, TeamUser, Visibility
+from app.models import Namespace, Repository, Role, Tag, Team, TeamUser, Visibility
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.tools import free_port
 
 
 async def member_of_team(
@@ -163,3 +164,57 @@ class TestListAndUpdate:
             headers=headers,
         )
         assert response.status_code == 403
+
+
+class TestDelete:
+    async def _owned_namespace(
+        self, session: AsyncSession, digester: TokenDigester, hostname: str
+    ) -> tuple[int, dict[str, str]]:
+        registry = await factories.create_registry(session, hostname=hostname)
+        headers, _ = await member_of_team(session, digester, Role.owner)
+        team = await session.scalar(select(Team).where(Team.name == "devs"))
+        assert team is not None
+        namespace = Namespace(name="tools", registry_id=registry.id, team_id=team.id)
+        session.add(namespace)
+        await session.flush()
+        repository = Repository(name="app", namespace_id=namespace.id)
+        session.add(repository)
+        await session.flush()
+        session.add(Tag(name="1", repository_id=repository.id, digest="sha256:aa"))
+        await session.flush()
+        return namespace.id, headers
+
+    async def test_registry_failure_keeps_everything(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        ns_id, headers = await self._owned_namespace(session, digester, f"127.0.0.1:{free_port()}")
+        response = await client.delete(f"/api/v1/namespaces/{ns_id}", headers=headers)
+        assert response.status_code == 502
+        assert "retry" in response.json()["message"]
+        assert (await client.get(f"/api/v1/namespaces/{ns_id}", headers=headers)).status_code == 200
+        repos = await client.get("/api/v1/repositories", headers=headers)
+        assert [r["full_name"] for r in repos.json()] == ["tools/app"]
+        repo_delete = await client.delete(
+            f"/api/v1/repositories/{repos.json()[0]['id']}", headers=headers
+        )
+        assert repo_delete.status_code == 502
+
+    async def test_global_namespace_and_disabled_delete(
+        self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+    ) -> None:
+        ns_id, headers = await self._owned_namespace(session, digester, "registry.test:5000")
+        admin = await factories.create_user(session, username="root", admin=True)
+        admin_headers = {
+            "Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"
+        }
+        global_ns = await session.scalar(select(Namespace).where(Namespace.global_))
+        assert global_ns is not None
+        async with make_client() as client:
+            refused = await client.delete(
+                f"/api/v1/namespaces/{global_ns.id}", headers=admin_headers
+            )
+            assert refused.status_code == 403
+            assert "global namespace" in refused.json()["message"]
+        async with make_client(delete={"enabled": False}) as client:
+            disabled = await client.delete(f"/api/v1/namespaces/{ns_id}", headers=headers)
+            assert disabled.status_code == 403
