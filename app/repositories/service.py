@@ -13,10 +13,11 @@ from app.authz import policy
 from app.authz.principal import Principal
 from app.core.config import Settings
 from app.core.db import session_scope
-from app.core.errors import AppError, Forbidden, NotFound
-from app.models import Namespace, Registry, Repository, Role, Tag, TeamUser, User
+from app.core.errors import AppError, Forbidden, Invalid, NotFound
+from app.models import Namespace, Registry, Repository, Role, Tag, Team, TeamUser, User
 from app.namespaces import service as namespaces
 from app.registries.client import RegistryClient, RegistryError
+from app.teams import service as teams
 
 
 class RegistryFailed(AppError):
@@ -308,19 +309,90 @@ async def delete_namespace(
     """Every repository is deleted in the registry first (see `remove_repository`), then the
     namespace. A registry failure stops it with a 502: the namespace stays, holding exactly the
     repositories the registry still serves; the same request again completes it."""
-    namespace, registry, personal = await _authorized_namespace(
+    namespace, _registry, personal = await _authorized_namespace(
         sessionmaker, settings, principal, namespace_id
     )
     await _ensure_may_delete(
         sessionmaker, settings, principal, namespace, personal=personal, whole_namespace=True
     )
+    await remove_namespace(sessionmaker, settings, client_for, principal, namespace.id)
+
+
+async def delete_team(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client_for: Callable[[Registry], RegistryClient],
+    principal: Principal,
+    team_id: int,
+    *,
+    new_team: str | None,
+) -> None:
+    """With `new_team`, the team's namespaces move there (`team.migration`); without it, they
+    are deleted like `delete_namespace` does (registry first). Then the team goes."""
     async with session_scope(sessionmaker) as session:
+        team, facts = await teams.load(session, principal, team_id)
+        if not policy.can_delete_team(principal, facts, settings):
+            raise Forbidden("Authorization fails: you may not delete this team")
+        namespace_ids = list(
+            await session.scalars(select(Namespace.id).where(Namespace.team_id == team.id))
+        )
+        if new_team is not None:
+            target = await session.scalar(
+                select(Team).where(Team.name == new_team, Team.hidden.is_(False))
+            )
+            if target is None or target.id == team.id:
+                raise Invalid({"new_team": ["no such (other, visible) team"]})
+            for namespace in (
+                await session.scalars(select(Namespace).where(Namespace.id.in_(namespace_ids)))
+            ).all():
+                namespace.team_id = target.id
+            activities.record(
+                session,
+                "team.migration",
+                trackable_type="Team",
+                trackable_id=target.id,
+                owner_id=principal.user_id,
+                parameters={"old_team": team.name, "team": target.name},
+            )
+            namespace_ids = []
+    for namespace_id in namespace_ids:
+        await remove_namespace(sessionmaker, settings, client_for, principal, namespace_id)
+    async with session_scope(sessionmaker) as session:
+        current = await session.get(Team, team_id)
+        if current is not None:
+            activities.record(
+                session,
+                "team.delete",
+                trackable_type="Team",
+                trackable_id=team_id,
+                owner_id=principal.user_id,
+                parameters={"team": current.name},
+            )
+            await session.delete(current)
+
+
+async def remove_namespace(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client_for: Callable[[Registry], RegistryClient],
+    principal: Principal,
+    namespace_id: int,
+) -> None:
+    """Every repository (registry first), then the namespace; no permission check here: the
+    callers check the namespace's, or the team's (Portus deletes a team's namespaces with it;
+    personal and global namespaces never belong to a visible team)."""
+    async with session_scope(sessionmaker) as session:
+        namespace = await session.get(Namespace, namespace_id)
+        if namespace is None:
+            return
+        registry = await session.get(Registry, namespace.registry_id)
+        assert registry is not None
         targets = await _repositories_of(session, namespace)
     client = client_for(registry)
     for target in targets:
         await remove_repository(sessionmaker, client, namespace, target, principal.user_id)
     async with session_scope(sessionmaker) as session:
-        current = await session.get(Namespace, namespace.id)
+        current = await session.get(Namespace, namespace_id)
         if current is not None:
             activities.record(
                 session,
@@ -328,6 +400,6 @@ async def delete_namespace(
                 trackable_type="Registry",
                 trackable_id=registry.id,
                 owner_id=principal.user_id,
-                parameters={"namespace_name": namespace.name, "registry_id": registry.id},
+                parameters={"namespace_name": current.name, "registry_id": registry.id},
             )
             await session.delete(current)

@@ -178,3 +178,61 @@ class TestMembers:
         )
         assert nobody.status_code == 422
         assert nobody.json()["message"] == {"user": ["no such user"]}
+
+
+class TestDelete:
+    async def test_namespaces_move_to_the_new_team(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        await factories.create_registry(session)
+        alice = await headers_for(session, digester, "alice")
+        old = (await client.post("/api/v1/teams", json={"name": "old"}, headers=alice)).json()
+        await client.post("/api/v1/teams", json={"name": "new"}, headers=alice)
+        ns = await client.post(
+            "/api/v1/namespaces", json={"name": "tools", "team": "old"}, headers=alice
+        )
+        assert ns.status_code == 201
+        deleted = await client.delete(f"/api/v1/teams/{old['id']}?new_team=new", headers=alice)
+        assert deleted.status_code == 204
+        moved = await client.get(f"/api/v1/namespaces/{ns.json()['id']}", headers=alice)
+        assert moved.json()["team"]["name"] == "new"
+        assert (await client.get(f"/api/v1/teams/{old['id']}", headers=alice)).status_code == 404
+
+    async def test_without_new_team_empty_namespaces_go_with_it(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        await factories.create_registry(session)
+        alice = await headers_for(session, digester, "alice")
+        team = (await client.post("/api/v1/teams", json={"name": "t"}, headers=alice)).json()
+        ns = await client.post(
+            "/api/v1/namespaces", json={"name": "n1", "team": "t"}, headers=alice
+        )
+        deleted = await client.delete(f"/api/v1/teams/{team['id']}", headers=alice)
+        assert deleted.status_code == 204
+        gone = await client.get(f"/api/v1/namespaces/{ns.json()['id']}", headers=alice)
+        assert gone.status_code == 404
+
+    async def test_who_may_delete(
+        self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+    ) -> None:
+        alice = await headers_for(session, digester, "alice")
+        bob = await headers_for(session, digester, "bob")
+        async with make_client() as client:
+            team = (await client.post("/api/v1/teams", json={"name": "t"}, headers=alice)).json()
+            await client.post(
+                f"/api/v1/teams/{team['id']}/members",
+                json={"user": "bob", "role": "contributor"},
+                headers=alice,
+            )
+            refused = await client.delete(f"/api/v1/teams/{team['id']}", headers=bob)
+            assert refused.status_code == 403
+            unknown = await client.delete(
+                f"/api/v1/teams/{team['id']}?new_team=nope", headers=alice
+            )
+            assert unknown.status_code == 422
+        async with make_client(delete={"enabled": False}) as client:
+            disabled = await client.delete(f"/api/v1/teams/{team['id']}", headers=alice)
+            assert disabled.status_code == 403
+        async with make_client(delete={"contributors": True}) as client:
+            allowed = await client.delete(f"/api/v1/teams/{team['id']}", headers=bob)
+            assert allowed.status_code == 204
