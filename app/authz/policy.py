@@ -172,3 +172,13 @@ def can_delete_namespace(
     if namespace.global_ or personal:
         return False
     return can_delete(principal, namespace, settings)
+
+
+# --- repositories ------------------------------------------------------------------------------
+def can_update_repository(principal: Principal, namespace: NamespaceFacts) -> bool:
+    """The description: administrators and owners of the namespace's team."""
+    return principal.superuser or namespace.role is Role.owner
+
+
+def can_comment(principal: Principal, namespace: NamespaceFacts) -> bool:
+    return principal.authenticated and can_pull(principal, namespace)

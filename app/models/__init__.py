@@ -8,6 +8,7 @@ from app.models.registry import Registry
 from app.models.registry_event import RegistryEvent
 from app.models.repository import Repository
 from app.models.setup_step import SetupStep
+from app.models.star import Comment, Star
 from app.models.tag import Tag
 from app.models.team import Team, TeamUser
 from app.models.token import ApplicationToken, RefreshToken
@@ -17,6 +18,7 @@ __all__ = [
     "Activity",
     "ApplicationToken",
     "Base",
+    "Comment",
     "EventStatus",
     "Namespace",
     "RefreshToken",
@@ -25,6 +27,7 @@ __all__ = [
     "Repository",
     "Role",
     "SetupStep",
+    "Star",
     "Tag",
     "Team",
     "TeamUser",

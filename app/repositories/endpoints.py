@@ -5,15 +5,28 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import CurrentUser
+from app.authz import policy
+from app.authz.principal import Principal
 from app.authz.queries import readable_namespaces
+from app.core.config import Settings
 from app.core.db import DbSession
-from app.core.errors import NotFound
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId
-from app.core.state import State
+from app.core.state import SettingsDep, State
+from app.models import Tag
 from app.registries.client import client_factory
 from app.repositories import repository, service
-from app.repositories.schemas import AuthorRef, NamespaceRef, RepositoryRead, TagRead
+from app.repositories.schemas import (
+    AuthorRef,
+    CommentCreate,
+    CommentRead,
+    NamespaceRef,
+    RepositoryDetail,
+    RepositoryRead,
+    RepositoryUpdate,
+    TagRead,
+)
+from app.repositories.service import RepositoryContext
 
 router = APIRouter(prefix="/repositories", tags=["repositories"])
 tags_router = APIRouter(prefix="/tags", tags=["tags"])
@@ -58,28 +71,154 @@ async def list_repositories(
     ]
 
 
+@router.get("/starred", responses=ERRORS)
+async def list_starred_repositories(
+    session: DbSession, principal: CurrentUser
+) -> list[RepositoryRead]:
+    """The caller's starred repositories (those still visible to them)."""
+    assert principal.user_id is not None
+    rows = await repository.starred_by(session, principal.user_id, readable_namespaces(principal))
+    return [
+        RepositoryRead(
+            id=repo.id,
+            name=repo.name,
+            full_name=_full_name(ns.name, ns.global_, repo.name),
+            description=repo.description,
+            namespace=NamespaceRef(id=ns.id, name=ns.name),
+            tags_count=tags_count,
+            created_at=repo.created_at,
+            updated_at=repo.updated_at,
+        )
+        for repo, ns, tags_count in rows
+    ]
+
+
+async def _detail(
+    session: DbSession, settings: Settings, principal: Principal, context: RepositoryContext
+) -> RepositoryDetail:
+    repo, ns = context.repository, context.namespace
+    stars, starred = await repository.star_facts(session, repo.id, principal.user_id)
+    host = context.registry.external_hostname or context.registry.hostname
+    return RepositoryDetail(
+        id=repo.id,
+        name=repo.name,
+        full_name=context.full_name,
+        description=repo.description,
+        namespace=NamespaceRef(id=ns.id, name=ns.name),
+        tags_count=await repository.tags_count(session, repo.id),
+        created_at=repo.created_at,
+        updated_at=repo.updated_at,
+        stars=stars,
+        starred=starred,
+        destroyable=policy.can_delete(principal, context.facts, settings),
+        registry_hostname=host,
+        pull_command=f"docker pull {host}/{context.full_name}",
+    )
+
+
+@router.get("/{repository_id}", responses=ERRORS)
+async def get_repository(
+    repository_id: ResourceId, session: DbSession, settings: SettingsDep, principal: CurrentUser
+) -> RepositoryDetail:
+    context = await service.load_repository(session, principal, repository_id)
+    return await _detail(session, settings, principal, context)
+
+
+@router.put("/{repository_id}", responses={**ERRORS, 403: {"description": "Not an owner"}})
+async def update_repository(
+    repository_id: ResourceId,
+    body: RepositoryUpdate,
+    session: DbSession,
+    settings: SettingsDep,
+    principal: CurrentUser,
+) -> RepositoryDetail:
+    """The (markdown) description: administrators and the namespace's owners."""
+    context = await service.update_description(
+        session, principal, repository_id, body.repository.description
+    )
+    return await _detail(session, settings, principal, context)
+
+
+@router.post("/{repository_id}/star", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+async def star_repository(
+    repository_id: ResourceId, session: DbSession, principal: CurrentUser
+) -> None:
+    await service.set_star(session, principal, repository_id, starred=True)
+
+
+@router.delete("/{repository_id}/star", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+async def unstar_repository(
+    repository_id: ResourceId, session: DbSession, principal: CurrentUser
+) -> None:
+    await service.set_star(session, principal, repository_id, starred=False)
+
+
+@router.get("/{repository_id}/comments", responses=ERRORS)
+async def list_comments(
+    repository_id: ResourceId, session: DbSession, principal: CurrentUser
+) -> list[CommentRead]:
+    context = await service.load_repository(session, principal, repository_id)
+    comments = await repository.comments_of(session, context.repository.id)
+    return [CommentRead.model_validate(comment) for comment in comments]
+
+
+@router.post("/{repository_id}/comments", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def create_comment(
+    repository_id: ResourceId, body: CommentCreate, session: DbSession, principal: CurrentUser
+) -> CommentRead:
+    comment = await service.add_comment(session, principal, repository_id, body.body)
+    return CommentRead.model_validate(comment)
+
+
+@router.delete(
+    "/{repository_id}/comments/{comment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ERRORS,
+)
+async def delete_comment(
+    repository_id: ResourceId,
+    comment_id: ResourceId,
+    session: DbSession,
+    principal: CurrentUser,
+) -> None:
+    """Its author, or an administrator."""
+    await service.delete_comment(session, principal, repository_id, comment_id)
+
+
+def _tag(tag: Tag) -> TagRead:
+    return TagRead(
+        id=tag.id,
+        name=tag.name,
+        digest=tag.digest,
+        media_type=tag.media_type,
+        image_id=tag.image_id,
+        size=tag.size,
+        author=AuthorRef(id=tag.user_id, name=tag.username),
+        pulled_at=tag.pulled_at,
+        created_at=tag.created_at,
+        updated_at=tag.updated_at,
+    )
+
+
 @router.get("/{repository_id}/tags", responses=ERRORS)
 async def list_repository_tags(
     repository_id: ResourceId, session: DbSession, principal: CurrentUser
 ) -> list[TagRead]:
-    repo = await repository.get_visible(session, repository_id, readable_namespaces(principal))
-    if repo is None:
-        raise NotFound("Not found: no such repository")
-    return [
-        TagRead(
-            id=tag.id,
-            name=tag.name,
-            digest=tag.digest,
-            media_type=tag.media_type,
-            image_id=tag.image_id,
-            size=tag.size,
-            author=AuthorRef(id=tag.user_id, name=tag.username),
-            pulled_at=tag.pulled_at,
-            created_at=tag.created_at,
-            updated_at=tag.updated_at,
-        )
-        for tag in await repository.tags_of(session, repo.id)
-    ]
+    """Newest first."""
+    context = await service.load_repository(session, principal, repository_id)
+    return [_tag(tag) for tag in await repository.tags_of(session, context.repository.id)]
+
+
+@router.get("/{repository_id}/tags/grouped", responses=ERRORS)
+async def list_repository_tags_grouped(
+    repository_id: ResourceId, session: DbSession, principal: CurrentUser
+) -> list[list[TagRead]]:
+    """Tags grouped by image (digest), the most recently pushed image first."""
+    context = await service.load_repository(session, principal, repository_id)
+    groups: dict[str, list[TagRead]] = {}
+    for tag in await repository.tags_of(session, context.repository.id):
+        groups.setdefault(tag.digest, []).append(_tag(tag))
+    return list(groups.values())
 
 
 @router.delete(
@@ -116,3 +255,9 @@ async def delete_tag(
     """Delete one tag, in the registry and here. Other tags of the same image stay."""
     client_for = client_factory(state.http, state.settings, state.signing_key)
     await service.delete_tag(session, state.settings, client_for, principal, tag_id)
+
+
+@tags_router.get("/{tag_id}", responses=ERRORS)
+async def get_tag(tag_id: ResourceId, session: DbSession, principal: CurrentUser) -> TagRead:
+    context = await service.load_tag(session, principal, tag_id)
+    return _tag(context.tag)

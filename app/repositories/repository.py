@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Namespace, Repository, Tag
+from app.models import Comment, Namespace, Repository, Star, Tag
 
 
 def _tags_count() -> ScalarSelect[int]:
@@ -37,20 +37,45 @@ async def page_visible(
     return [(repo, ns, count) for repo, ns, count in (await session.execute(statement)).all()]
 
 
-async def get_visible(
-    session: AsyncSession, repository_id: int, visible: ColumnElement[bool]
-) -> Repository | None:
-    return await session.scalar(
-        select(Repository)
-        .join(Namespace, Namespace.id == Repository.namespace_id)
-        .where(Repository.id == repository_id, visible)
-    )
-
-
 async def tags_of(session: AsyncSession, repository_id: int) -> Sequence[Tag]:
     statement = (
         select(Tag)
         .where(Tag.repository_id == repository_id)
         .order_by(Tag.updated_at.desc(), Tag.id)
     )
+    return (await session.scalars(statement)).all()
+
+
+async def tags_count(session: AsyncSession, repository_id: int) -> int:
+    statement = select(func.count(Tag.id)).where(Tag.repository_id == repository_id)
+    return int(await session.scalar(statement) or 0)
+
+
+async def star_facts(
+    session: AsyncSession, repository_id: int, user_id: int | None
+) -> tuple[int, bool]:
+    count = await session.scalar(
+        select(func.count(Star.id)).where(Star.repository_id == repository_id)
+    )
+    mine = await session.scalar(
+        select(Star.id).where(Star.repository_id == repository_id, Star.user_id == user_id)
+    )
+    return int(count or 0), mine is not None
+
+
+async def starred_by(
+    session: AsyncSession, user_id: int, visible: ColumnElement[bool]
+) -> list[tuple[Repository, Namespace, int]]:
+    statement = (
+        select(Repository, Namespace, _tags_count().label("tags_count"))
+        .join(Namespace, Namespace.id == Repository.namespace_id)
+        .join(Star, Star.repository_id == Repository.id)
+        .where(Star.user_id == user_id, visible)
+        .order_by(Star.id.desc())
+    )
+    return [(repo, ns, count) for repo, ns, count in (await session.execute(statement)).all()]
+
+
+async def comments_of(session: AsyncSession, repository_id: int) -> Sequence[Comment]:
+    statement = select(Comment).where(Comment.repository_id == repository_id).order_by(Comment.id)
     return (await session.scalars(statement)).all()

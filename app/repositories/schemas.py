@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.params import Text
 
 
 class NamespaceRef(BaseModel):
@@ -35,5 +37,41 @@ class TagRead(BaseModel):
     size: int | None
     author: AuthorRef
     pulled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RepositoryDetail(RepositoryRead):
+    stars: int
+    starred: bool
+    destroyable: bool
+    registry_hostname: str
+    pull_command: str
+
+
+class RepositoryUpdateFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: Text = Field(max_length=65535, description="markdown")
+
+
+class RepositoryUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repository: RepositoryUpdateFields
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Text = Field(min_length=1, max_length=65535, description="markdown")
+
+
+class CommentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    body: str
+    user_id: int | None
     created_at: datetime
     updated_at: datetime

@@ -14,7 +14,18 @@ from app.authz.principal import Principal
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.errors import AppError, Forbidden, Invalid, NotFound
-from app.models import Namespace, Registry, Repository, Role, Tag, Team, TeamUser, User
+from app.models import (
+    Comment,
+    Namespace,
+    Registry,
+    Repository,
+    Role,
+    Star,
+    Tag,
+    Team,
+    TeamUser,
+    User,
+)
 from app.namespaces import service as namespaces
 from app.registries.client import RegistryClient, RegistryError
 from app.teams import service as teams
@@ -403,3 +414,101 @@ async def remove_namespace(
                 parameters={"namespace_name": current.name, "registry_id": registry.id},
             )
             await session.delete(current)
+
+
+# --- showing and editing repositories; stars and comments -------------------------------------
+@dataclass(frozen=True)
+class RepositoryContext:
+    repository: Repository
+    namespace: Namespace
+    registry: Registry
+    facts: policy.NamespaceFacts
+
+    @property
+    def full_name(self) -> str:
+        if self.namespace.global_:
+            return self.repository.name
+        return f"{self.namespace.name}/{self.repository.name}"
+
+
+async def load_repository(
+    session: AsyncSession, principal: Principal, repository_id: int
+) -> RepositoryContext:
+    row = (
+        await session.execute(
+            select(Repository, Namespace, Registry, TeamUser.role)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .join(Registry, Registry.id == Namespace.registry_id)
+            .outerjoin(
+                TeamUser,
+                (TeamUser.team_id == Namespace.team_id) & (TeamUser.user_id == principal.user_id),
+            )
+            .where(Repository.id == repository_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Not found: no such repository")
+    repository, namespace, registry, role = row
+    facts = policy.NamespaceFacts(
+        id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
+    )
+    if not policy.can_pull(principal, facts):
+        raise NotFound("Not found: no such repository")
+    return RepositoryContext(repository, namespace, registry, facts)
+
+
+async def update_description(
+    session: AsyncSession, principal: Principal, repository_id: int, description: str
+) -> RepositoryContext:
+    context = await load_repository(session, principal, repository_id)
+    if not policy.can_update_repository(principal, context.facts):
+        raise Forbidden("Authorization fails: only owners edit the description")
+    context.repository.description = description
+    await session.flush()
+    await session.refresh(context.repository)
+    return context
+
+
+async def set_star(
+    session: AsyncSession, principal: Principal, repository_id: int, *, starred: bool
+) -> None:
+    context = await load_repository(session, principal, repository_id)
+    assert principal.user_id is not None
+    existing = await session.scalar(
+        select(Star).where(
+            Star.repository_id == context.repository.id, Star.user_id == principal.user_id
+        )
+    )
+    if starred and existing is None:
+        session.add(Star(repository_id=context.repository.id, user_id=principal.user_id))
+    elif not starred and existing is not None:
+        await session.delete(existing)
+    await session.flush()
+
+
+async def add_comment(
+    session: AsyncSession, principal: Principal, repository_id: int, body: str
+) -> Comment:
+    context = await load_repository(session, principal, repository_id)
+    if not policy.can_comment(principal, context.facts):
+        raise Forbidden("Authorization fails: you may not comment here")
+    comment = Comment(body=body, repository_id=context.repository.id, user_id=principal.user_id)
+    session.add(comment)
+    await session.flush()
+    await session.refresh(comment)
+    return comment
+
+
+async def delete_comment(
+    session: AsyncSession, principal: Principal, repository_id: int, comment_id: int
+) -> None:
+    await load_repository(session, principal, repository_id)
+    comment = await session.scalar(
+        select(Comment).where(Comment.id == comment_id, Comment.repository_id == repository_id)
+    )
+    if comment is None:
+        raise NotFound("Not found: no such comment")
+    if not principal.superuser and comment.user_id != principal.user_id:
+        raise Forbidden("Authorization fails: only its author or an administrator may delete it")
+    await session.delete(comment)
+    await session.flush()

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
-from app.models import Namespace, Repository, Role, Tag, Visibility
+from app.models import Namespace, Repository, Role, Tag, User, Visibility
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.support.tools import free_port
@@ -113,3 +113,96 @@ class TestTagDelete:
             f"/api/v1/tags/{tag_id}", headers={"Portus-Auth": f"stranger:{token}"}
         )
         assert response.status_code == 404
+
+
+class TestRepositoryDetails:
+    async def _setup(
+        self, session: AsyncSession, digester: TokenDigester
+    ) -> tuple[int, dict[str, str], dict[str, str]]:
+        registry = await factories.create_registry(session)
+        registry.external_hostname = "registry.example.org"
+        owner = await factories.create_user(session, username="owner")
+        viewer = await factories.create_user(session, username="viewer")
+        namespace = await factories.create_namespace(
+            session, registry, name="team", members={owner.id: Role.owner, viewer.id: Role.viewer}
+        )
+        repository_id = await add_repository(session, namespace, "app", 3)
+        # two of the three tags share an image
+        tags = (await session.scalars(select(Tag).where(Tag.repository_id == repository_id))).all()
+        tags[1].digest = tags[0].digest
+        await session.flush()
+
+        async def headers(name: str, user_id: int) -> dict[str, str]:
+            user = await session.get(User, user_id)
+            assert user is not None
+            return {
+                "Portus-Auth": f"{name}:{await factories.create_token(session, digester, user)}"
+            }
+
+        return repository_id, await headers("owner", owner.id), await headers("viewer", viewer.id)
+
+    async def test_show_update_star(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        repo_id, owner, viewer = await self._setup(session, digester)
+        shown = (await client.get(f"/api/v1/repositories/{repo_id}", headers=viewer)).json()
+        assert shown["pull_command"] == "docker pull registry.example.org/team/app"
+        assert (shown["tags_count"], shown["stars"], shown["starred"]) == (3, 0, False)
+        assert shown["destroyable"] is False
+        assert (await client.get(f"/api/v1/repositories/{repo_id}", headers=owner)).json()[
+            "destroyable"
+        ] is True
+        # viewers cannot edit the description; owners can
+        body = {"repository": {"description": "# App"}}
+        refused = await client.put(f"/api/v1/repositories/{repo_id}", json=body, headers=viewer)
+        assert refused.status_code == 403
+        edited = await client.put(f"/api/v1/repositories/{repo_id}", json=body, headers=owner)
+        assert edited.json()["description"] == "# App"
+        # stars: idempotent, counted, listed
+        for _ in range(2):
+            starred = await client.post(f"/api/v1/repositories/{repo_id}/star", headers=viewer)
+            assert starred.status_code == 204
+        shown = (await client.get(f"/api/v1/repositories/{repo_id}", headers=viewer)).json()
+        assert (shown["stars"], shown["starred"]) == (1, True)
+        mine = await client.get("/api/v1/repositories/starred", headers=viewer)
+        assert [r["full_name"] for r in mine.json()] == ["team/app"]
+        await client.delete(f"/api/v1/repositories/{repo_id}/star", headers=viewer)
+        assert (await client.get("/api/v1/repositories/starred", headers=viewer)).json() == []
+
+    async def test_comments(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        repo_id, owner, viewer = await self._setup(session, digester)
+        made = await client.post(
+            f"/api/v1/repositories/{repo_id}/comments", json={"body": "nice"}, headers=viewer
+        )
+        assert made.status_code == 201
+        comment_id = made.json()["id"]
+        listed = await client.get(f"/api/v1/repositories/{repo_id}/comments", headers=owner)
+        assert [c["body"] for c in listed.json()] == ["nice"]
+        # the owner of the namespace is not the comment's author
+        refused = await client.delete(
+            f"/api/v1/repositories/{repo_id}/comments/{comment_id}", headers=owner
+        )
+        assert refused.status_code == 403
+        deleted = await client.delete(
+            f"/api/v1/repositories/{repo_id}/comments/{comment_id}", headers=viewer
+        )
+        assert deleted.status_code == 204
+        empty = await client.post(
+            f"/api/v1/repositories/{repo_id}/comments", json={"body": ""}, headers=viewer
+        )
+        assert empty.status_code == 422
+
+    async def test_tags_grouped_by_image_and_shown(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        repo_id, _, viewer = await self._setup(session, digester)
+        grouped = await client.get(f"/api/v1/repositories/{repo_id}/tags/grouped", headers=viewer)
+        sizes = sorted(len(group) for group in grouped.json())
+        assert sizes == [1, 2]
+        assert all(len({t["digest"] for t in group}) == 1 for group in grouped.json())
+        tag_id = grouped.json()[0][0]["id"]
+        shown = await client.get(f"/api/v1/tags/{tag_id}", headers=viewer)
+        assert shown.status_code == 200
+        assert shown.json()["id"] == tag_id
