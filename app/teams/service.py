@@ -51,6 +51,15 @@ async def set_owner(session: AsyncSession, team_id: int, user_id: int) -> None:
     await session.flush()
 
 
+async def remove_from_team(session: AsyncSession, team_id: int, user_id: int) -> None:
+    membership = await session.scalar(
+        select(TeamUser).where(TeamUser.team_id == team_id, TeamUser.user_id == user_id)
+    )
+    if membership is not None:
+        await session.delete(membership)
+        await session.flush()
+
+
 async def load(
     session: AsyncSession, principal: Principal, team_id: int
 ) -> tuple[Team, policy.TeamFacts]:

@@ -12,14 +12,17 @@ from app.core.params import ResourceId
 from app.core.state import State
 from app.users import repository, service
 from app.users.schemas import (
+    AdminUpdate,
     ApplicationTokenCreate,
     ApplicationTokenCreated,
     ApplicationTokenRead,
     BootstrapCreate,
+    EnabledUpdate,
     RefreshTokenRead,
     UserCreate,
     UserCreated,
     UserRead,
+    UserUpdate,
 )
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -105,6 +108,50 @@ async def create_user(
 async def get_user(id_or_email: str, session: DbSession, _admin: AdminUser) -> UserRead:
     """By numeric id or by email."""
     return UserRead.model_validate(await service.get_user(session, id_or_email))
+
+
+@router.put("/{user_id}", responses=ERRORS)
+async def update_user(
+    user_id: ResourceId, body: UserUpdate, session: DbSession, admin: AdminUser
+) -> UserRead:
+    """A new password also ends the user's identity-token (docker login) sessions."""
+    fields = body.user
+    user = await service.update_user(
+        session,
+        admin,
+        user_id,
+        username=fields.username,
+        email=fields.email,
+        password=fields.password,
+        display_name=fields.display_name,
+    )
+    return UserRead.model_validate(user)
+
+
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+async def delete_user(user_id: ResourceId, session: DbSession, admin: AdminUser) -> None:
+    """Activities and tags stay (anonymised); memberships and tokens go."""
+    await service.delete_user(session, admin, user_id)
+
+
+@router.put("/{user_id}/enabled", responses=ERRORS)
+async def set_user_enabled(
+    user_id: ResourceId, body: EnabledUpdate, session: DbSession, principal: CurrentUser
+) -> UserRead:
+    """Administrators (de)activate anybody; users may disable themselves (not the last admin)."""
+    return UserRead.model_validate(
+        await service.set_enabled(session, principal, user_id, enabled=body.enabled)
+    )
+
+
+@router.put("/{user_id}/admin", responses=ERRORS)
+async def set_user_admin(
+    user_id: ResourceId, body: AdminUpdate, session: DbSession, admin: AdminUser
+) -> UserRead:
+    """Never on oneself."""
+    return UserRead.model_validate(
+        await service.set_admin(session, admin, user_id, admin=body.admin)
+    )
 
 
 @router.get("/{user_id}/application_tokens", responses=ERRORS)

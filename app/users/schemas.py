@@ -95,3 +95,30 @@ class ApplicationTokenCreated(BaseModel):
 
 
 UserCreated.model_rebuild()
+
+
+class UserUpdateFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Text | None = Field(None, min_length=1, max_length=255)
+    email: Text | None = Field(None, min_length=3, max_length=255)
+    password: Text | None = Field(None, max_length=128)
+    display_name: Text | None = Field(None, max_length=255)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: UserUpdateFields
+
+
+class EnabledUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+class AdminUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    admin: bool

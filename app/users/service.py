@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -241,4 +242,135 @@ async def set_password(session: AsyncSession, user: User, password: str) -> None
         raise Invalid({"password": [f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long"]})
     user.encrypted_password = await hash_password(password)
     user.password_changed_at = utcnow()
+    await session.flush()
+
+
+# --- administration --------------------------------------------------------------------------
+async def _other_admins(session: AsyncSession, user_id: int) -> int:
+    statement = select(func.count(User.id)).where(
+        User.admin.is_(True), User.enabled.is_(True), User.id != user_id
+    )
+    return int(await session.scalar(statement) or 0)
+
+
+async def update_user(
+    session: AsyncSession,
+    principal: Principal,
+    user_id: int,
+    *,
+    username: str | None,
+    email: str | None,
+    password: str | None,
+    display_name: str | None,
+) -> User:
+    user = await get_user(session, str(user_id))
+    errors: dict[str, list[str]] = {}
+    if username is not None and username != user.username:
+        if not USERNAME_PATTERN.fullmatch(username) or username.lower() == INTERNAL_USERNAME:
+            errors["username"] = ["is not a valid username"]
+        elif await repository.username_taken(session, username):
+            errors["username"] = ["has already been taken"]
+    if email is not None and email.lower() != (user.email or "").lower():
+        if not EMAIL_PATTERN.fullmatch(email):
+            errors["email"] = ["is not a valid email address"]
+        elif await repository.email_taken(session, email):
+            errors["email"] = ["has already been taken"]
+    if errors:
+        raise Invalid(errors)
+    if username is not None:
+        user.username = username
+    if email is not None:
+        user.email = email
+    if display_name is not None:
+        user.display_name = display_name or None
+    if password is not None:
+        if user.bot:
+            raise Invalid({"password": ["bots have no password: use application tokens"]})
+        await set_password(session, user, password)
+    activities.record(
+        session,
+        "user.update",
+        trackable_type="User",
+        trackable_id=user.id,
+        owner_id=principal.user_id,
+        parameters={"password_changed": password is not None},
+    )
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def set_enabled(
+    session: AsyncSession, principal: Principal, user_id: int, *, enabled: bool
+) -> User:
+    """Admins enable and disable others; anyone may disable themself, unless they are the last
+    administrator (nobody could administer the service then)."""
+    if principal.user_id != user_id and not principal.admin:
+        raise Forbidden("Authorization fails: only administrators change other users")
+    if principal.user_id == user_id and enabled:
+        raise Forbidden("Authorization fails: a disabled account cannot enable itself")
+    await repository.lock(session, user_id)
+    user = await get_user(session, str(user_id))
+    if not enabled and user.admin and not await _other_admins(session, user.id):
+        raise Invalid({"enabled": ["the last administrator cannot be disabled"]})
+    user.enabled = enabled
+    activities.record(
+        session,
+        "user.enabled" if enabled else "user.disabled",
+        trackable_type="User",
+        trackable_id=user.id,
+        owner_id=principal.user_id,
+    )
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def set_admin(
+    session: AsyncSession, principal: Principal, user_id: int, *, admin: bool
+) -> User:
+    """Toggle admin (never on oneself); admins own the registry's global team."""
+    if principal.user_id == user_id:
+        raise Forbidden("Authorization fails: administrators cannot change their own admin flag")
+    user = await get_user(session, str(user_id))
+    if user.bot and admin:
+        raise Invalid({"admin": ["bots cannot be administrators"]})
+    user.admin = admin
+    registry = await namespaces.get_registry(session)
+    if registry is not None:
+        global_ns = await namespaces.global_namespace(session, registry.id)
+        if global_ns is not None:
+            if admin:
+                await teams.set_owner(session, global_ns.team_id, user.id)
+            else:
+                await teams.remove_from_team(session, global_ns.team_id, user.id)
+    activities.record(
+        session,
+        "user.admin" if admin else "user.no_admin",
+        trackable_type="User",
+        trackable_id=user.id,
+        owner_id=principal.user_id,
+    )
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:
+    """Their memberships and tokens go; their activities and tags stay, anonymised (tags keep
+    the user name). Their personal namespace stays (it may hold images) under its hidden team."""
+    if principal.user_id == user_id:
+        raise Forbidden("Authorization fails: administrators cannot delete themselves")
+    user = await get_user(session, str(user_id))
+    if user.admin and not await _other_admins(session, user.id):
+        raise Invalid({"user": ["the last administrator cannot be deleted"]})
+    activities.record(
+        session,
+        "user.delete",
+        trackable_type="User",
+        trackable_id=None,
+        owner_id=principal.user_id,
+        parameters={"username": user.username},
+    )
+    await session.delete(user)
     await session.flush()

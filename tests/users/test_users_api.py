@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
-from app.models import ApplicationToken, Namespace, TeamUser, User
+from app.models import Activity, ApplicationToken, Namespace, TeamUser, User
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 
@@ -241,3 +241,114 @@ class TestApplicationTokens:
         sixth = await client.post(base, json={"application": "t5"}, headers=headers)
         assert sixth.status_code == 422
         assert "more than 5" in sixth.json()["message"]["application"][0]
+
+
+class TestAdministration:
+    async def test_update_user_and_password_revokes_identity_tokens(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        login = await client.get(
+            "/v2/token",
+            params={"service": "s", "offline_token": "true"},
+            auth=("alice", factories.PASSWORD),
+        )
+        refresh = login.json()["refresh_token"]
+        updated = await client.put(
+            f"/api/v1/users/{alice.id}",
+            json={"user": {"email": "new@example.com", "password": "a new password"}},
+            headers=headers,
+        )
+        assert updated.status_code == 200
+        assert updated.json()["email"] == "new@example.com"
+        old = await client.get(
+            "/v2/token", params={"service": "s"}, auth=("alice", factories.PASSWORD)
+        )
+        assert old.status_code == 401
+        again = await client.post(
+            "/v2/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh, "service": "s"},
+        )
+        assert again.status_code == 401
+        taken = await client.put(
+            f"/api/v1/users/{alice.id}", json={"user": {"username": "ROOT"}}, headers=headers
+        )
+        assert taken.status_code == 422
+
+    async def test_enable_disable(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        alice_headers = auth("alice", await factories.create_token(session, digester, alice))
+        bob = await factories.create_user(session, username="bob")
+        # users cannot disable others, but may disable themselves
+        refused = await client.put(
+            f"/api/v1/users/{bob.id}/enabled", json={"enabled": False}, headers=alice_headers
+        )
+        assert refused.status_code == 403
+        off = await client.put(
+            f"/api/v1/users/{alice.id}/enabled", json={"enabled": False}, headers=alice_headers
+        )
+        assert off.json()["enabled"] is False
+        assert (await client.get("/api/v1/teams", headers=alice_headers)).status_code == 401
+        on = await client.put(
+            f"/api/v1/users/{alice.id}/enabled", json={"enabled": True}, headers=headers
+        )
+        assert on.json()["enabled"] is True
+        root = await session.scalar(select(User).where(User.username == "root"))
+        assert root is not None
+        last_admin = await client.put(
+            f"/api/v1/users/{root.id}/enabled", json={"enabled": False}, headers=headers
+        )
+        assert last_admin.status_code == 422
+
+    async def test_toggle_admin_joins_the_global_team(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        registry = await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        made = await client.put(
+            f"/api/v1/users/{alice.id}/admin", json={"admin": True}, headers=headers
+        )
+        assert made.json()["admin"] is True
+        global_ns = await session.scalar(
+            select(Namespace).where(Namespace.registry_id == registry.id, Namespace.global_)
+        )
+        assert global_ns is not None
+        member = await session.scalar(
+            select(TeamUser).where(
+                TeamUser.team_id == global_ns.team_id, TeamUser.user_id == alice.id
+            )
+        )
+        assert member is not None
+        root = await session.scalar(select(User).where(User.username == "root"))
+        assert root is not None
+        own = await client.put(
+            f"/api/v1/users/{root.id}/admin", json={"admin": False}, headers=headers
+        )
+        assert own.status_code == 403
+        undone = await client.put(
+            f"/api/v1/users/{alice.id}/admin", json={"admin": False}, headers=headers
+        )
+        assert undone.json()["admin"] is False
+
+    async def test_delete_keeps_activities_and_tags(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        deleted = await client.delete(f"/api/v1/users/{alice.id}", headers=headers)
+        assert deleted.status_code == 204
+        assert (await client.get(f"/api/v1/users/{alice.id}", headers=headers)).status_code == 404
+        trail = await session.scalar(
+            select(Activity).where(Activity.key == "user.delete").order_by(Activity.id.desc())
+        )
+        assert trail is not None
+        assert trail.parameters == {"username": "alice"}
+        root = await session.scalar(select(User).where(User.username == "root"))
+        assert root is not None
+        self_delete = await client.delete(f"/api/v1/users/{root.id}", headers=headers)
+        assert self_delete.status_code == 403
