@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from app.activities import endpoints as activity_endpoints
 from app.auth import endpoints as token_endpoints
 from app.auth.dependencies import CurrentUser
 from app.core.errors import install_error_handlers
@@ -42,6 +43,7 @@ def create_api_app() -> FastAPI:
     v1.include_router(registry_endpoints.router)
     v1.include_router(namespace_endpoints.router)
     v1.include_router(team_endpoints.router)
+    v1.include_router(activity_endpoints.router)
     v1.include_router(repository_endpoints.router)
     v1.include_router(repository_endpoints.tags_router)
     api.include_router(v1)

@@ -1,0 +1,134 @@
+"""The audit trail: a feed of what the caller may see, and the full list (admins) with CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import true
+
+from app.activities import repository
+from app.activities.schemas import ActivityRead
+from app.auth.dependencies import AdminUser, CurrentUser
+from app.authz.queries import readable_namespaces
+from app.core.db import DbSession
+from app.core.pagination import Pagination, set_page_headers
+from app.models import Activity
+
+router = APIRouter(prefix="/activities", tags=["activities"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Authentication fails"},
+    403: {"description": "Administrators only"},
+    422: {"description": "Invalid filter"},
+}
+Key = Annotated[str | None, Query(max_length=64, description="e.g. repository.push")]
+Owner = Annotated[str | None, Query(max_length=255, description="username of the actor")]
+Since = Annotated[datetime | None, Query(description="from this time (inclusive)")]
+Until = Annotated[datetime | None, Query(description="before this time")]
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _read(activity: Activity, owner_name: str | None) -> ActivityRead:
+    read = ActivityRead.model_validate(activity)
+    read.owner_name = owner_name
+    return read
+
+
+@router.get("/feed", responses=ERRORS)
+async def activity_feed(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentUser,
+    pagination: Pagination,
+) -> list[ActivityRead]:
+    """Newest first: namespaces and repositories the caller may pull from, their teams, and
+    their own account (tokens)."""
+    visible = repository.feed_filter(
+        principal.user_id, principal.superuser, readable_namespaces(principal)
+    )
+    total, rows = await repository.page(
+        session, visible, offset=pagination.offset, limit=pagination.limit
+    )
+    set_page_headers(request, response, pagination, total)
+    return [_read(activity, name) for activity, name in rows]
+
+
+@router.get("", responses=ERRORS)
+async def list_activities(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    _admin: AdminUser,
+    pagination: Pagination,
+    key: Key = None,
+    owner: Owner = None,
+    since: Since = None,
+    until: Until = None,
+) -> list[ActivityRead]:
+    """Every activity, newest first, filtered by key, actor and time."""
+    visible = true()
+    total, rows = await repository.page(
+        session,
+        visible,
+        key=key,
+        owner=owner,
+        since=since,
+        until=until,
+        offset=pagination.offset,
+        limit=pagination.limit,
+    )
+    set_page_headers(request, response, pagination, total)
+    return [_read(activity, name) for activity, name in rows]
+
+
+@router.get(
+    "/export.csv",
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "CSV file"}},
+    response_class=StreamingResponse,
+)
+async def export_activities(
+    session: DbSession,
+    _admin: AdminUser,
+    key: Key = None,
+    owner: Owner = None,
+    since: Since = None,
+    until: Until = None,
+) -> StreamingResponse:
+    """The same filters as the list, every row, as CSV."""
+    visible = true()
+    _, rows = await repository.page(
+        session, visible, key=key, owner=owner, since=since, until=until
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "created_at", "key", "owner", "trackable", "recipient", "parameters"])
+    for activity, name in rows:
+        writer.writerow(
+            _cell(value)
+            for value in (
+                activity.id,
+                activity.created_at.isoformat(),
+                activity.key,
+                name or "",
+                f"{activity.trackable_type}:{activity.trackable_id or ''}",
+                f"{activity.recipient_type or ''}:{activity.recipient_id or ''}",
+                json.dumps(activity.parameters, sort_keys=True),
+            )
+        )
+    return StreamingResponse(
+        iter([buffer.getvalue()]),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="activities.csv"'},
+    )

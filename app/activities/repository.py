@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Activity, Namespace, Repository, TeamUser, User
+
+
+def feed_filter(
+    user_id: int | None, admin: bool, readable: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """What a user's activity feed shows (Portus's rules): activities of namespaces and
+    repositories they may pull from, of their teams, and about themselves. Admins see all."""
+    if admin:
+        return true()
+    readable_namespace_ids = select(Namespace.id).where(readable)
+    readable_repository_ids = select(Repository.id).where(
+        Repository.namespace_id.in_(readable_namespace_ids)
+    )
+    my_teams = select(TeamUser.team_id).where(TeamUser.user_id == user_id)
+    return or_(
+        and_(
+            Activity.trackable_type == "Namespace",
+            Activity.trackable_id.in_(readable_namespace_ids),
+        ),
+        and_(
+            Activity.trackable_type == "Repository",
+            Activity.trackable_id.in_(readable_repository_ids),
+        ),
+        and_(Activity.trackable_type == "Team", Activity.trackable_id.in_(my_teams)),
+        and_(Activity.trackable_type == "User", Activity.trackable_id == user_id),
+    )
+
+
+def _query(
+    visible: ColumnElement[bool],
+    *,
+    key: str | None,
+    owner: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Activity, str]:
+    statement: Select[Activity, str] = (
+        select(Activity, User.username).outerjoin(User, User.id == Activity.owner_id).where(visible)
+    )
+    if key:
+        statement = statement.where(Activity.key == key)
+    if owner:
+        statement = statement.where(User.username == owner)
+    if since:
+        statement = statement.where(Activity.created_at >= since)
+    if until:
+        statement = statement.where(Activity.created_at < until)
+    return statement
+
+
+async def page(
+    session: AsyncSession,
+    visible: ColumnElement[bool],
+    *,
+    key: str | None = None,
+    owner: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, Sequence[tuple[Activity, str | None]]]:
+    statement = _query(visible, key=key, owner=owner, since=since, until=until)
+    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    statement = statement.order_by(Activity.created_at.desc(), Activity.id.desc()).offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
+    rows = (await session.execute(statement)).all()
+    return int(total or 0), [(row[0], row[1]) for row in rows]

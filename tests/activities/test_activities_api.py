@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.activities import service as activities
+from app.activities.endpoints import _cell
+from app.core.security import TokenDigester
+from app.models import Repository, Role, Visibility
+from tests.fixtures import factories
+
+
+async def test_feed_shows_only_what_the_caller_may_see(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    registry = await factories.create_registry(session)
+    alice = await factories.create_user(session, username="alice")
+    bob = await factories.create_user(session, username="bob")
+    secret = await factories.create_namespace(session, registry, name="secret")
+    shared = await factories.create_namespace(
+        session, registry, name="shared", members={alice.id: Role.viewer}
+    )
+    public = await factories.create_namespace(
+        session, registry, name="open", visibility=Visibility.public
+    )
+    for namespace in (secret, shared, public):
+        repository = Repository(name="app", namespace_id=namespace.id)
+        session.add(repository)
+        await session.flush()
+        activities.record(
+            session,
+            "repository.push",
+            trackable_type="Repository",
+            trackable_id=repository.id,
+            owner_id=bob.id,
+            parameters={"namespace": namespace.name},
+        )
+    await session.flush()
+    headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    feed = await client.get("/api/v1/activities/feed?all=true", headers=headers)
+    assert feed.status_code == 200
+    pushes = [a for a in feed.json() if a["key"] == "repository.push"]
+    assert sorted(a["parameters"]["namespace"] for a in pushes) == ["open", "shared"]
+    assert {a["owner_name"] for a in pushes} == {"bob"}
+    # the full list is for administrators
+    assert (await client.get("/api/v1/activities", headers=headers)).status_code == 403
+
+
+async def test_admin_list_filters_and_csv(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    admin = await factories.create_user(session, username="root", admin=True)
+    activities.record(
+        session,
+        "team.create",
+        trackable_type="Team",
+        trackable_id=1,
+        owner_id=admin.id,
+        parameters={"team": "=cmd|' /C calc'!A0"},
+    )
+    await session.flush()
+    headers = {"Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"}
+    listed = await client.get("/api/v1/activities?key=team.create&owner=root", headers=headers)
+    assert [a["key"] for a in listed.json()] == ["team.create"]
+    none = await client.get("/api/v1/activities?owner=nobody", headers=headers)
+    assert none.json() == []
+    bad = await client.get("/api/v1/activities?since=yesterday", headers=headers)
+    assert bad.status_code == 422
+    exported = await client.get("/api/v1/activities/export.csv?key=team.create", headers=headers)
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert rows[0][:4] == ["id", "created_at", "key", "owner"]
+    assert rows[1][2:4] == ["team.create", "root"]
+
+
+def test_csv_cells_are_never_formulas() -> None:
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert _cell("@SUM(1)") == "'@SUM(1)"
+    assert _cell("alice") == "alice"
