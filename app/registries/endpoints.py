@@ -1,12 +1,20 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from app.auth.dependencies import AdminUser
 from app.core.db import DbSession
+from app.core.params import ResourceId
 from app.core.state import State
 from app.registries import service
-from app.registries.schemas import RegistryCreate, RegistryRead
+from app.registries.schemas import (
+    RegistryCreate,
+    RegistryRead,
+    RegistryUpdate,
+    RegistryValidation,
+)
 
 router = APIRouter(prefix="/registries", tags=["registries"])
 
@@ -33,5 +41,45 @@ async def create_registry(
     """Register the registry; it must answer `GET /v2/` like a registry (unless `force`)."""
     registry = await service.create_registry(
         session, state.http, state.settings, body.registry, force=body.force
+    )
+    return RegistryRead.model_validate(registry)
+
+
+@router.get(
+    "/validate",
+    responses={401: {"description": "Unauthenticated"}, 403: {"description": "Not admin"}},
+)
+async def validate_registry(
+    hostname: Annotated[
+        str, Query(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
+    ],
+    state: State,
+    _admin: AdminUser,
+    use_ssl: bool = False,
+) -> RegistryValidation:
+    """Whether `hostname` answers like a registry (reachability)."""
+    messages = await service.validate(state.http, state.settings, hostname, use_ssl)
+    return RegistryValidation(valid=not messages, messages=messages)
+
+
+@router.put(
+    "/{registry_id}",
+    responses={
+        401: {"description": "Unauthenticated"},
+        403: {"description": "Not admin"},
+        404: {"description": "No such registry"},
+        422: {"description": "Unreachable, or the hostname is locked by repositories"},
+    },
+)
+async def update_registry(
+    registry_id: ResourceId,
+    body: RegistryUpdate,
+    session: DbSession,
+    state: State,
+    _admin: AdminUser,
+) -> RegistryRead:
+    """The hostname is locked once the registry holds repositories."""
+    registry = await service.update_registry(
+        session, state.http, state.settings, registry_id, body.registry, force=body.force
     )
     return RegistryRead.model_validate(registry)

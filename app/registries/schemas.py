@@ -38,3 +38,26 @@ class RegistryRead(BaseModel):
     use_ssl: bool
     created_at: datetime
     updated_at: datetime
+
+
+class RegistryUpdateFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text | None = Field(None, min_length=1, max_length=255)
+    hostname: Text | None = Field(
+        None, min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-]+(:\d{1,5})?$"
+    )
+    use_ssl: bool | None = None
+    external_hostname: Text | None = Field(None, max_length=255)
+
+
+class RegistryUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    registry: RegistryUpdateFields
+    force: bool = Field(False, description="skip the reachability check of a new hostname")
+
+
+class RegistryValidation(BaseModel):
+    valid: bool
+    messages: dict[str, list[str]]

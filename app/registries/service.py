@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.errors import Invalid
-from app.models import Registry
+from app.core.errors import Invalid, NotFound
+from app.models import Namespace, Registry, Repository
 from app.namespaces import service as namespaces
 from app.registries.client import check_reachable
-from app.registries.schemas import RegistryFields
+from app.registries.schemas import RegistryFields, RegistryUpdateFields
 from app.users import repository as users
 
 
@@ -49,3 +49,52 @@ async def create_registry(
     for user in await users.non_bot_users_without_namespace(session):
         await namespaces.create_personal_namespace(session, registry, user)
     return registry
+
+
+async def update_registry(
+    session: AsyncSession,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    registry_id: int,
+    fields: RegistryUpdateFields,
+    *,
+    force: bool,
+) -> Registry:
+    registry = await session.get(Registry, registry_id)
+    if registry is None:
+        raise NotFound("Not found: no such registry")
+    moved = (fields.hostname is not None and fields.hostname != registry.hostname) or (
+        fields.use_ssl is not None and fields.use_ssl != registry.use_ssl
+    )
+    if moved:
+        repositories = await session.scalar(
+            select(func.count(Repository.id))
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(Namespace.registry_id == registry.id)
+        )
+        if repositories:
+            # Tokens, events and deletes all name the registry by its hostname.
+            raise Invalid({"hostname": ["cannot change while the registry holds repositories"]})
+        hostname = fields.hostname or registry.hostname
+        use_ssl = registry.use_ssl if fields.use_ssl is None else fields.use_ssl
+        if not force:
+            scheme = "https" if use_ssl else "http"
+            problem = await check_reachable(http, f"{scheme}://{hostname}", settings)
+            if problem is not None:
+                raise Invalid({"hostname": [problem]})
+        registry.hostname, registry.use_ssl = hostname, use_ssl
+    if fields.name is not None:
+        registry.name = fields.name
+    if fields.external_hostname is not None:
+        registry.external_hostname = fields.external_hostname or None
+    await session.flush()
+    await session.refresh(registry)
+    return registry
+
+
+async def validate(
+    http: httpx.AsyncClient, settings: Settings, hostname: str, use_ssl: bool
+) -> dict[str, list[str]]:
+    scheme = "https" if use_ssl else "http"
+    problem = await check_reachable(http, f"{scheme}://{hostname}", settings)
+    return {"hostname": [problem]} if problem else {}

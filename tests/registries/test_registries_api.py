@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
-from app.models import Namespace, TeamUser, User, Visibility
+from app.models import Namespace, Repository, TeamUser, User, Visibility
 from tests.fixtures import factories
 from tests.support.tools import free_port
 
@@ -78,3 +78,49 @@ async def test_plain_users_cannot_see_registries(
     alice = await factories.create_user(session, username="alice")
     headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
     assert (await client.get("/api/v1/registries", headers=headers)).status_code == 403
+
+
+async def test_update_and_hostname_lock(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await admin_headers(session, digester)
+    registry = await factories.create_registry(session)
+    renamed = await client.put(
+        f"/api/v1/registries/{registry.id}",
+        json={"registry": {"name": "renamed", "external_hostname": "registry.example.org"}},
+        headers=headers,
+    )
+    assert renamed.status_code == 200
+    assert renamed.json()["external_hostname"] == "registry.example.org"
+    unreachable = await client.put(
+        f"/api/v1/registries/{registry.id}",
+        json={"registry": {"hostname": f"127.0.0.1:{free_port()}"}},
+        headers=headers,
+    )
+    assert unreachable.status_code == 422
+    # with a repository, the hostname is locked (tokens and events name the registry by it)
+    namespace = await factories.create_namespace(session, registry, name="team")
+    session.add(Repository(name="app", namespace_id=namespace.id))
+    await session.flush()
+    locked = await client.put(
+        f"/api/v1/registries/{registry.id}",
+        json={"registry": {"hostname": "other:5000"}, "force": True},
+        headers=headers,
+    )
+    assert locked.status_code == 422
+    assert "holds repositories" in locked.json()["message"]["hostname"][0]
+    missing = await client.put(
+        "/api/v1/registries/999999", json={"registry": {"name": "x"}}, headers=headers
+    )
+    assert missing.status_code == 404
+
+
+async def test_validate(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await admin_headers(session, digester)
+    response = await client.get(
+        f"/api/v1/registries/validate?hostname=127.0.0.1:{free_port()}", headers=headers
+    )
+    assert response.json()["valid"] is False
+    assert "not reachable" in response.json()["messages"]["hostname"][0]
