@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from app.auth.dependencies import CurrentUser, Public
+from app.core.db import DbSession
+from app.core.errors import FeatureDisabled
+from app.core.state import SettingsDep
+from app.search import service
+
+router = APIRouter(tags=["search"])
+
+Q = Annotated[str, Query(max_length=255, description="text; what follows the first `:` is dropped")]
+
+
+class SearchHit(BaseModel):
+    kind: Literal["repository", "namespace", "team"]
+    id: int
+    name: str
+    description: str | None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Authentication fails"},
+    405: {"description": "Anonymous browsing is disabled"},
+}
+
+
+def _hits(hits: list[service.Hit]) -> list[SearchHit]:
+    return [SearchHit(kind=h.kind, id=h.id, name=h.name, description=h.description) for h in hits]
+
+
+@router.get("/search", responses=ERRORS)
+async def search(q: Q, session: DbSession, principal: CurrentUser) -> list[SearchHit]:
+    """Repositories, namespaces and teams the caller may see; exact, then prefix, then partial
+    matches."""
+    return _hits(await service.search(session, principal, q))
+
+
+@router.get("/explore", dependencies=[Public], responses=ERRORS)
+async def explore(q: Q, session: DbSession, settings: SettingsDep) -> list[SearchHit]:
+    """Public repositories, for anyone, when `anonymous_browsing` is on."""
+    if not settings.anonymous_browsing.enabled:
+        raise FeatureDisabled("anonymous browsing is disabled (anonymous_browsing.enabled)")
+    return _hits(await service.explore(session, q))

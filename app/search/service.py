@@ -1,0 +1,133 @@
+"""Search across repositories, namespaces and teams the caller may see; explore for anonymous."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.authz.principal import Principal
+from app.authz.queries import readable_namespaces
+from app.models import Namespace, Repository, Team, TeamUser, Visibility
+
+LIMIT = 25
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str  # repository | namespace | team
+    id: int
+    name: str
+    description: str | None
+    rank: int
+
+
+def normalize(query: str) -> str:
+    """Portus drops what follows the first `:` (`alpine:3.19` searches `alpine`)."""
+    return query.split(":", 1)[0].strip().lower()
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _rank(column: Any, term: str) -> ColumnElement[int]:
+    """0 exact, 1 prefix, 2 anywhere: best first."""
+    lowered = func.lower(column)
+    return case(
+        (lowered == term, literal(0)),
+        (lowered.like(term.replace("%", "") + "%"), literal(1)),
+        else_=literal(2),
+    )
+
+
+async def search(session: AsyncSession, principal: Principal, query: str) -> list[Hit]:
+    term = normalize(query)
+    if not term:
+        return []
+    pattern = _like(term)
+    visible = readable_namespaces(principal)
+    full_name = case(
+        (Namespace.global_, Repository.name), else_=Namespace.name + "/" + Repository.name
+    )
+    repositories = (
+        await session.execute(
+            select(Repository.id, full_name, Repository.description, _rank(Repository.name, term))
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(
+                visible,
+                or_(
+                    func.lower(Repository.name).like(pattern, escape="\\"),
+                    func.lower(Namespace.name).like(pattern, escape="\\"),
+                ),
+            )
+            .order_by(_rank(Repository.name, term), full_name)
+            .limit(LIMIT)
+        )
+    ).all()
+    namespaces = (
+        await session.execute(
+            select(Namespace.id, Namespace.name, Namespace.description, _rank(Namespace.name, term))
+            .where(
+                visible,
+                Namespace.global_.is_(False),
+                or_(
+                    func.lower(Namespace.name).like(pattern, escape="\\"),
+                    func.lower(Namespace.description).like(pattern, escape="\\"),
+                ),
+            )
+            .order_by(_rank(Namespace.name, term), Namespace.name)
+            .limit(LIMIT)
+        )
+    ).all()
+    team_filter: ColumnElement[bool] = Team.hidden.is_(False)
+    if not principal.superuser:
+        team_filter = team_filter & Team.id.in_(
+            select(TeamUser.team_id).where(TeamUser.user_id == principal.user_id)
+        )
+    teams = (
+        await session.execute(
+            select(Team.id, Team.name, Team.description, _rank(Team.name, term))
+            .where(
+                team_filter,
+                or_(
+                    func.lower(Team.name).like(pattern, escape="\\"),
+                    func.lower(Team.description).like(pattern, escape="\\"),
+                ),
+            )
+            .order_by(_rank(Team.name, term), Team.name)
+            .limit(LIMIT)
+        )
+    ).all()
+    hits = [Hit("repository", *row) for row in repositories]
+    hits += [Hit("namespace", *row) for row in namespaces]
+    hits += [Hit("team", *row) for row in teams]
+    return sorted(hits, key=lambda hit: (hit.rank, hit.kind != "repository", hit.name))
+
+
+async def explore(session: AsyncSession, query: str) -> list[Hit]:
+    """Public repositories only, for anonymous visitors (`anonymous_browsing`)."""
+    term = normalize(query)
+    pattern = _like(term)
+    full_name = case(
+        (Namespace.global_, Repository.name), else_=Namespace.name + "/" + Repository.name
+    )
+    rows = (
+        await session.execute(
+            select(Repository.id, full_name, Repository.description, _rank(Repository.name, term))
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(
+                Namespace.visibility == Visibility.public,
+                or_(
+                    func.lower(Repository.name).like(pattern, escape="\\"),
+                    func.lower(Namespace.name).like(pattern, escape="\\"),
+                ),
+            )
+            .order_by(_rank(Repository.name, term), full_name)
+            .limit(LIMIT)
+        )
+    ).all()
+    return [Hit("repository", *row) for row in rows]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import TokenDigester
+from app.models import Repository, Role, Team, TeamUser, Visibility
+from tests.conftest import ClientFactory
+from tests.fixtures import factories
+
+
+async def _world(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
+    registry = await factories.create_registry(session)
+    alice = await factories.create_user(session, username="alice")
+    public = await factories.create_namespace(
+        session, registry, name="web", visibility=Visibility.public
+    )
+    private = await factories.create_namespace(
+        session, registry, name="webstuff", members={alice.id: Role.viewer}
+    )
+    hidden = await factories.create_namespace(session, registry, name="secretweb")
+    for namespace, name in ((public, "web"), (public, "webapp"), (private, "api"), (hidden, "web")):
+        session.add(Repository(name=name, namespace_id=namespace.id))
+    team = Team(name="web-team", hidden=False)
+    session.add(team)
+    await session.flush()
+    session.add(TeamUser(team_id=team.id, user_id=alice.id, role=Role.viewer))
+    await session.flush()
+    return {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+
+
+async def test_search_is_ranked_and_scoped(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await _world(session, digester)
+    hits = (await client.get("/api/v1/search?q=web:latest", headers=headers)).json()
+    names = [(h["kind"], h["name"]) for h in hits]
+    assert names[0] == ("repository", "web/web")  # exact match first
+    assert ("repository", "secretweb/web") not in names  # not visible to alice
+    assert ("namespace", "webstuff") in names
+    assert ("team", "web-team") in names
+    assert ("repository", "webstuff/api") in names  # matched by its namespace's name
+    # LIKE wildcards are literal characters
+    assert (await client.get("/api/v1/search?q=%25", headers=headers)).json() == []
+    assert (await client.get("/api/v1/search?q=web")).status_code == 401
+
+
+async def test_explore_for_anonymous(
+    session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+) -> None:
+    await _world(session, digester)
+    async with make_client() as client:
+        hits = (await client.get("/api/v1/explore?q=web")).json()
+        assert {h["name"] for h in hits} == {"web/web", "web/webapp"}
+    async with make_client(anonymous_browsing={"enabled": False}) as client:
+        assert (await client.get("/api/v1/explore?q=web")).status_code == 405
