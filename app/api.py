@@ -14,6 +14,7 @@ from app.namespaces import endpoints as namespace_endpoints
 from app.registries import endpoints as registry_endpoints
 from app.repositories import endpoints as repository_endpoints
 from app.search import endpoints as search_endpoints
+from app.sessions import endpoints as session_endpoints
 from app.teams import endpoints as team_endpoints
 from app.users import endpoints as user_endpoints
 
@@ -46,6 +47,7 @@ def create_api_app() -> FastAPI:
     v1.include_router(team_endpoints.router)
     v1.include_router(activity_endpoints.router)
     v1.include_router(search_endpoints.router)
+    v1.include_router(session_endpoints.router)
     v1.include_router(repository_endpoints.router)
     v1.include_router(repository_endpoints.tags_router)
     api.include_router(v1)

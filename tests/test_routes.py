@@ -68,6 +68,7 @@ def test_public_routes_are_the_expected_few(settings: Settings) -> None:
     assert public_paths == {
         "/api/v1/_ping",
         "/api/v1/explore",
+        "/api/v1/session",
         "/api/v1/health",
         "/api/v1/users/bootstrap",
         "/v2/webhooks/events",

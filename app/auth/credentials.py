@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hmac
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -15,6 +16,7 @@ from app.core.db import session_scope, utcnow
 from app.core.security import (
     APP_TOKEN_MARKER,
     REFRESH_TOKEN_MARKER,
+    SESSION_MARKER,
     TokenDigester,
     parse_token,
     verify_password,
@@ -177,3 +179,41 @@ async def login(
     if is_application_token(secret):
         return await login_with_application_token(conn, digester, username, secret)
     return await login_with_password(sessionmaker, username, secret)
+
+
+SESSION_COOKIE = "portus_session"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def login_with_session(
+    conn: AsyncConnection,
+    digester: TokenDigester,
+    cookie: str,
+    *,
+    method: str,
+    csrf_header: str | None,
+) -> Principal:
+    """The SPA's cookie. Changes (unsafe methods) also need `X-CSRF-Token`: a cross-site page
+    can make the browser send the cookie, but cannot know the token."""
+    lookup = parse_token(cookie, SESSION_MARKER)
+    if lookup is None:
+        raise AuthenticationFailed("invalid session")
+    found = await repository.session_owner(conn, lookup)
+    if found is None:
+        raise AuthenticationFailed("invalid session")
+    owner, expires_at = found
+    if not digester.matches(cookie, owner.token_digest):
+        raise AuthenticationFailed("invalid session")
+    if expires_at <= utcnow() or owner.token_created_at < owner.password_changed_at:
+        raise AuthenticationFailed("the session has ended: log in again")
+    if not owner.enabled:
+        raise AuthenticationFailed("this account has been disabled")
+    if method in UNSAFE_METHODS and not hmac.compare_digest(
+        csrf_header or "", digester.csrf_token(cookie)
+    ):
+        raise CsrfFailed()
+    return principal_for(owner)
+
+
+class CsrfFailed(Exception):
+    """A cookie-authenticated change without the session's CSRF token."""

@@ -63,6 +63,18 @@ async def get_principal(
             if credentials.is_application_token(secret):
                 return await _token_login(state, username, secret)
             return await credentials.login_with_password(state.sessionmaker, username, secret)
+        cookie = request.cookies.get(credentials.SESSION_COOKIE)
+        if cookie:
+            async with state.read_connection() as conn:
+                return await credentials.login_with_session(
+                    conn,
+                    state.digester,
+                    cookie,
+                    method=request.method,
+                    csrf_header=request.headers.get("x-csrf-token"),
+                )
+    except credentials.CsrfFailed as exc:
+        raise Forbidden("Authorization fails: missing or wrong X-CSRF-Token header") from exc
     except credentials.AuthenticationFailed as exc:
         raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
     return ANONYMOUS

@@ -27,6 +27,7 @@ from app.models import (
     TeamUser,
     User,
     Visibility,
+    WebSession,
 )
 
 
@@ -95,6 +96,7 @@ LEFT JOIN namespaces n
  AND ((n.name = ANY($3::varchar[]) AND NOT n."global") OR ($4 AND n."global"))
 LEFT JOIN team_users tu ON tu.team_id = n.team_id AND tu.user_id = o.user_id
 """  # noqa: S105
+_PG_SESSION_OWNER = _PG_TOKEN_OWNER.format(extra=", t.expires_at", table="web_sessions")
 _PG_TOKEN_AND_NAMESPACES_BY_KIND = {
     "application": _PG_TOKEN_AND_NAMESPACES.format(table="application_tokens", service="NULL"),
     "refresh": _PG_TOKEN_AND_NAMESPACES.format(table="refresh_tokens", service="t.service"),
@@ -232,6 +234,28 @@ async def namespaces_for_service(
         if ns_id is not None
     ]
     return bool(rows), namespaces
+
+
+async def session_owner(conn: ReadConn, lookup: str) -> tuple[TokenOwner, datetime] | None:
+    """A browser session's digest and expiry, with its user (SQLAlchemy Core: not a hot path)."""
+    pg = await _asyncpg(conn)
+    if pg is not None:
+        found = await pg.fetchrow(_PG_SESSION_OWNER, lookup)
+        return None if found is None else (_owner(found), found[10])
+    assert isinstance(conn, AsyncConnection)
+    statement = (
+        select(
+            WebSession.token_digest,
+            WebSession.created_at,
+            *_USER_COLUMNS,
+            WebSession.id,
+            WebSession.expires_at,
+        )
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.lookup == lookup)
+    )
+    row = (await conn.execute(statement)).first()
+    return None if row is None else (_owner(row), row[10])
 
 
 async def user_by_username(session: AsyncSession, username: str) -> User | None:

@@ -49,6 +49,7 @@ async def verify_password(stored: str | None, password: str) -> bool:
 _LOOKUP = re.compile(r"[a-z2-7]{16}")  # lowercase base32 of 10 random bytes
 APP_TOKEN_MARKER = "pat"  # noqa: S105 (a prefix, not a secret)
 REFRESH_TOKEN_MARKER = "prt"  # noqa: S105
+SESSION_MARKER = "pss"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ class TokenDigester:
         secret = secrets.token_urlsafe(32)
         plain = f"{marker}_{lookup}_{secret}"
         return IssuedToken(plain=plain, lookup=lookup, digest=self.digest(plain))
+
+    def csrf_token(self, session_token: str) -> str:
+        """The CSRF token of a browser session, derived from its (httpOnly) cookie: only a page
+        that was handed it by our API can send it back in `X-CSRF-Token`."""
+        return hmac.new(self.key, b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
 
     def matches(self, plain: str, stored_digest: str) -> bool:
         return hmac.compare_digest(self.digest(plain), stored_digest)

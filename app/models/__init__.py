@@ -11,7 +11,7 @@ from app.models.setup_step import SetupStep
 from app.models.star import Comment, Star
 from app.models.tag import Tag
 from app.models.team import Team, TeamUser
-from app.models.token import ApplicationToken, RefreshToken
+from app.models.token import ApplicationToken, RefreshToken, WebSession
 from app.models.user import User
 
 __all__ = [
@@ -33,4 +33,5 @@ __all__ = [
     "TeamUser",
     "User",
     "Visibility",
+    "WebSession",
 ]

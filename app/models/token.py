@@ -38,3 +38,16 @@ class RefreshToken(Base):
     )
     client_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A browser session of the SPA: cookie `portus_session` + `X-CSRF-Token` header."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    lookup: Mapped[str] = mapped_column(String(32), unique=True)
+    token_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

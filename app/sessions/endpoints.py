@@ -1,0 +1,136 @@
+"""Log in and out of the SPA, and `/me`.
+
+Choice (see README): an httpOnly `SameSite=Strict` cookie (`Secure` over https) holding a
+server-side session, plus a CSRF token the API hands to the page, required in `X-CSRF-Token`
+on every change. Sessions live in the database, so every replica knows them and logout is real.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.auth import credentials
+from app.auth.dependencies import CurrentUser, Public
+from app.core.db import DbSession
+from app.core.errors import Unauthenticated
+from app.core.params import Text
+from app.core.security import SESSION_MARKER, parse_token
+from app.core.state import State
+from app.sessions import service
+from app.users.schemas import UserRead
+
+router = APIRouter(tags=["session"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Authentication fails"},
+    403: {"description": "Missing or wrong X-CSRF-Token"},
+    422: {"description": "Invalid fields"},
+}
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Text = Field(min_length=1, max_length=255)
+    password: Text = Field(max_length=1024)
+
+
+class SessionRead(BaseModel):
+    user: UserRead
+    csrf_token: str | None = Field(
+        description="send it back in X-CSRF-Token with every change (cookie sessions only)"
+    )
+
+
+class MeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Text | None = Field(None, min_length=3, max_length=255)
+    display_name: Text | None = Field(None, max_length=255)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    old_password: Text = Field(max_length=1024)
+    new_password: Text = Field(max_length=128)
+
+
+def _set_cookie(request: Request, response: Response, value: str, max_age: int) -> None:
+    response.set_cookie(
+        credentials.SESSION_COOKIE,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+@router.post("/session", dependencies=[Public], responses=ERRORS)
+async def log_in(
+    request: Request, response: Response, body: SessionCreate, session: DbSession, state: State
+) -> SessionRead:
+    """Username and password (the same lockout as everywhere) open a browser session."""
+    try:
+        principal = await credentials.login_with_password(
+            state.sessionmaker, body.username, body.password
+        )
+    except credentials.AuthenticationFailed as exc:
+        raise Unauthenticated(f"Authentication fails: {exc.message}") from exc
+    assert principal.user_id is not None
+    token = await service.open_session(session, state.digester, principal.user_id)
+    _set_cookie(request, response, token, int(service.SESSION_LIFETIME.total_seconds()))
+    user = await service.me(session, principal)
+    return SessionRead(
+        user=UserRead.model_validate(user), csrf_token=state.digester.csrf_token(token)
+    )
+
+
+@router.get("/session", responses=ERRORS)
+async def current_session(
+    request: Request, session: DbSession, state: State, principal: CurrentUser
+) -> SessionRead:
+    """Who is logged in, and (for a cookie session) its CSRF token, e.g. after a page reload."""
+    cookie = request.cookies.get(credentials.SESSION_COOKIE)
+    user = await service.me(session, principal)
+    return SessionRead(
+        user=UserRead.model_validate(user),
+        csrf_token=state.digester.csrf_token(cookie) if cookie else None,
+    )
+
+
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+async def log_out(
+    request: Request, response: Response, session: DbSession, _principal: CurrentUser
+) -> None:
+    cookie = request.cookies.get(credentials.SESSION_COOKIE, "")
+    lookup = parse_token(cookie, SESSION_MARKER)
+    if lookup is not None:
+        await service.close_session(session, lookup)
+    _set_cookie(request, response, "", 0)
+
+
+@router.get("/me", responses=ERRORS)
+async def get_me(session: DbSession, principal: CurrentUser) -> UserRead:
+    return UserRead.model_validate(await service.me(session, principal))
+
+
+@router.put("/me", responses=ERRORS)
+async def update_me(body: MeUpdate, session: DbSession, principal: CurrentUser) -> UserRead:
+    user = await service.update_me(
+        session, principal, email=body.email, display_name=body.display_name
+    )
+    return UserRead.model_validate(user)
+
+
+@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+async def change_password(body: PasswordChange, session: DbSession, principal: CurrentUser) -> None:
+    """Requires the old password; ends every session and identity token (log in again)."""
+    await service.change_password(
+        session, principal, old_password=body.old_password, new_password=body.new_password
+    )

@@ -1,0 +1,82 @@
+"""Browser sessions of the SPA, and what a user changes about themself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.activities import service as activities
+from app.authz.principal import Principal
+from app.core.db import utcnow
+from app.core.errors import Invalid, NotFound
+from app.core.security import SESSION_MARKER, TokenDigester, verify_password
+from app.models import RefreshToken, User, WebSession
+from app.users import service as users
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+async def open_session(session: AsyncSession, digester: TokenDigester, user_id: int) -> str:
+    issued = digester.issue(SESSION_MARKER)
+    session.add(
+        WebSession(
+            user_id=user_id,
+            lookup=issued.lookup,
+            token_digest=issued.digest,
+            expires_at=utcnow() + SESSION_LIFETIME,
+        )
+    )
+    await session.flush()
+    return issued.plain
+
+
+async def close_session(session: AsyncSession, lookup: str) -> None:
+    await session.execute(delete(WebSession).where(WebSession.lookup == lookup))
+
+
+async def me(session: AsyncSession, principal: Principal) -> User:
+    user = await session.get(User, principal.user_id)
+    if user is None:
+        raise NotFound("Not found: no such user")
+    return user
+
+
+async def update_me(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    email: str | None,
+    display_name: str | None,
+) -> User:
+    assert principal.user_id is not None
+    return await users.update_user(
+        session,
+        principal,
+        principal.user_id,
+        username=None,
+        email=email,
+        password=None,
+        display_name=display_name,
+    )
+
+
+async def change_password(
+    session: AsyncSession, principal: Principal, *, old_password: str, new_password: str
+) -> None:
+    """The old password is required; every browser session and identity token of the user
+    ends (they predate the new password)."""
+    user = await me(session, principal)
+    if user.bot or not await verify_password(user.encrypted_password, old_password):
+        raise Invalid({"old_password": ["is not your current password"]})
+    await users.set_password(session, user, new_password)
+    await session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
+    activities.record(
+        session,
+        "user.change_password",
+        trackable_type="User",
+        trackable_id=user.id,
+        owner_id=user.id,
+    )
