@@ -35,8 +35,15 @@ def create_api_app() -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
-        description="Portus v1 API. Authenticate with `Portus-Auth: <user>:<application token>` "
-        "or `Authorization: Bearer <application token>`.",
+        description="Portus v1 API. Authenticate with `Portus-Auth: <user>:<application token>`, "
+        "`Authorization: Bearer <application token>`, HTTP Basic, or the SPA's session cookie "
+        '(with `X-CSRF-Token` on changes). Errors: `{"message": ...}`.',
+        # Answers any operation may give, besides its own documented ones.
+        responses={
+            400: {"description": "The body is not valid JSON, or a value cannot be stored"},
+            409: {"description": "A concurrent change conflicted; retry"},
+            503: {"description": "The database is busy; retry"},
+        },
     )
     install_error_handlers(api)
     v1 = APIRouter(prefix="/v1")

@@ -18,6 +18,7 @@ from app.auth.dependencies import AdminUser, CurrentUser
 from app.authz.queries import readable_namespaces
 from app.core.db import DbSession
 from app.core.pagination import Pagination, set_page_headers
+from app.core.params import Text
 from app.models import Activity
 
 router = APIRouter(prefix="/activities", tags=["activities"])
@@ -27,8 +28,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Administrators only"},
     422: {"description": "Invalid filter"},
 }
-Key = Annotated[str | None, Query(max_length=64, description="e.g. repository.push")]
-Owner = Annotated[str | None, Query(max_length=255, description="username of the actor")]
+Key = Annotated[Text | None, Query(max_length=64, description="e.g. repository.push")]
+Owner = Annotated[Text | None, Query(max_length=255, description="username of the actor")]
 Since = Annotated[datetime | None, Query(description="from this time (inclusive)")]
 Until = Annotated[datetime | None, Query(description="before this time")]
 

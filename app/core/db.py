@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from app.core.errors import BadRequest, Conflict, ServiceUnavailable
+from app.core.errors import BadRequest, Conflict, ServiceUnavailable, is_data_exception
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -193,6 +193,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             if "database is locked" in str(exc):
                 raise ServiceUnavailable("the database is busy: retry in a moment") from exc
             raise
+        except DBAPIError as exc:
+            await session.rollback()
+            if not isinstance(exc, DataError) and not is_data_exception(exc):
+                raise
+            # A value the database cannot store (NUL character, too long, out of range) that
+            # validation let through: the client's mistake, so a 400, and nothing is written.
+            raise BadRequest("a value cannot be stored: too long, out of range or invalid") from exc
         except DataError as exc:
             # A value the database cannot store (NUL character, too long, out of range) that
             # validation let through: the client's mistake, so a 400, and nothing is written.

@@ -106,6 +106,20 @@ async def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
     return _envelope(400, "a value cannot be stored: too long, out of range or invalid")
 
 
+def is_data_exception(exc: BaseException) -> bool:
+    """SQLSTATE class 22 (data exception: NUL byte, value too long, out of range...), however
+    the driver wraps it (asyncpg errors reach SQLAlchemy as a generic DBAPIError)."""
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return isinstance(orig, asyncpg.exceptions.DataError) or str(state or "").startswith("22")
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_data_exception(exc):
+        return await _unstorable(request, exc)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return _envelope(500, "Internal server error")
@@ -116,5 +130,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sqlalchemy.exc.DataError, _unstorable)
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database_error)
     app.add_exception_handler(asyncpg.exceptions.DataError, _unstorable)
     app.add_exception_handler(Exception, _unexpected)

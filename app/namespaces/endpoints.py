@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.dependencies import CurrentUser
 from app.core.db import DbSession
 from app.core.pagination import Pagination, set_page_headers
-from app.core.params import ResourceId
+from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep, State
 from app.models import Namespace, Team
 from app.namespaces import service
@@ -80,7 +80,7 @@ async def create_namespace(
 
 @router.get("/validate", responses=ERRORS)
 async def validate_namespace_name(
-    name: Annotated[str, Query(max_length=1000)], _principal: CurrentUser, session: DbSession
+    name: Annotated[Text, Query(max_length=1000)], _principal: CurrentUser, session: DbSession
 ) -> NameValidation:
     problems = service.name_problems(name)
     registry = await service.get_registry(session)

@@ -8,12 +8,15 @@ from pydantic import BaseModel
 from app.auth.dependencies import CurrentUser, Public
 from app.core.db import DbSession
 from app.core.errors import FeatureDisabled
+from app.core.params import Text
 from app.core.state import SettingsDep
 from app.search import service
 
 router = APIRouter(tags=["search"])
 
-Q = Annotated[str, Query(max_length=255, description="text; what follows the first `:` is dropped")]
+Q = Annotated[
+    Text, Query(max_length=255, description="text; what follows the first `:` is dropped")
+]
 
 
 class SearchHit(BaseModel):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.dependencies import CurrentUser
 from app.core.db import DbSession
 from app.core.pagination import Pagination, set_page_headers
-from app.core.params import ResourceId
+from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep, State
 from app.models import Role, TeamUser, User
 from app.registries.client import client_factory
@@ -151,7 +151,7 @@ async def delete_team(
     state: State,
     principal: CurrentUser,
     new_team: Annotated[
-        str | None,
+        Text | None,
         Query(max_length=255, description="team that receives the namespaces; else deleted"),
     ] = None,
 ) -> None:

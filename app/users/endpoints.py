@@ -8,7 +8,7 @@ from app.auth.dependencies import AdminUser, CurrentUser, Public
 from app.core.db import DbSession
 from app.core.errors import FeatureDisabled, NotFound
 from app.core.pagination import Pagination, set_page_headers
-from app.core.params import ResourceId
+from app.core.params import ResourceId, Text
 from app.core.state import State
 from app.users import repository, service
 from app.users.schemas import (
@@ -105,7 +105,7 @@ async def create_user(
 
 
 @router.get("/{id_or_email}", responses=ERRORS)
-async def get_user(id_or_email: str, session: DbSession, _admin: AdminUser) -> UserRead:
+async def get_user(id_or_email: Text, session: DbSession, _admin: AdminUser) -> UserRead:
     """By numeric id or by email."""
     return UserRead.model_validate(await service.get_user(session, id_or_email))
 
