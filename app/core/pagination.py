@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response
 
+from app.core.errors import Invalid
 from app.core.state import SettingsDep
 
 MAX_PER_PAGE = 1000
@@ -19,6 +21,19 @@ class PageParams:
     page: int
     per_page: int
     all: bool
+    sort_attr: str | None = None
+    sort_order: Literal["asc", "desc"] = "asc"
+
+    def order_by(self, columns: Mapping[str, Any]) -> list[Any]:
+        """ORDER BY for `sort_attr` (one of `columns`; `id` when absent), ties broken by id.
+        Portus silently fell back to `id` on an unknown attribute; a 422 says what is allowed."""
+        name = self.sort_attr or "id"
+        if name not in columns:
+            allowed = ", ".join(sorted(columns))
+            raise Invalid({"sort_attr": [f"must be one of: {allowed}"]})
+        column = columns[name]
+        first = column.desc() if self.sort_order == "desc" else column.asc()
+        return [first] if name == "id" else [first, columns["id"].asc()]
 
     @property
     def offset(self) -> int:
@@ -34,8 +49,18 @@ def page_params(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")] = 1,
     per_page: Annotated[int | None, Query(ge=1, le=MAX_PER_PAGE)] = None,
     all: Annotated[bool, Query(description="every item, no pagination")] = False,
+    sort_attr: Annotated[
+        str | None, Query(max_length=64, description="attribute to sort by")
+    ] = None,
+    sort_order: Annotated[Literal["asc", "desc"], Query()] = "asc",
 ) -> PageParams:
-    return PageParams(page=page, per_page=per_page or settings.pagination.per_page, all=all)
+    return PageParams(
+        page=page,
+        per_page=per_page or settings.pagination.per_page,
+        all=all,
+        sort_attr=sort_attr,
+        sort_order=sort_order,
+    )
 
 
 Pagination = Annotated[PageParams, Depends(page_params)]

@@ -11,6 +11,7 @@ from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep, State
 from app.models import Namespace, Team
 from app.namespaces import service
+from app.namespaces.repository import NAMESPACE_SORT
 from app.namespaces.schemas import (
     NamespaceCreate,
     NamespaceRead,
@@ -54,7 +55,11 @@ async def list_namespaces(
 ) -> list[NamespaceRead]:
     """Public and protected namespaces, and those of the caller's teams (admins: all)."""
     total, rows = await service.list_namespaces(
-        session, principal, offset=pagination.offset, limit=pagination.limit
+        session,
+        principal,
+        offset=pagination.offset,
+        limit=pagination.limit,
+        order=pagination.order_by(NAMESPACE_SORT),
     )
     set_page_headers(request, response, pagination, total)
     return [_read(namespace, team) for namespace, team in rows]

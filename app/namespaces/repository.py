@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,15 +29,28 @@ async def repository_count(session: AsyncSession, namespace_id: int) -> int:
     return int(await session.scalar(statement) or 0)
 
 
+NAMESPACE_SORT = {
+    "id": Namespace.id,
+    "name": Namespace.name,
+    "created_at": Namespace.created_at,
+    "updated_at": Namespace.updated_at,
+}
+
+
 async def page_readable(
-    session: AsyncSession, visible: ColumnElement[bool], *, offset: int, limit: int | None
+    session: AsyncSession,
+    visible: ColumnElement[bool],
+    *,
+    offset: int,
+    limit: int | None,
+    order: list[Any] | None = None,
 ) -> tuple[int, list[tuple[Namespace, Team]]]:
     total = await session.scalar(select(func.count(Namespace.id)).where(visible))
     statement = (
         select(Namespace, Team)
         .join(Team, Team.id == Namespace.team_id)
         .where(visible)
-        .order_by(Namespace.id)
+        .order_by(*(order or [Namespace.id]))
         .offset(offset)
     )
     if limit is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -320,8 +321,13 @@ def _record(
 
 
 async def list_namespaces(
-    session: AsyncSession, principal: Principal, *, offset: int, limit: int | None
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    offset: int,
+    limit: int | None,
+    order: list[Any] | None = None,
 ) -> tuple[int, list[tuple[Namespace, Team]]]:
     return await repository.page_readable(
-        session, readable_namespaces(principal), offset=offset, limit=limit
+        session, readable_namespaces(principal), offset=offset, limit=limit, order=order
     )

@@ -53,7 +53,11 @@ async def list_repositories(
     visible = readable_namespaces(principal)
     total = await repository.count_visible(session, visible)
     rows = await repository.page_visible(
-        session, visible, offset=pagination.offset, limit=pagination.limit
+        session,
+        visible,
+        offset=pagination.offset,
+        limit=pagination.limit,
+        order=pagination.order_by(repository.REPOSITORY_SORT),
     )
     set_page_headers(request, response, pagination, total)
     return [

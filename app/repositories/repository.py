@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,14 +23,27 @@ async def count_visible(session: AsyncSession, visible: ColumnElement[bool]) -> 
     return int(await session.scalar(statement) or 0)
 
 
+REPOSITORY_SORT = {
+    "id": Repository.id,
+    "name": Repository.name,
+    "created_at": Repository.created_at,
+    "updated_at": Repository.updated_at,
+}
+
+
 async def page_visible(
-    session: AsyncSession, visible: ColumnElement[bool], *, offset: int, limit: int | None
+    session: AsyncSession,
+    visible: ColumnElement[bool],
+    *,
+    offset: int,
+    limit: int | None,
+    order: list[Any] | None = None,
 ) -> list[tuple[Repository, Namespace, int]]:
     statement = (
         select(Repository, Namespace, _tags_count().label("tags_count"))
         .join(Namespace, Namespace.id == Repository.namespace_id)
         .where(visible)
-        .order_by(Repository.id)
+        .order_by(*(order or [Repository.id]))
         .offset(offset)
     )
     if limit is not None:

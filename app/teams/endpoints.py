@@ -13,6 +13,7 @@ from app.models import Role, TeamUser, User
 from app.registries.client import client_factory
 from app.repositories import service as repositories
 from app.teams import service
+from app.teams.repository import TEAM_SORT
 from app.teams.schemas import (
     MemberCreate,
     MemberRead,
@@ -54,7 +55,11 @@ async def list_teams(
 ) -> list[TeamRead]:
     """Administrators see every team, others their own; hidden teams are never listed."""
     total, teams = await service.list_teams(
-        session, principal, offset=pagination.offset, limit=pagination.limit
+        session,
+        principal,
+        offset=pagination.offset,
+        limit=pagination.limit,
+        order=pagination.order_by(TEAM_SORT),
     )
     set_page_headers(request, response, pagination, total)
     return [TeamRead.model_validate(team) for team in teams]

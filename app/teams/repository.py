@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,10 +35,21 @@ async def count_visible(session: AsyncSession, user_id: int | None, admin: bool)
     return int(await session.scalar(statement) or 0)
 
 
+TEAM_SORT = {"id": Team.id, "name": Team.name, "created_at": Team.created_at}
+
+
 async def page_visible(
-    session: AsyncSession, user_id: int | None, admin: bool, *, offset: int, limit: int | None
+    session: AsyncSession,
+    user_id: int | None,
+    admin: bool,
+    *,
+    offset: int,
+    limit: int | None,
+    order: list[Any] | None = None,
 ) -> Sequence[Team]:
-    statement = select(Team).where(Team.hidden.is_(False)).order_by(Team.id).offset(offset)
+    statement = (
+        select(Team).where(Team.hidden.is_(False)).order_by(*(order or [Team.id])).offset(offset)
+    )
     if not admin:
         statement = statement.where(
             Team.id.in_(select(TeamUser.team_id).where(TeamUser.user_id == user_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -248,11 +249,16 @@ async def remove_member(
 
 
 async def list_teams(
-    session: AsyncSession, principal: Principal, *, offset: int, limit: int | None
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    offset: int,
+    limit: int | None,
+    order: list[Any] | None = None,
 ) -> tuple[int, Sequence[Team]]:
     admin = principal.superuser
     total = await repository.count_visible(session, principal.user_id, admin)
     teams = await repository.page_visible(
-        session, principal.user_id, admin, offset=offset, limit=limit
+        session, principal.user_id, admin, offset=offset, limit=limit, order=order
     )
     return total, teams

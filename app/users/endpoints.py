@@ -70,7 +70,12 @@ async def list_users(
     pagination: Pagination,
 ) -> list[UserRead]:
     total = await repository.count(session)
-    users = await repository.page(session, offset=pagination.offset, limit=pagination.limit)
+    users = await repository.page(
+        session,
+        offset=pagination.offset,
+        limit=pagination.limit,
+        order=pagination.order_by(repository.USER_SORT),
+    )
     set_page_headers(request, response, pagination, total)
     return [UserRead.model_validate(user) for user in users]
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,8 +37,19 @@ async def count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
 
-async def page(session: AsyncSession, *, offset: int, limit: int | None) -> Sequence[User]:
-    statement = select(User).order_by(User.id).offset(offset)
+USER_SORT = {
+    "id": User.id,
+    "username": User.username,
+    "email": User.email,
+    "created_at": User.created_at,
+    "updated_at": User.updated_at,
+}
+
+
+async def page(
+    session: AsyncSession, *, offset: int, limit: int | None, order: list[Any] | None = None
+) -> Sequence[User]:
+    statement = select(User).order_by(*(order or [User.id])).offset(offset)
     if limit is not None:
         statement = statement.limit(limit)
     return (await session.scalars(statement)).all()

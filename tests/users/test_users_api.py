@@ -352,3 +352,23 @@ class TestAdministration:
         assert root is not None
         self_delete = await client.delete(f"/api/v1/users/{root.id}", headers=headers)
         assert self_delete.status_code == 403
+
+
+async def test_sorting(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await admin_headers(session, digester)
+    for name in ("bravo", "alpha", "charlie"):
+        await factories.create_user(session, username=name)
+    asc = await client.get("/api/v1/users?all=true&sort_attr=username", headers=headers)
+    names = [u["username"] for u in asc.json()]
+    assert names == sorted(names)
+    desc = await client.get(
+        "/api/v1/users?all=true&sort_attr=username&sort_order=desc", headers=headers
+    )
+    assert [u["username"] for u in desc.json()] == sorted(names, reverse=True)
+    bad = await client.get("/api/v1/users?sort_attr=encrypted_password", headers=headers)
+    assert bad.status_code == 422
+    assert "sort_attr" in bad.json()["message"]
+    teams = await client.get("/api/v1/teams?sort_attr=name&sort_order=desc", headers=headers)
+    assert teams.status_code == 200
