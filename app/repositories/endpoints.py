@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.auth.dependencies import CurrentUser
+from app.auth.dependencies import AdminUser, CurrentUser
 from app.authz import policy
 from app.authz.principal import Principal
 from app.authz.queries import readable_namespaces
@@ -259,6 +259,25 @@ async def delete_tag(
     """Delete one tag, in the registry and here. Other tags of the same image stay."""
     client_for = client_factory(state.http, state.settings, state.signing_key)
     await service.delete_tag(session, state.settings, client_for, principal, tag_id)
+
+
+@tags_router.get("", responses={**ERRORS, 403: {"description": "Administrators only"}})
+async def list_tags(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    _admin: AdminUser,
+    pagination: Pagination,
+) -> list[TagRead]:
+    """Every tag (administrators), newest first unless sorted otherwise."""
+    total, tags = await repository.page_tags(
+        session,
+        offset=pagination.offset,
+        limit=pagination.limit,
+        order=pagination.order_by(repository.TAG_SORT) if pagination.sort_attr else None,
+    )
+    set_page_headers(request, response, pagination, total)
+    return [_tag(tag) for tag in tags]
 
 
 @tags_router.get("/{tag_id}", responses=ERRORS)

@@ -93,3 +93,23 @@ async def starred_by(
 async def comments_of(session: AsyncSession, repository_id: int) -> Sequence[Comment]:
     statement = select(Comment).where(Comment.repository_id == repository_id).order_by(Comment.id)
     return (await session.scalars(statement)).all()
+
+
+TAG_SORT = {
+    "id": Tag.id,
+    "name": Tag.name,
+    "size": Tag.size,
+    "created_at": Tag.created_at,
+    "updated_at": Tag.updated_at,
+}
+
+
+async def page_tags(
+    session: AsyncSession, *, offset: int, limit: int | None, order: list[Any] | None
+) -> tuple[int, Sequence[Tag]]:
+    total = await session.scalar(select(func.count(Tag.id)))
+    statement = select(Tag).order_by(*(order or [Tag.updated_at.desc(), Tag.id.desc()]))
+    statement = statement.offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return int(total or 0), (await session.scalars(statement)).all()

@@ -206,3 +206,19 @@ class TestRepositoryDetails:
         shown = await client.get(f"/api/v1/tags/{tag_id}", headers=viewer)
         assert shown.status_code == 200
         assert shown.json()["id"] == tag_id
+
+
+async def test_tags_list_is_for_admins(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    registry = await factories.create_registry(session)
+    namespace = await factories.create_namespace(session, registry, name="team")
+    await add_repository(session, namespace, "app", 3)
+    admin = await factories.create_user(session, username="root", admin=True)
+    alice = await factories.create_user(session, username="alice")
+    admin_h = {"Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"}
+    alice_h = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    listed = await client.get("/api/v1/tags?per_page=2&sort_attr=name", headers=admin_h)
+    assert [t["name"] for t in listed.json()] == ["v0", "v1"]
+    assert listed.headers["X-Total"] == "3"
+    assert (await client.get("/api/v1/tags", headers=alice_h)).status_code == 403
