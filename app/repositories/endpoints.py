@@ -13,7 +13,7 @@ from app.core.db import DbSession
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId
 from app.core.state import SettingsDep, State
-from app.models import Tag
+from app.models import Namespace, Repository, Tag
 from app.registries.client import client_factory
 from app.repositories import repository, service
 from app.repositories.schemas import (
@@ -41,6 +41,19 @@ def _full_name(namespace_name: str, global_: bool, name: str) -> str:
     return name if global_ else f"{namespace_name}/{name}"
 
 
+def _summary(repo: Repository, ns: Namespace, tags_count: int) -> RepositoryRead:
+    return RepositoryRead(
+        id=repo.id,
+        name=repo.name,
+        full_name=_full_name(ns.name, ns.global_, repo.name),
+        description=repo.description,
+        namespace=NamespaceRef(id=ns.id, name=ns.name),
+        tags_count=tags_count,
+        created_at=repo.created_at,
+        updated_at=repo.updated_at,
+    )
+
+
 @router.get("", responses=ERRORS)
 async def list_repositories(
     request: Request,
@@ -60,19 +73,7 @@ async def list_repositories(
         order=pagination.order_by(repository.REPOSITORY_SORT),
     )
     set_page_headers(request, response, pagination, total)
-    return [
-        RepositoryRead(
-            id=repo.id,
-            name=repo.name,
-            full_name=_full_name(ns.name, ns.global_, repo.name),
-            description=repo.description,
-            namespace=NamespaceRef(id=ns.id, name=ns.name),
-            tags_count=tags_count,
-            created_at=repo.created_at,
-            updated_at=repo.updated_at,
-        )
-        for repo, ns, tags_count in rows
-    ]
+    return [_summary(repo, ns, tags_count) for repo, ns, tags_count in rows]
 
 
 @router.get("/starred", responses=ERRORS)
@@ -82,19 +83,7 @@ async def list_starred_repositories(
     """The caller's starred repositories (those still visible to them)."""
     assert principal.user_id is not None
     rows = await repository.starred_by(session, principal.user_id, readable_namespaces(principal))
-    return [
-        RepositoryRead(
-            id=repo.id,
-            name=repo.name,
-            full_name=_full_name(ns.name, ns.global_, repo.name),
-            description=repo.description,
-            namespace=NamespaceRef(id=ns.id, name=ns.name),
-            tags_count=tags_count,
-            created_at=repo.created_at,
-            updated_at=repo.updated_at,
-        )
-        for repo, ns, tags_count in rows
-    ]
+    return [_summary(repo, ns, tags_count) for repo, ns, tags_count in rows]
 
 
 async def _detail(

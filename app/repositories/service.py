@@ -19,7 +19,6 @@ from app.models import (
     Namespace,
     Registry,
     Repository,
-    Role,
     Star,
     Tag,
     Team,
@@ -54,31 +53,14 @@ class TagContext:
 
 async def load_tag(session: AsyncSession, principal: Principal, tag_id: int) -> TagContext:
     """The tag, if the caller may see it (404 otherwise: existence stays hidden)."""
-    row = (
-        await session.execute(
-            select(Tag, Repository, Namespace, Registry, TeamUser.role)
-            .join(Repository, Repository.id == Tag.repository_id)
-            .join(Namespace, Namespace.id == Repository.namespace_id)
-            .join(Registry, Registry.id == Namespace.registry_id)
-            .outerjoin(
-                TeamUser,
-                (TeamUser.team_id == Namespace.team_id) & (TeamUser.user_id == principal.user_id),
-            )
-            .where(Tag.id == tag_id)
-        )
-    ).first()
-    if row is None:
+    tag = await session.get(Tag, tag_id)
+    if tag is None:
         raise NotFound("Not found: no such tag")
-    tag, repository, namespace, registry, role = row
-    facts = policy.NamespaceFacts(
-        id=namespace.id,
-        visibility=namespace.visibility,
-        global_=namespace.global_,
-        role=role if isinstance(role, Role) or role is None else Role(role),
-    )
-    if not policy.can_pull(principal, facts):
-        raise NotFound("Not found: no such tag")
-    return TagContext(tag, repository, namespace, registry, facts)
+    try:
+        context = await load_repository(session, principal, tag.repository_id)
+    except NotFound as exc:
+        raise NotFound("Not found: no such tag") from exc
+    return TagContext(tag, context.repository, context.namespace, context.registry, context.facts)
 
 
 async def delete_tag(
