@@ -101,6 +101,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         hide_parameters=True,
+        # Short OLTP queries: PostgreSQL's JIT compiles plans of large tables for longer than
+        # they run (measured: 145 ms of JIT on a 25-row page at 100k repositories).
+        connect_args={"server_settings": {"jit": "off"}} if url.startswith("postgresql") else {},
     )
 
 
@@ -156,7 +159,9 @@ async def open_read_connections(
         return
     if bind.dialect.name == "postgresql":
         dsn = bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=10, server_settings={"jit": "off"}
+        )
         try:
 
             @asynccontextmanager

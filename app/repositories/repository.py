@@ -39,15 +39,24 @@ async def page_visible(
     limit: int | None,
     order: list[Any] | None = None,
 ) -> list[tuple[Repository, Namespace, int]]:
-    statement = (
-        select(Repository, Namespace, _tags_count().label("tags_count"))
+    ordering = order or [Repository.id]
+    # The page's ids first: the tag counts (a correlated subquery) are then computed for the
+    # rows returned, not for every row an OFFSET skips.
+    page_ids = (
+        select(Repository.id)
         .join(Namespace, Namespace.id == Repository.namespace_id)
         .where(visible)
-        .order_by(*(order or [Repository.id]))
+        .order_by(*ordering)
         .offset(offset)
     )
     if limit is not None:
-        statement = statement.limit(limit)
+        page_ids = page_ids.limit(limit)
+    statement = (
+        select(Repository, Namespace, _tags_count().label("tags_count"))
+        .join(Namespace, Namespace.id == Repository.namespace_id)
+        .where(Repository.id.in_(page_ids.scalar_subquery()))
+        .order_by(*ordering)
+    )
     return [(repo, ns, count) for repo, ns, count in (await session.execute(statement)).all()]
 
 
