@@ -36,21 +36,6 @@ class RegistryFailed(AppError):
     status_code = 502
 
 
-@dataclass(frozen=True)
-class TagContext:
-    tag: Tag
-    repository: Repository
-    namespace: Namespace
-    registry: Registry
-    facts: policy.NamespaceFacts
-
-    @property
-    def full_name(self) -> str:
-        if self.namespace.global_:
-            return self.repository.name
-        return f"{self.namespace.name}/{self.repository.name}"
-
-
 async def load_tag(session: AsyncSession, principal: Principal, tag_id: int) -> TagContext:
     """The tag, if the caller may see it (404 otherwise: existence stays hidden)."""
     tag = await session.get(Tag, tag_id)
@@ -60,7 +45,7 @@ async def load_tag(session: AsyncSession, principal: Principal, tag_id: int) -> 
         context = await load_repository(session, principal, tag.repository_id)
     except NotFound as exc:
         raise NotFound("Not found: no such tag") from exc
-    return TagContext(tag, context.repository, context.namespace, context.registry, context.facts)
+    return TagContext(context.repository, context.namespace, context.registry, context.facts, tag)
 
 
 async def delete_tag(
@@ -411,6 +396,11 @@ class RepositoryContext:
         if self.namespace.global_:
             return self.repository.name
         return f"{self.namespace.name}/{self.repository.name}"
+
+
+@dataclass(frozen=True)
+class TagContext(RepositoryContext):
+    tag: Tag
 
 
 async def load_repository(
