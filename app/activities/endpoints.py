@@ -23,6 +23,9 @@ from app.models import Activity
 
 router = APIRouter(prefix="/activities", tags=["activities"])
 
+# A feed shows what happened lately; the full trail is the admin list.
+FEED_DEPTH = 1000
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Authentication fails"},
     403: {"description": "Administrators only"},
@@ -55,12 +58,12 @@ async def activity_feed(
     pagination: Pagination,
 ) -> list[ActivityRead]:
     """Newest first: namespaces and repositories the caller may pull from, their teams, and
-    their own account (tokens)."""
+    their own account (tokens); the newest 1,000 such activities."""
     visible = repository.feed_filter(
         principal.user_id, principal.superuser, readable_namespaces(principal)
     )
     total, rows = await repository.page(
-        session, visible, offset=pagination.offset, limit=pagination.limit
+        session, visible, offset=pagination.offset, limit=pagination.limit, depth=FEED_DEPTH
     )
     set_page_headers(request, response, pagination, total)
     return [_read(activity, name) for activity, name in rows]

@@ -67,9 +67,17 @@ async def page(
     until: datetime | None = None,
     offset: int = 0,
     limit: int | None = None,
+    depth: int | None = None,
 ) -> tuple[int, Sequence[tuple[Activity, str | None]]]:
+    """`depth`: only the newest `depth` activities count (and are paged through), so that the
+    count of a feed costs the same with 200 or 200,000 activities."""
     statement = _query(visible, key=key, owner=owner, since=since, until=until)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    counted = statement
+    if depth is not None:
+        counted = counted.order_by(Activity.created_at.desc()).limit(depth)
+        room = max(0, depth - offset)
+        limit = room if limit is None else min(limit, room)
+    total = await session.scalar(select(func.count()).select_from(counted.subquery()))
     statement = statement.order_by(Activity.created_at.desc(), Activity.id.desc()).offset(offset)
     if limit is not None:
         statement = statement.limit(limit)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.activities.endpoints import _cell
 from app.core.security import TokenDigester
-from app.models import Repository, Role, Visibility
+from app.models import Activity, Repository, Role, Visibility
 from tests.fixtures import factories
 
 
@@ -80,3 +80,30 @@ def test_csv_cells_are_never_formulas() -> None:
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert _cell("@SUM(1)") == "'@SUM(1)"
     assert _cell("alice") == "alice"
+
+
+async def test_the_feed_covers_the_newest_thousand(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    alice = await factories.create_user(session, username="alice")
+    session.add_all(
+        Activity(
+            key="application_token.create",
+            trackable_type="User",
+            trackable_id=alice.id,
+            owner_id=alice.id,
+            parameters={"n": n},
+        )
+        for n in range(1005)
+    )
+    await session.flush()
+    headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    first = await client.get("/api/v1/activities/feed?per_page=100", headers=headers)
+    assert first.headers["X-Total"] == "1000"
+    assert first.headers["X-Total-Pages"] == "10"
+    last = await client.get("/api/v1/activities/feed?per_page=100&page=10", headers=headers)
+    assert len(last.json()) == 100
+    beyond = await client.get("/api/v1/activities/feed?per_page=100&page=11", headers=headers)
+    assert beyond.json() == []
+    everything = await client.get("/api/v1/activities/feed?all=true", headers=headers)
+    assert len(everything.json()) == 1000
