@@ -168,19 +168,6 @@ async def login_with_password(
     return principal
 
 
-async def login(
-    conn: AsyncConnection,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    digester: TokenDigester,
-    username: str,
-    secret: str,
-) -> Principal:
-    """Basic credentials: an application token when it is shaped like one, else the password."""
-    if is_application_token(secret):
-        return await login_with_application_token(conn, digester, username, secret)
-    return await login_with_password(sessionmaker, username, secret)
-
-
 SESSION_COOKIE = "portus_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -9,6 +9,7 @@ SQLAlchemy's statement building and result processing cost more than the query i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,7 +67,7 @@ SELECT t.token_digest, t.created_at, u.id, u.username, u.admin, u.bot, u.enabled
 FROM {table} t JOIN users u ON u.id = t.user_id
 WHERE t.lookup = $1
 """  # noqa: S105
-_PG_APPLICATION_TOKEN_OWNER = _PG_TOKEN_OWNER.format(extra="", table="application_tokens")
+_PG_APPLICATION_TOKEN_OWNER = _PG_TOKEN_OWNER.format(extra=", t.id", table="application_tokens")
 _PG_REFRESH_TOKEN_OWNER = _PG_TOKEN_OWNER.format(extra=", t.service", table="refresh_tokens")
 
 _PG_NAMESPACES_FOR_SERVICE = """
@@ -129,45 +130,53 @@ def _owner(row: Any, service: str | None = None) -> TokenOwner:
     )
 
 
-async def application_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | None:
+async def _token_owner(
+    conn: ReadConn, lookup: str, pg_sql: str, model: Any, extra: Any
+) -> tuple[TokenOwner, Any] | None:
+    """A token row (`model`: application token, refresh token or browser session) with its user,
+    and one extra column of the token (`extra`)."""
     pg = await _asyncpg(conn)
     if pg is not None:
-        found = await pg.fetchrow(_PG_APPLICATION_TOKEN_OWNER, lookup)
-        return None if found is None else _owner(found)
-    assert isinstance(conn, AsyncConnection)
-    statement = (
-        select(
-            ApplicationToken.token_digest,
-            ApplicationToken.created_at,
-            *_USER_COLUMNS,
-            ApplicationToken.id,
+        found = await pg.fetchrow(pg_sql, lookup)
+    else:
+        assert isinstance(conn, AsyncConnection)
+        statement = (
+            select(model.token_digest, model.created_at, *_USER_COLUMNS, model.id, extra)
+            .join(User, User.id == model.user_id)
+            .where(model.lookup == lookup)
         )
-        .join(User, User.id == ApplicationToken.user_id)
-        .where(ApplicationToken.lookup == lookup)
+        found = (await conn.execute(statement)).first()
+    return None if found is None else (_owner(found), found[10])
+
+
+async def application_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | None:
+    found = await _token_owner(
+        conn, lookup, _PG_APPLICATION_TOKEN_OWNER, ApplicationToken, ApplicationToken.id
     )
-    row = (await conn.execute(statement)).first()
-    return None if row is None else _owner(row)
+    return None if found is None else found[0]
 
 
 async def refresh_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | None:
-    pg = await _asyncpg(conn)
-    if pg is not None:
-        found = await pg.fetchrow(_PG_REFRESH_TOKEN_OWNER, lookup)
-        return None if found is None else _owner(found, service=found[10])
-    assert isinstance(conn, AsyncConnection)
-    statement = (
-        select(
-            RefreshToken.token_digest,
-            RefreshToken.created_at,
-            *_USER_COLUMNS,
-            RefreshToken.id,
-            RefreshToken.service,
-        )
-        .join(User, User.id == RefreshToken.user_id)
-        .where(RefreshToken.lookup == lookup)
+    found = await _token_owner(
+        conn, lookup, _PG_REFRESH_TOKEN_OWNER, RefreshToken, RefreshToken.service
     )
-    row = (await conn.execute(statement)).first()
-    return None if row is None else _owner(row, service=row[10])
+    return None if found is None else dataclasses.replace(found[0], service=found[1])
+
+
+def _namespace_rows(records: Any, first: int) -> list[NamespaceRow]:
+    """The namespace columns of asyncpg records, from column `first` on (rows that joined no
+    namespace are skipped)."""
+    return [
+        NamespaceRow(
+            id=r[first],
+            name=r[first + 1],
+            visibility=Visibility(r[first + 2]),
+            global_=r[first + 3],
+            role=None if r[first + 4] is None else Role(r[first + 4]),
+        )
+        for r in records
+        if r[first] is not None
+    ]
 
 
 @dataclass(frozen=True)
@@ -194,17 +203,7 @@ async def namespaces_for_service(
         records = await pg.fetch(
             _PG_NAMESPACES_FOR_SERVICE, service, list(names), include_global, user_id
         )
-        return bool(records), [
-            NamespaceRow(
-                id=r[1],
-                name=r[2],
-                visibility=Visibility(r[3]),
-                global_=r[4],
-                role=None if r[5] is None else Role(r[5]),
-            )
-            for r in records
-            if r[1] is not None
-        ]
+        return bool(records), _namespace_rows(records, 1)
     wanted: ColumnElement[bool] = (
         and_(Namespace.name.in_(names), Namespace.global_.is_(False)) if names else false()
     )
@@ -237,25 +236,8 @@ async def namespaces_for_service(
 
 
 async def session_owner(conn: ReadConn, lookup: str) -> tuple[TokenOwner, datetime] | None:
-    """A browser session's digest and expiry, with its user (SQLAlchemy Core: not a hot path)."""
-    pg = await _asyncpg(conn)
-    if pg is not None:
-        found = await pg.fetchrow(_PG_SESSION_OWNER, lookup)
-        return None if found is None else (_owner(found), found[10])
-    assert isinstance(conn, AsyncConnection)
-    statement = (
-        select(
-            WebSession.token_digest,
-            WebSession.created_at,
-            *_USER_COLUMNS,
-            WebSession.id,
-            WebSession.expires_at,
-        )
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.lookup == lookup)
-    )
-    row = (await conn.execute(statement)).first()
-    return None if row is None else (_owner(row), row[10])
+    """A browser session's digest and expiry, with its user."""
+    return await _token_owner(conn, lookup, _PG_SESSION_OWNER, WebSession, WebSession.expires_at)
 
 
 async def user_by_username(session: AsyncSession, username: str) -> User | None:
@@ -290,16 +272,5 @@ async def token_owner_and_namespaces(
     )
     if not records:
         return None, False, []
-    namespaces = [
-        NamespaceRow(
-            id=r[12],
-            name=r[13],
-            visibility=Visibility(r[14]),
-            global_=r[15],
-            role=None if r[16] is None else Role(r[16]),
-        )
-        for r in records
-        if r[12] is not None
-    ]
     first = records[0]
-    return _owner(first, service=first[10]), first[11] is not None, namespaces
+    return _owner(first, service=first[10]), first[11] is not None, _namespace_rows(records, 12)
