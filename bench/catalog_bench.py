@@ -383,10 +383,13 @@ def run_scale(args: argparse.Namespace, scale: float) -> tuple[Seeded, dict[str,
                 if "Traceback" in log or "ERROR" in log:
                     print(f"warning: the server logged errors:\n{log}", file=sys.stderr)
     finally:
-        try:
-            asyncio.run(_drop_database(admin_dsn, database))
-        except (OSError, asyncpg.PostgresError) as exc:
-            print(f"warning: could not drop database {database}: {exc!r}", file=sys.stderr)
+        if args.keep_database:
+            print(f"  kept database {seed_dsn}", flush=True)
+        else:
+            try:
+                asyncio.run(_drop_database(admin_dsn, database))
+            except (OSError, asyncpg.PostgresError) as exc:
+                print(f"warning: could not drop database {database}: {exc!r}", file=sys.stderr)
     return seeded, figures
 
 
@@ -432,6 +435,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pg",
         default="postgresql://postgres@127.0.0.1:5432/test",
         help="an existing database on the server; a fresh one is created beside it",
+    )
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="leave the seeded database in place (to EXPLAIN queries against it)",
     )
     args = parser.parse_args(argv)
     if args.requests < 1 or (args.scale is not None and args.scale <= 0):

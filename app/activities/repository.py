@@ -17,8 +17,14 @@ def feed_filter(
     if admin:
         return true()
     readable_namespace_ids = select(Namespace.id).where(readable)
-    readable_repository_ids = select(Repository.id).where(
-        Repository.namespace_id.in_(readable_namespace_ids)
+    # A per-row lookup of the activity's repository, not `trackable_id IN (readable repositories)`:
+    # the feed walks the newest activities and stops at its depth, so probing a primary key for
+    # each costs the same at any size, where hashing every readable repository grows with them.
+    repository_namespace = (
+        select(Repository.namespace_id)
+        .where(Repository.id == Activity.trackable_id)
+        .correlate(Activity)
+        .scalar_subquery()
     )
     my_teams = select(TeamUser.team_id).where(TeamUser.user_id == user_id)
     return or_(
@@ -28,7 +34,7 @@ def feed_filter(
         ),
         and_(
             Activity.trackable_type == "Repository",
-            Activity.trackable_id.in_(readable_repository_ids),
+            repository_namespace.in_(readable_namespace_ids),
         ),
         and_(Activity.trackable_type == "Team", Activity.trackable_id.in_(my_teams)),
         and_(Activity.trackable_type == "User", Activity.trackable_id == user_id),
