@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
@@ -29,9 +29,12 @@ def normalize(query: str) -> str:
     return query.split(":", 1)[0].strip().lower()
 
 
+def _escape(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{_escape(term)}%"
 
 
 def _rank(column: Any, term: str) -> ColumnElement[int]:
@@ -39,8 +42,44 @@ def _rank(column: Any, term: str) -> ColumnElement[int]:
     lowered = func.lower(column)
     return case(
         (lowered == term, literal(0)),
-        (lowered.like(term.replace("%", "") + "%"), literal(1)),
+        (lowered.like(_escape(term) + "%", escape="\\"), literal(1)),
         else_=literal(2),
+    )
+
+
+def _repository_hits(term: str, visible: ColumnElement[bool]) -> Select[int, str, str | None, int]:
+    """Repositories whose name, or whose namespace's name, contains `term`, best first.
+    Two index-served matches (pg_trgm on PostgreSQL) joined to the visible namespaces, rather
+    than one OR across the join, which can only be answered by scanning every repository."""
+    pattern = _like(term)
+    by_name = select(Repository.id).where(func.lower(Repository.name).like(pattern, escape="\\"))
+    by_namespace = (
+        select(Repository.id)
+        .join(Namespace, Namespace.id == Repository.namespace_id)
+        .where(func.lower(Namespace.name).like(pattern, escape="\\"))
+    )
+    matches = [by_name, by_namespace]
+    full_name = case(
+        (Namespace.global_, Repository.name), else_=Namespace.name + "/" + Repository.name
+    )
+    rank = _rank(Repository.name, term)
+    namespace_part, slash, repository_part = term.partition("/")
+    if slash:
+        # `alice/ap`: alice's repositories that start with `ap`, ranked on the full name.
+        matches.append(
+            select(Repository.id)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(
+                func.lower(Namespace.name) == namespace_part,
+                func.lower(Repository.name).like(_escape(repository_part) + "%", escape="\\"),
+            )
+        )
+        rank = _rank(full_name, term)
+    return (
+        select(Repository.id, full_name, Repository.description, rank)
+        .join(Namespace, Namespace.id == Repository.namespace_id)
+        .where(visible, Repository.id.in_(union(*matches)))
+        .order_by(rank, full_name)
     )
 
 
@@ -50,24 +89,7 @@ async def search(session: AsyncSession, principal: Principal, query: str) -> lis
         return []
     pattern = _like(term)
     visible = readable_namespaces(principal)
-    full_name = case(
-        (Namespace.global_, Repository.name), else_=Namespace.name + "/" + Repository.name
-    )
-    repositories = (
-        await session.execute(
-            select(Repository.id, full_name, Repository.description, _rank(Repository.name, term))
-            .join(Namespace, Namespace.id == Repository.namespace_id)
-            .where(
-                visible,
-                or_(
-                    func.lower(Repository.name).like(pattern, escape="\\"),
-                    func.lower(Namespace.name).like(pattern, escape="\\"),
-                ),
-            )
-            .order_by(_rank(Repository.name, term), full_name)
-            .limit(LIMIT)
-        )
-    ).all()
+    repositories = (await session.execute(_repository_hits(term, visible).limit(LIMIT))).all()
     namespaces = (
         await session.execute(
             select(Namespace.id, Namespace.name, Namespace.description, _rank(Namespace.name, term))
@@ -111,23 +133,9 @@ async def search(session: AsyncSession, principal: Principal, query: str) -> lis
 async def explore(session: AsyncSession, query: str) -> list[Hit]:
     """Public repositories only, for anonymous visitors (`anonymous_browsing`)."""
     term = normalize(query)
-    pattern = _like(term)
-    full_name = case(
-        (Namespace.global_, Repository.name), else_=Namespace.name + "/" + Repository.name
-    )
     rows = (
         await session.execute(
-            select(Repository.id, full_name, Repository.description, _rank(Repository.name, term))
-            .join(Namespace, Namespace.id == Repository.namespace_id)
-            .where(
-                Namespace.visibility == Visibility.public,
-                or_(
-                    func.lower(Repository.name).like(pattern, escape="\\"),
-                    func.lower(Namespace.name).like(pattern, escape="\\"),
-                ),
-            )
-            .order_by(_rank(Repository.name, term), full_name)
-            .limit(LIMIT)
+            _repository_hits(term, Namespace.visibility == Visibility.public).limit(LIMIT)
         )
     ).all()
     return [Hit("repository", *row) for row in rows]

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
-from app.models import Repository, Role, Team, TeamUser, Visibility
+from app.models import Registry, Repository, Role, Team, TeamUser, Visibility
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 
@@ -54,3 +55,33 @@ async def test_explore_for_anonymous(
         assert {h["name"] for h in hits} == {"web/web", "web/webapp"}
     async with make_client(anonymous_browsing={"enabled": False}) as client:
         assert (await client.get("/api/v1/explore?q=web")).status_code == 405
+
+
+async def test_search_by_full_name(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await _world(session, digester)
+    hits = (await client.get("/api/v1/search?q=web/web", headers=headers)).json()
+    repositories = [h["name"] for h in hits if h["kind"] == "repository"]
+    assert repositories == ["web/web", "web/webapp"]  # exact full name first, then prefix
+    hits = (await client.get("/api/v1/search?q=webstuff/a", headers=headers)).json()
+    assert [h["name"] for h in hits if h["kind"] == "repository"] == ["webstuff/api"]
+    # secretweb/web exists but alice may not see it
+    assert (await client.get("/api/v1/search?q=secretweb/web", headers=headers)).json() == []
+
+
+async def test_search_underscore_is_literal_in_ranking(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await _world(session, digester)
+    registry = await session.scalar(select(Registry))
+    assert registry is not None
+    namespace = await factories.create_namespace(
+        session, registry, name="zz", visibility=Visibility.public
+    )
+    for name in ("a_b", "axb-a_b"):
+        session.add(Repository(name=name, namespace_id=namespace.id))
+    await session.flush()
+    hits = (await client.get("/api/v1/search?q=a_b", headers=headers)).json()
+    # `axb-a_b` contains `a_b` but does not start with it: ranked after the prefix match
+    assert [h["name"] for h in hits if h["kind"] == "repository"] == ["zz/a_b", "zz/axb-a_b"]
