@@ -6,7 +6,7 @@ from app.models.enums import EventStatus, Role, Visibility
 from app.models.namespace import Namespace
 from app.models.registry import Registry
 from app.models.registry_event import RegistryEvent
-from app.models.repository import Repository
+from app.models.repository import Repository, RepositoryCountChange
 from app.models.setup_step import SetupStep
 from app.models.star import Comment, Star
 from app.models.tag import Tag
@@ -25,6 +25,7 @@ __all__ = [
     "Registry",
     "RegistryEvent",
     "Repository",
+    "RepositoryCountChange",
     "Role",
     "SetupStep",
     "Star",

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -43,5 +44,8 @@ class Namespace(Base):
     visibility: Mapped[Visibility] = mapped_column(
         IntEnumType(Visibility), default=Visibility.private
     )
+    # Repositories as of the last fold of `repository_count_changes` (see that model): the exact
+    # count is this plus the namespace's pending changes.
+    repositories_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Comment, Namespace, Repository, Star, Tag
+from app.models import Comment, Namespace, Repository, RepositoryCountChange, Star, Tag
 
 
 def _tags_count() -> ScalarSelect[int]:
@@ -19,8 +19,47 @@ def _tags_count() -> ScalarSelect[int]:
 
 
 async def count_visible(session: AsyncSession, visible: ColumnElement[bool]) -> int:
-    statement = select(func.count(Repository.id)).join(Namespace).where(visible)
+    """From the namespaces' counters and their pending changes: the cost follows the number of
+    namespaces, not of repositories."""
+    folded = select(func.coalesce(func.sum(Namespace.repositories_count), 0)).where(visible)
+    pending = (
+        select(func.coalesce(func.sum(RepositoryCountChange.delta), 0))
+        .join(Namespace, Namespace.id == RepositoryCountChange.namespace_id)
+        .where(visible)
+    )
+    statement = select(folded.scalar_subquery() + pending.scalar_subquery())
     return int(await session.scalar(statement) or 0)
+
+
+async def fold_repository_counts(session: AsyncSession, *, batch: int = 10_000) -> int:
+    """Move pending repository count changes into `namespaces.repositories_count`; returns how
+    many were folded. DELETE ... RETURNING folds exactly the rows it removed, whatever commits
+    meanwhile; namespaces are updated in id order, so two folds never deadlock."""
+    oldest = (
+        select(RepositoryCountChange.id).order_by(RepositoryCountChange.id).limit(batch)
+    ).scalar_subquery()
+    removed = (
+        await session.execute(
+            delete(RepositoryCountChange)
+            .where(RepositoryCountChange.id.in_(oldest))
+            .returning(RepositoryCountChange.namespace_id, RepositoryCountChange.delta)
+        )
+    ).all()
+    sums: dict[int, int] = {}
+    for namespace_id, delta in removed:
+        sums[namespace_id] = sums.get(namespace_id, 0) + delta
+    for namespace_id in sorted(sums):
+        if sums[namespace_id]:
+            await session.execute(
+                update(Namespace)
+                .where(Namespace.id == namespace_id)
+                .values(
+                    repositories_count=Namespace.repositories_count + sums[namespace_id],
+                    updated_at=Namespace.updated_at,  # bookkeeping, not a change to show
+                )
+                .execution_options(synchronize_session=False)
+            )
+    return len(removed)
 
 
 REPOSITORY_SORT = {
