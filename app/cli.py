@@ -1,11 +1,13 @@
-"""`portus`: serve, migrate, registry-config, create-user."""
+"""`portus`: serve, worker, migrate, registry-config, create-user."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
+import signal
 import sys
 
 import yaml
@@ -68,6 +70,36 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         proxy_headers=True,
         access_log=args.access_log,
     )
+    return 0
+
+
+async def _run_worker(settings: Settings) -> None:
+    from app.tasks.context import open_task_context
+    from app.tasks.periodic import worker_id
+    from app.tasks.runner import BackgroundRunner
+
+    async with open_task_context(settings) as context:
+        runner = BackgroundRunner.build(context)
+        current = asyncio.current_task()
+        assert current is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
+        names = ", ".join(runner.health()) or "nothing (every task is disabled)"
+        logger.info("worker %s runs: %s", worker_id(), names)
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner.run()
+        logger.info("worker %s stopped", worker_id())
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    if asyncio.run(_current_revision(settings)) != schema_head():
+        print(
+            "error: the database schema is not up to date: run `portus migrate` first",
+            file=sys.stderr,
+        )
+        return 2
+    load_signing_key(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_worker(settings))
     return 0
 
 
@@ -188,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
     serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser(
+        "worker",
+        help="run the background tasks (events, sync, garbage collector, webhooks) without the "
+        "web service; set background.in_process: false for `portus serve` then",
+    ).set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         func=cmd_migrate

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,9 @@ from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.core.security import TokenDigester
 from app.core.state import AppState
-from app.events.processor import EventContext
-from app.events.worker import EventWorker
 from app.registries.client import client_factory
+from app.tasks.context import TaskContext
+from app.tasks.runner import BackgroundRunner
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +73,7 @@ def create_app(
     run_background: bool | None = None,
 ) -> FastAPI:
     """`sessionmaker` lets tests bind every request to their own transaction."""
-    background = settings.background.registry.enabled if run_background is None else run_background
+    background = settings.background.in_process if run_background is None else run_background
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -90,14 +89,16 @@ def create_app(
             state = build_state(settings, maker, http, read_connection)
             tasks: list[asyncio.Task[None]] = []
             if background:
-                client_for = client_factory(http, settings, state.signing_key)
-                worker = EventWorker(maker, EventContext(client_for=client_for))
-                state.wake_event_worker = worker.notify
-                state.event_worker_health = lambda: {
-                    k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                    for k, v in asdict(worker.health).items()
-                }
-                tasks.append(asyncio.create_task(worker.run(), name="registry-events"))
+                context = TaskContext(
+                    settings=settings,
+                    sessionmaker=maker,
+                    http=http,
+                    client_for=client_factory(http, settings, state.signing_key),
+                )
+                runner = BackgroundRunner.build(context)
+                state.wake_event_worker = runner.wake_event_worker
+                state.background_health = runner.health
+                tasks.append(asyncio.create_task(runner.run(), name="background"))
             try:
                 yield {"app": state}
             finally:

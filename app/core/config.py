@@ -264,6 +264,9 @@ class SyncSettings(_Node):
 
 
 class BackgroundSettings(_Node):
+    # New key. true: `portus serve` runs the background tasks itself (the single-machine
+    # default); false: they run in `portus worker` processes (any number, PostgreSQL only).
+    in_process: bool = True
     registry: EnabledTrue = EnabledTrue()
     sync: SyncSettings = SyncSettings()
 

@@ -28,7 +28,8 @@ class AppState:
     # Set by the in-process event worker; a no-op when events are handled elsewhere.
     wake_event_worker: Callable[[], None] = field(default=lambda: None)
     schema_head: str | None = None
-    event_worker_health: Callable[[], dict[str, Any]] | None = None
+    # This process's background tasks, when it runs them (`background.in_process`).
+    background_health: Callable[[], dict[str, Any]] | None = None
 
 
 def get_state(request: Request) -> AppState:

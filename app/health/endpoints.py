@@ -15,6 +15,7 @@ from app.core.db import DbSession
 from app.core.state import State
 from app.namespaces import service as namespaces
 from app.registries.client import check_reachable
+from app.tasks.status import shared_status
 
 router = APIRouter(tags=["health"])
 
@@ -57,7 +58,17 @@ async def health(session: DbSession, state: State) -> JSONResponse:
             "msg": problem or "registry is reachable",
             "success": problem is None,
         }
-    if state.event_worker_health is not None:
-        components["background"] = {"registry_events": state.event_worker_health()}
+    try:
+        tasks = await shared_status(session)
+        background: dict[str, Any] = {
+            "msg": "background tasks as recorded by every process",
+            "success": all(task["success"] for task in tasks.values()),
+            "tasks": tasks,
+        }
+    except SQLAlchemyError as exc:
+        background = {"msg": f"cannot read the background tasks: {exc}", "success": False}
+    if state.background_health is not None:
+        background["this_process"] = state.background_health()
+    components["background"] = background
     ok = all(c.get("success", True) for c in components.values())
     return JSONResponse(components, status_code=200 if ok else 503)

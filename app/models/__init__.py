@@ -10,6 +10,7 @@ from app.models.repository import Repository, RepositoryCountChange
 from app.models.setup_step import SetupStep
 from app.models.star import Comment, Star
 from app.models.tag import Tag
+from app.models.task_run import TaskRun
 from app.models.team import Team, TeamUser
 from app.models.token import ApplicationToken, RefreshToken, WebSession
 from app.models.user import User
@@ -30,6 +31,7 @@ __all__ = [
     "SetupStep",
     "Star",
     "Tag",
+    "TaskRun",
     "Team",
     "TeamUser",
     "User",
