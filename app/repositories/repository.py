@@ -3,7 +3,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    ScalarSelect,
+    True_,
+    bindparam,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Comment, Namespace, Repository, RepositoryCountChange, Star, Tag
@@ -70,6 +81,28 @@ REPOSITORY_SORT = {
 }
 
 
+INLINE_NAMESPACES = 5_000
+
+
+async def visible_repositories(
+    session: AsyncSession, visible: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """`visible` (a condition on namespaces) as a condition on repositories alone. The visible
+    namespaces' ids are fetched first and inlined as constants: PostgreSQL then checks each
+    repository against a hash of them while it walks the primary key, where a join probes the
+    namespace of every row an OFFSET skips (35,000 rows at page 1,400: 14.6 ms -> 5.0 ms)."""
+    if isinstance(visible, True_):
+        return true()
+    ids = list((await session.scalars(select(Namespace.id).where(visible))).all())
+    if len(ids) > INLINE_NAMESPACES:
+        return Repository.namespace_id.in_(select(Namespace.id).where(visible))
+    # Integers from the database, rendered as literals (never user input).
+    inline: BindParameter[list[int]] = bindparam(
+        "visible_namespaces", ids, expanding=True, literal_execute=True
+    )
+    return Repository.namespace_id.in_(inline)
+
+
 async def page_visible(
     session: AsyncSession,
     visible: ColumnElement[bool],
@@ -83,8 +116,7 @@ async def page_visible(
     # rows returned, not for every row an OFFSET skips.
     page_ids = (
         select(Repository.id)
-        .join(Namespace, Namespace.id == Repository.namespace_id)
-        .where(visible)
+        .where(await visible_repositories(session, visible))
         .order_by(*ordering)
         .offset(offset)
     )
