@@ -8,6 +8,7 @@ from app.activities import endpoints as activity_endpoints
 from app.auth import endpoints as token_endpoints
 from app.auth.dependencies import CurrentUser
 from app.core.errors import install_error_handlers
+from app.core.openapi import error_responses
 from app.events import endpoints as event_endpoints
 from app.health import endpoints as health_endpoints
 from app.namespaces import endpoints as namespace_endpoints
@@ -39,11 +40,7 @@ def create_api_app() -> FastAPI:
         "`Authorization: Bearer <application token>`, HTTP Basic, or the SPA's session cookie "
         '(with `X-CSRF-Token` on changes). Errors: `{"message": ...}`.',
         # Answers any operation may give, besides its own documented ones.
-        responses={
-            400: {"description": "The body is not valid JSON, or a value cannot be stored"},
-            409: {"description": "A concurrent change conflicted; retry"},
-            503: {"description": "The database is busy; retry"},
-        },
+        responses=error_responses(400, 409, 503),
     )
     install_error_handlers(api)
     v1 = APIRouter(prefix="/v1")
@@ -59,7 +56,7 @@ def create_api_app() -> FastAPI:
     v1.include_router(repository_endpoints.tags_router)
     api.include_router(v1)
 
-    @api.get("/version", tags=["health"])
+    @api.get("/version", tags=["health"], responses=error_responses(401))
     async def get_version(_user: CurrentUser) -> dict[str, object]:
         return {"api-versions": ["v1"], "git": None, "version": API_VERSION}
 

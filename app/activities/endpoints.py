@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -17,6 +17,7 @@ from app.activities.schemas import ActivityRead
 from app.auth.dependencies import AdminUser, CurrentUser
 from app.authz.queries import readable_namespaces
 from app.core.db import DbSession
+from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import Text
 from app.models import Activity
@@ -26,11 +27,7 @@ router = APIRouter(prefix="/activities", tags=["activities"])
 # A feed shows what happened lately; the full trail is the admin list.
 FEED_DEPTH = 1000
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Authentication fails"},
-    403: {"description": "Administrators only"},
-    422: {"description": "Invalid filter"},
-}
+ERRORS = error_responses(401, (403, "Administrators only"), (422, "Invalid filter"))
 Key = Annotated[Text | None, Query(max_length=64, description="e.g. repository.push")]
 Owner = Annotated[Text | None, Query(max_length=255, description="username of the actor")]
 Since = Annotated[datetime | None, Query(description="from this time (inclusive)")]

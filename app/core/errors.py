@@ -10,9 +10,22 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
+
+
+class ErrorMessage(BaseModel):
+    """The envelope of every error answer of the REST API."""
+
+    message: str
+
+
+class ValidationErrorMessage(BaseModel):
+    """The envelope of a 422: the problems of each invalid field."""
+
+    message: dict[str, list[str]]
 
 
 class AppError(Exception):

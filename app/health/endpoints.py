@@ -32,7 +32,8 @@ async def ping() -> Pong:
 @router.get(
     "/health",
     dependencies=[Public],
-    responses={503: {"description": "A component is failing"}},
+    # The body of a 503 is the same report as a 200's, not the error envelope.
+    responses={503: {"model": dict[str, dict[str, Any]], "description": "A component is failing"}},
 )
 async def health(session: DbSession, state: State) -> JSONResponse:
     components: dict[str, dict[str, Any]] = {}

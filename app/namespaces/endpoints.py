@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import DbSession
+from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep, State
@@ -24,12 +25,7 @@ from app.repositories import service as repositories
 
 router = APIRouter(prefix="/namespaces", tags=["namespaces"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Authentication fails"},
-    403: {"description": "Authorization fails"},
-    404: {"description": "Not found (or not visible to the caller)"},
-    422: {"description": "Invalid fields"},
-}
+ERRORS = error_responses(401, 403, 404, 422)
 
 
 def _read(namespace: Namespace, team: Team) -> NamespaceRead:
@@ -136,8 +132,10 @@ async def update_namespace(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
         **ERRORS,
-        403: {"description": "Disabled, global or personal namespace, or not allowed"},
-        502: {"description": "The registry failed midway: retry to finish"},
+        **error_responses(
+            (403, "Disabled, global or personal namespace, or not allowed"),
+            (502, "The registry failed midway: retry to finish"),
+        ),
     },
 )
 async def delete_namespace(namespace_id: ResourceId, state: State, principal: CurrentUser) -> None:

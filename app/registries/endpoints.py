@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from app.auth.dependencies import AdminUser
 from app.core.db import DbSession
+from app.core.openapi import error_responses
 from app.core.params import ResourceId
 from app.core.state import State
 from app.registries import service
@@ -19,9 +20,7 @@ from app.registries.schemas import (
 router = APIRouter(prefix="/registries", tags=["registries"])
 
 
-@router.get(
-    "", responses={401: {"description": "Unauthenticated"}, 403: {"description": "Not admin"}}
-)
+@router.get("", responses=error_responses(401, (403, "Not admin")))
 async def list_registries(session: DbSession, _admin: AdminUser) -> list[RegistryRead]:
     return [RegistryRead.model_validate(r) for r in await service.list_registries(session)]
 
@@ -29,11 +28,9 @@ async def list_registries(session: DbSession, _admin: AdminUser) -> list[Registr
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={
-        401: {"description": "Unauthenticated"},
-        403: {"description": "Not admin"},
-        422: {"description": "Unreachable, or a registry exists already"},
-    },
+    responses=error_responses(
+        401, (403, "Not admin"), (422, "Unreachable, or a registry exists already")
+    ),
 )
 async def create_registry(
     body: RegistryCreate, session: DbSession, state: State, _admin: AdminUser
@@ -47,7 +44,7 @@ async def create_registry(
 
 @router.get(
     "/validate",
-    responses={401: {"description": "Unauthenticated"}, 403: {"description": "Not admin"}},
+    responses=error_responses(401, (403, "Not admin"), 422),
 )
 async def validate_registry(
     hostname: Annotated[
@@ -64,12 +61,12 @@ async def validate_registry(
 
 @router.put(
     "/{registry_id}",
-    responses={
-        401: {"description": "Unauthenticated"},
-        403: {"description": "Not admin"},
-        404: {"description": "No such registry"},
-        422: {"description": "Unreachable, or the hostname is locked by repositories"},
-    },
+    responses=error_responses(
+        401,
+        (403, "Not admin"),
+        (404, "No such registry"),
+        (422, "Unreachable, or the hostname is locked by repositories"),
+    ),
 )
 async def update_registry(
     registry_id: ResourceId,

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import AdminUser, CurrentUser
@@ -10,6 +8,7 @@ from app.authz.principal import Principal
 from app.authz.queries import readable_namespaces
 from app.core.config import Settings
 from app.core.db import DbSession
+from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId
 from app.core.state import SettingsDep, State
@@ -31,10 +30,7 @@ from app.repositories.service import RepositoryContext
 router = APIRouter(prefix="/repositories", tags=["repositories"])
 tags_router = APIRouter(prefix="/tags", tags=["tags"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Authentication fails"},
-    404: {"description": "Not found (or not visible to the caller)"},
-}
+ERRORS = error_responses(401, 404, 422)
 
 
 def _full_name(namespace_name: str, global_: bool, name: str) -> str:
@@ -117,7 +113,7 @@ async def get_repository(
     return await _detail(session, settings, principal, context)
 
 
-@router.put("/{repository_id}", responses={**ERRORS, 403: {"description": "Not an owner"}})
+@router.put("/{repository_id}", responses={**ERRORS, **error_responses((403, "Not an owner"))})
 async def update_repository(
     repository_id: ResourceId,
     body: RepositoryUpdate,
@@ -219,8 +215,10 @@ async def list_repository_tags_grouped(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
         **ERRORS,
-        403: {"description": "Deleting is disabled, or not allowed to the caller"},
-        502: {"description": "The registry failed; what it deleted is gone here too"},
+        **error_responses(
+            (403, "Deleting is disabled, or not allowed to the caller"),
+            (502, "The registry failed; what it deleted is gone here too"),
+        ),
     },
 )
 async def delete_repository(
@@ -238,8 +236,10 @@ async def delete_repository(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
         **ERRORS,
-        403: {"description": "Deleting is disabled, or not allowed to the caller"},
-        502: {"description": "The registry refused or did not answer; nothing changed"},
+        **error_responses(
+            (403, "Deleting is disabled, or not allowed to the caller"),
+            (502, "The registry refused or did not answer; nothing changed"),
+        ),
     },
 )
 async def delete_tag(
@@ -250,7 +250,7 @@ async def delete_tag(
     await service.delete_tag(session, state.settings, client_for, principal, tag_id)
 
 
-@tags_router.get("", responses={**ERRORS, 403: {"description": "Administrators only"}})
+@tags_router.get("", responses={**ERRORS, **error_responses((403, "Administrators only"))})
 async def list_tags(
     request: Request,
     response: Response,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from app.auth.dependencies import CurrentUser, Public
 from app.core.db import DbSession
 from app.core.errors import FeatureDisabled
+from app.core.openapi import error_responses
 from app.core.params import Text
 from app.core.state import SettingsDep
 from app.search import service
@@ -26,10 +27,7 @@ class SearchHit(BaseModel):
     description: str | None
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Authentication fails"},
-    405: {"description": "Anonymous browsing is disabled"},
-}
+ERRORS = error_responses(401, (405, "Anonymous browsing is disabled"), 422)
 
 
 def _hits(hits: list[service.Hit]) -> list[SearchHit]:

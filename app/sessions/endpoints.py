@@ -7,8 +7,6 @@ on every change. Sessions live in the database, so every replica knows them and 
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +14,7 @@ from app.auth import credentials
 from app.auth.dependencies import CurrentUser, Public
 from app.core.db import DbSession
 from app.core.errors import Unauthenticated
+from app.core.openapi import error_responses
 from app.core.params import Text
 from app.core.security import SESSION_MARKER, parse_token
 from app.core.state import State
@@ -24,11 +23,7 @@ from app.users.schemas import UserRead
 
 router = APIRouter(tags=["session"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Authentication fails"},
-    403: {"description": "Missing or wrong X-CSRF-Token"},
-    422: {"description": "Invalid fields"},
-}
+ERRORS = error_responses(401, (403, "Missing or wrong X-CSRF-Token"), 422)
 
 
 class SessionCreate(BaseModel):

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import DbSession
+from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep, State
@@ -25,12 +26,9 @@ from app.teams.schemas import (
 
 router = APIRouter(prefix="/teams", tags=["teams"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Authentication fails"},
-    403: {"description": "Authorization fails"},
-    404: {"description": "Not found (or not visible to the caller)"},
-    422: {"description": "Invalid fields (last owner, admin demotion, taken name...)"},
-}
+ERRORS = error_responses(
+    401, 403, 404, (422, "Invalid fields (last owner, admin demotion, taken name...)")
+)
 
 
 def _member(member: TeamUser, user: User) -> MemberRead:
@@ -149,7 +147,7 @@ async def remove_team_member(
 @router.delete(
     "/{team_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**ERRORS, 502: {"description": "The registry failed midway: retry to finish"}},
+    responses={**ERRORS, **error_responses((502, "The registry failed midway: retry to finish"))},
 )
 async def delete_team(
     team_id: ResourceId,

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import AdminUser, CurrentUser, Public
 from app.core.db import DbSession
 from app.core.errors import FeatureDisabled, NotFound
+from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
 from app.core.state import State
@@ -27,19 +26,14 @@ from app.users.schemas import (
 
 router = APIRouter(prefix="/users", tags=["users"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Authentication fails"},
-    403: {"description": "Authorization fails"},
-    404: {"description": "Not found"},
-    422: {"description": 'Invalid fields: `{"message": {field: [problems]}}`'},
-}
+ERRORS = error_responses(401, 403, 404, 422)
 
 
 @router.post(
     "/bootstrap",
     status_code=status.HTTP_201_CREATED,
     dependencies=[Public],
-    responses={400: {"description": "Users already exist"}, 405: {"description": "Disabled"}},
+    responses=error_responses((400, "Users already exist"), (405, "Disabled"), 422),
 )
 async def bootstrap_admin(
     body: BootstrapCreate, session: DbSession, state: State
