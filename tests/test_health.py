@@ -3,6 +3,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import utcnow
+from app.models import RegistryEvent, TaskRun
 from tests.fixtures import factories
 
 
@@ -39,3 +41,28 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
     assert "/v1/users/bootstrap" in schema["paths"]
     assert "/v1/repositories/{repository_id}/tags" in schema["paths"]
     assert "Portus-Auth" in schema["components"]["securitySchemes"]
+
+
+async def test_health_shows_every_process_background_tasks(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    session.add_all(
+        [
+            TaskRun(task="gc", worker="a:1", summary="deleted 3 tags", finished_at=utcnow()),
+            TaskRun(task="sync", worker="b:2", error="ConnectError: refused", finished_at=utcnow()),
+            RegistryEvent(event_id="e1", action="push", repository="a/b", data={}),
+        ]
+    )
+    await session.flush()
+    answer = await client.get("/api/v1/health")
+    assert answer.status_code == 503  # the last sync pass failed
+    background = answer.json()["background"]
+    assert background["success"] is False
+    assert background["tasks"]["gc"]["summary"] == "deleted 3 tags"
+    assert background["tasks"]["gc"]["worker"] == "a:1"
+    assert background["tasks"]["sync"]["last_error"] == "ConnectError: refused"
+    assert background["tasks"]["registry_events"]["pending"] == 1
+    # a later good pass clears it
+    session.add(TaskRun(task="sync", worker="a:1", finished_at=utcnow()))
+    await session.flush()
+    assert (await client.get("/api/v1/health")).status_code == 200
