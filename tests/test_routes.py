@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
-from app.auth.dependencies import get_principal, public
+from app.auth.dependencies import browsing_principal, get_principal, public
 from app.core.config import Settings
 from app.main import create_app
+from tests.conftest import ClientFactory
 
 
 def _calls(dependant: Dependant) -> set[object]:
@@ -75,21 +75,38 @@ def test_public_routes_are_the_expected_few(settings: Settings) -> None:
     }
 
 
+def test_browsable_routes_are_the_expected_few(settings: Settings) -> None:
+    """Open to anonymous visitors when `anonymous_browsing` is on (public namespaces only)."""
+    browsable = {
+        (path, method)
+        for path, route in _routes(create_app(settings))
+        if browsing_principal in _calls(route.dependant)
+        for method in route.methods or []
+    }
+    assert browsable == {
+        ("/api/v1/repositories/{repository_id}", "GET"),
+        ("/api/v1/repositories/{repository_id}/tags", "GET"),
+        ("/api/v1/repositories/{repository_id}/tags/grouped", "GET"),
+    }
+
+
 async def test_anonymous_calls_to_guarded_routes_are_401(
-    settings: Settings, client: httpx.AsyncClient
+    settings: Settings, make_client: ClientFactory
 ) -> None:
-    """Behaviour, not structure: every non-public operation refuses a caller without credentials."""
+    """Behaviour, not structure: every non-public operation refuses a caller without credentials
+    (browsable ones too, once anonymous browsing is off)."""
     app = create_app(settings)
     checked = 0
-    for path, route in _routes(app):
-        if path in TOKEN_REALM or public in _calls(route.dependant):
-            continue
-        url = path.replace("{id_or_email}", "1")
-        url = "".join(part if not part.startswith("{") else "1" for part in _split(url))
-        for method in route.methods or []:
-            response = await client.request(method, url, json={})
-            assert response.status_code == 401, (method, url, response.text)
-            checked += 1
+    async with make_client(anonymous_browsing={"enabled": False}) as client:
+        for path, route in _routes(app):
+            if path in TOKEN_REALM or public in _calls(route.dependant):
+                continue
+            url = path.replace("{id_or_email}", "1")
+            url = "".join(part if not part.startswith("{") else "1" for part in _split(url))
+            for method in route.methods or []:
+                response = await client.request(method, url, json={})
+                assert response.status_code == 401, (method, url, response.text)
+                checked += 1
     assert checked >= 8
 
 

@@ -103,10 +103,19 @@ async def require_admin(principal: Annotated[Principal, Depends(require_user)]) 
     return principal
 
 
+async def browsing_principal(principal: OptionalPrincipal, state: State) -> Principal:
+    """A signed-in user, or (with `anonymous_browsing`) an anonymous visitor, whom the policy
+    then shows public namespaces only."""
+    if principal.authenticated or state.settings.anonymous_browsing.enabled:
+        return principal
+    raise _NotAuthenticated()
+
+
 def public() -> None:
     """Marks a route that anybody may call (it is checked by the route audit test)."""
 
 
 CurrentUser = Annotated[Principal, Depends(require_user)]
 AdminUser = Annotated[Principal, Depends(require_admin)]
+BrowsingUser = Annotated[Principal, Depends(browsing_principal)]
 Public = Depends(public)

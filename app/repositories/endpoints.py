@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.auth.dependencies import AdminUser, CurrentUser
+from app.auth.dependencies import AdminUser, BrowsingUser, CurrentUser
 from app.authz import policy
 from app.authz.principal import Principal
 from app.authz.queries import readable_namespaces
@@ -107,7 +107,7 @@ async def _detail(
 
 @router.get("/{repository_id}", responses=ERRORS)
 async def get_repository(
-    repository_id: ResourceId, session: DbSession, settings: SettingsDep, principal: CurrentUser
+    repository_id: ResourceId, session: DbSession, settings: SettingsDep, principal: BrowsingUser
 ) -> RepositoryDetail:
     context = await service.load_repository(session, principal, repository_id)
     return await _detail(session, settings, principal, context)
@@ -191,7 +191,7 @@ def _tag(tag: Tag) -> TagRead:
 
 @router.get("/{repository_id}/tags", responses=ERRORS)
 async def list_repository_tags(
-    repository_id: ResourceId, session: DbSession, principal: CurrentUser
+    repository_id: ResourceId, session: DbSession, principal: BrowsingUser
 ) -> list[TagRead]:
     """Newest first."""
     context = await service.load_repository(session, principal, repository_id)
@@ -200,7 +200,7 @@ async def list_repository_tags(
 
 @router.get("/{repository_id}/tags/grouped", responses=ERRORS)
 async def list_repository_tags_grouped(
-    repository_id: ResourceId, session: DbSession, principal: CurrentUser
+    repository_id: ResourceId, session: DbSession, principal: BrowsingUser
 ) -> list[list[TagRead]]:
     """Tags grouped by image (digest), the most recently pushed image first."""
     context = await service.load_repository(session, principal, repository_id)

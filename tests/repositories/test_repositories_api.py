@@ -222,3 +222,33 @@ async def test_tags_list_is_for_admins(
     assert [t["name"] for t in listed.json()] == ["v0", "v1"]
     assert listed.headers["X-Total"] == "3"
     assert (await client.get("/api/v1/tags", headers=alice_h)).status_code == 403
+
+
+async def test_anonymous_browsing_shows_public_repositories_only(
+    session: AsyncSession, make_client: ClientFactory
+) -> None:
+    registry = await factories.create_registry(session)
+    public = await factories.create_namespace(
+        session, registry, name="open", visibility=Visibility.public
+    )
+    protected = await factories.create_namespace(
+        session, registry, name="inside", visibility=Visibility.protected
+    )
+    public_id = await add_repository(session, public, "web", 3)
+    protected_id = await add_repository(session, protected, "app", 1)
+    async with make_client() as client:  # anonymous_browsing is on by default (Portus)
+        shown = await client.get(f"/api/v1/repositories/{public_id}")
+        assert shown.status_code == 200
+        assert shown.json()["starred"] is False
+        assert shown.json()["destroyable"] is False
+        tags = await client.get(f"/api/v1/repositories/{public_id}/tags")
+        assert sorted(t["name"] for t in tags.json()) == ["v0", "v1", "v2"]
+        grouped = await client.get(f"/api/v1/repositories/{public_id}/tags/grouped")
+        assert len(grouped.json()) == 3
+        # protected means "every signed-in user", not visitors
+        assert (await client.get(f"/api/v1/repositories/{protected_id}")).status_code == 404
+        assert (await client.get(f"/api/v1/repositories/{protected_id}/tags")).status_code == 404
+        # browsing is reading: changes still need a user
+        assert (await client.post(f"/api/v1/repositories/{public_id}/star")).status_code == 401
+    async with make_client(anonymous_browsing={"enabled": False}) as client:
+        assert (await client.get(f"/api/v1/repositories/{public_id}")).status_code == 401
