@@ -6,6 +6,7 @@ event never overwrites what a newer event (by registry timestamp) already record
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from app.namespaces import service as namespaces
 from app.registries.client import ManifestInfo, RegistryClient, RegistryError
 
 logger = logging.getLogger(__name__)
+
+# Manifests of one batch asked from the registry at once (a batch holds up to 50 pushes).
+PREFETCH_CONCURRENCY = 8
 
 ClientFactory = Callable[[Registry], RegistryClient]
 
@@ -55,18 +59,23 @@ async def prefetch_manifests(
 ) -> None:
     """Ask the registry about the pushed manifests of a batch, outside any transaction."""
     ctx.manifests.clear()
+    wanted: dict[tuple[str, str], Registry] = {}
     for data in events:
         key = _push_key(data)
-        if key is None or key in ctx.manifests:
-            continue
-        registry = _match_registry(registries, data)
-        if registry is None:
-            continue
-        try:
-            ctx.manifests[key] = await ctx.client_for(registry).manifest(*key)
-        except RegistryError as exc:
-            logger.warning("cannot inspect %s@%s: %s", key[0], key[1], exc)
-            ctx.manifests[key] = None
+        registry = _match_registry(registries, data) if key is not None else None
+        if key is not None and registry is not None:
+            wanted.setdefault(key, registry)
+    limit = asyncio.Semaphore(PREFETCH_CONCURRENCY)
+
+    async def inspect(key: tuple[str, str], registry: Registry) -> None:
+        async with limit:
+            try:
+                ctx.manifests[key] = await ctx.client_for(registry).manifest(*key)
+            except RegistryError as exc:
+                logger.warning("cannot inspect %s@%s: %s", key[0], key[1], exc)
+                ctx.manifests[key] = None
+
+    await asyncio.gather(*(inspect(key, registry) for key, registry in wanted.items()))
 
 
 def _timestamp(data: dict[str, Any]) -> datetime:
