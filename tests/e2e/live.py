@@ -169,6 +169,14 @@ def start_stack(workdir: Path, database_url: str, **env: str) -> Stack:
     registry = RegistryProcess(workdir / "registry", registry_port, config.stdout)
     registry.start()
     wait_for_http(f"{registry.url}/v2/")
+    return Stack(server=server, registry=registry, admin_token=set_up(server, registry))
+
+
+ADMIN_PASSWORD = "adminpass1"
+
+
+def set_up(server: LiveServer, registry: RegistryProcess) -> str:
+    """Bootstrap `admin` (password ADMIN_PASSWORD) and register `registry`; the admin's token."""
     with server.client() as client:
         boot = client.post(
             "/api/v1/users/bootstrap",
@@ -176,19 +184,19 @@ def start_stack(workdir: Path, database_url: str, **env: str) -> Stack:
                 "user": {
                     "username": "admin",
                     "email": "admin@example.com",
-                    "password": "adminpass1",
+                    "password": ADMIN_PASSWORD,
                 }
             },
         )
         assert boot.status_code == 201, boot.text
-        token = boot.json()["plain_token"]
+        token: str = boot.json()["plain_token"]
         created = client.post(
             "/api/v1/registries",
             json={"registry": {"name": "e2e", "hostname": registry.host, "use_ssl": False}},
             headers={"Portus-Auth": f"admin:{token}"},
         )
         assert created.status_code == 201, created.text
-    return Stack(server=server, registry=registry, admin_token=token)
+    return token
 
 
 def basic(username: str, secret: str) -> str:

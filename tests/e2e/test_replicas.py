@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.live import PORTUS, LiveServer
+from tests.e2e.live import ADMIN_PASSWORD, PORTUS, LiveServer, set_up
 from tests.fixtures.database import backend, throwaway_database
 from tests.support.registry_push import RegistryPusher
 from tests.support.tools import RegistryProcess, free_port, require_tool, wait_for_http
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.skipif(
     backend() != "postgresql", reason="several processes share PostgreSQL (SQLite: one machine)"
 )
 
-ADMIN_PASSWORD = "adminpass1"
 REPOSITORIES = 20
 TAGS_PER_REPOSITORY = 10
 
@@ -149,25 +148,7 @@ def cluster(tmp_path: Path, own_db: str) -> Iterator[Cluster]:
         second.start()
         registry.start()
         wait_for_http(f"{registry.url}/v2/")
-        with first.client() as client:
-            boot = client.post(
-                "/api/v1/users/bootstrap",
-                json={
-                    "user": {
-                        "username": "admin",
-                        "email": "admin@example.com",
-                        "password": ADMIN_PASSWORD,
-                    }
-                },
-            )
-            assert boot.status_code == 201, boot.text
-            token = boot.json()["plain_token"]
-            created = client.post(
-                "/api/v1/registries",
-                json={"registry": {"name": "e2e", "hostname": registry.host, "use_ssl": False}},
-                headers={"Portus-Auth": f"admin:{token}"},
-            )
-            assert created.status_code == 201, created.text
+        token = set_up(first, registry)
         worker.start()
         yield Cluster([first, second], registry, worker, token)
     finally:
