@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.core.db import session_scope
-from app.models import Activity, Namespace, Visibility
+from app.models import Activity, Namespace, Registry, Tag, Visibility
 from app.sync.service import sync_pass
 from tests.e2e.registry_bench import registry_bench
 from tests.support.tools import require_tool
@@ -106,3 +106,33 @@ async def test_sync_reports_an_unreachable_registry_and_removes_nothing(tmp_path
         assert len(report.errors) == 1 and "catalog" in report.errors[0]
         assert not report.changed
         assert list(await bench.db_tags()) == ["team/app:1"]
+
+
+async def test_rows_written_after_the_registry_was_asked_are_left_alone(tmp_path: Path) -> None:
+    """Event processing may record a push between the sync's look at the registry and its
+    transaction: what the sync saw is then older than the row, which it neither overwrites
+    nor removes (Portus rolled back the whole pass instead)."""
+    from datetime import timedelta
+
+    from app.registries.client import ManifestInfo
+    from app.sync.service import SyncReport, _apply, _Observed
+
+    require_tool("skopeo")
+    async with registry_bench(tmp_path) as bench:
+        digest = bench.push("team/app", "1", b"one")
+        await sync_pass(bench.ctx, "update-delete")
+        async with session_scope(bench.sessionmaker) as session:
+            registry = (await session.scalars(select(Registry))).one()
+            tag = (await session.scalars(select(Tag))).one()
+            before = tag.updated_at - timedelta(seconds=1)
+        stale = ManifestInfo(digest="sha256:" + "1" * 64, media_type="x", image_id=None, size=1)
+        report = SyncReport(strategy="update-delete")
+        for observed in (
+            _Observed("team/app", before, {}, {}),  # "gone", as seen before the push
+            _Observed("team/app", before, {"1": stale.digest}, {stale.digest: stale}),
+        ):
+            await _apply(bench.ctx, registry, observed, remove=True, report=report)
+        assert not report.changed
+        assert {name: d for name, (d, _) in (await bench.db_tags()).items()} == {
+            "team/app:1": digest
+        }
