@@ -1,4 +1,4 @@
-"""`portus`: serve, worker, migrate, registry-config, create-user."""
+"""`portus`: serve, worker, migrate, registry-config, create-user, sync, gc."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import getpass
 import logging
 import signal
 import sys
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Never
 
 import yaml
 from alembic import command
@@ -21,6 +24,9 @@ from app.core.errors import AppError, Invalid
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.main import ROOT, schema_head
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 logger = logging.getLogger("portus")
 
@@ -210,6 +216,120 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
         return 1
 
 
+class ProgressBar:
+    """A `Progress` callback drawing a tqdm bar on stderr (a new total restarts it)."""
+
+    def __init__(self, description: str, unit: str) -> None:
+        self.description = description
+        self.unit = unit
+        self.bar: tqdm[Never] | None = None
+
+    def __call__(self, done: int, total: int, item: str) -> None:
+        from tqdm import tqdm
+
+        bar = self.bar
+        if bar is None:
+            bar = self.bar = tqdm(
+                total=total, desc=self.description, unit=self.unit, file=sys.stderr
+            )
+        elif done == 1 or total != bar.total:
+            bar.reset(total=total)
+        bar.set_postfix_str(item, refresh=False)
+        bar.update(done - bar.n)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _quiet_http_log() -> None:
+    """One line per registry request would tear the progress bar apart."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _print_list(title: str, items: Sequence[str]) -> None:
+    print(f"{title}: {len(items)}")
+    for item in items:
+        print(f"  {item}")
+
+
+async def _sync(settings: Settings, strategy: str) -> int:
+    from app.sync.service import sync_pass
+    from app.tasks.context import open_task_context
+
+    _quiet_http_log()
+    print(
+        f"catalog sync: strategy {strategy} (background.sync.strategy: "
+        f"{settings.background.sync.strategy}), registry.catalog_page: "
+        f"{settings.registry.catalog_page.value}"
+    )
+    async with open_task_context(settings) as ctx:
+        with ProgressBar("sync", "repo") as bar:
+            report = await sync_pass(ctx, strategy, progress=bar)
+    if report.skipped:
+        print(f"nothing done: {report.skipped}")
+        return 0
+    print(f"repositories in the registry: {report.repositories_seen}")
+    _print_list("namespaces created", report.namespaces_created)
+    _print_list("repositories created", report.repositories_created)
+    _print_list("tags created", report.tags_created)
+    _print_list("tags updated", report.tags_updated)
+    _print_list("tags removed", report.tags_removed)
+    _print_list("repositories removed", report.repositories_removed)
+    _print_list("errors", report.errors)
+    return 1 if report.errors else 0
+
+
+def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    strategy = args.strategy or settings.background.sync.strategy
+    return asyncio.run(_sync(settings, strategy))
+
+
+async def _gc(settings: Settings, dry_run: bool) -> int:
+    from app.gc.service import gc_pass
+    from app.tasks.context import open_task_context
+
+    _quiet_http_log()
+    gc = settings.delete.garbage_collector
+    pattern = f"/{gc.tag}/" if gc.tag else "(every tag)"
+    print(
+        f"garbage collector: older_than {gc.older_than} days, keep_latest {gc.keep_latest} per "
+        f"repository, tag {pattern}; delete.garbage_collector.enabled: "
+        f"{str(gc.enabled).lower()} (ignored: this is an explicit command)"
+    )
+    async with open_task_context(settings) as ctx:
+        with ProgressBar("gc", "tag") as bar:
+            report = await gc_pass(ctx, dry_run=dry_run, progress=bar)
+    print(f"pushed and pulled before {report.cutoff.isoformat(timespec='seconds')}")
+    if dry_run:
+        print("dry run: nothing deleted")
+        _print_list(
+            "would delete",
+            [
+                f"{c.reference} {c.digest} (pushed {c.pushed_at.isoformat(timespec='seconds')}, "
+                f"pulled {c.pulled_at.isoformat(timespec='seconds') if c.pulled_at else 'never'})"
+                for c in report.candidates
+            ],
+        )
+        return 0
+    _print_list("deleted", report.deleted)
+    _print_list("skipped (pushed, pulled or deleted meanwhile)", report.skipped)
+    _print_list("errors", report.errors)
+    return 1 if report.errors else 0
+
+
+def cmd_gc(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_gc(settings, args.dry_run))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portus", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -241,6 +361,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--admin", action="store_true")
     create.add_argument("--bot", action="store_true", help="no password: logs in with tokens")
     create.set_defaults(func=cmd_create_user)
+
+    sync = sub.add_parser("sync", help="one catalog sync pass: import what the registry holds")
+    sync.add_argument(
+        "--strategy",
+        choices=["initial", "on-start", "update", "update-delete"],
+        help="default: background.sync.strategy; update never removes anything",
+    )
+    sync.set_defaults(func=cmd_sync)
+
+    gc = sub.add_parser("gc", help="one garbage collector pass (delete.garbage_collector.*)")
+    gc.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
+    gc.set_defaults(func=cmd_gc)
     return parser
 
 

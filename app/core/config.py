@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -73,9 +74,18 @@ class EmailSettings(_Node):
 # --- delete --------------------------------------------------------------------------------------
 class GarbageCollectorSettings(_Node):
     enabled: bool = False
-    older_than: int = Field(30, ge=0)
-    keep_latest: int = Field(5, ge=0)
-    tag: str = ""
+    older_than: int = Field(30, ge=0, description="days since the last push and the last pull")
+    keep_latest: int = Field(5, ge=0, description="newest tags kept in each repository")
+    tag: str = Field("", description="regular expression (searched); empty: every tag")
+
+    @field_validator("tag")
+    @classmethod
+    def _tag_is_a_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
 
 
 class DeleteSettings(_Node):

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
@@ -23,6 +22,7 @@ from app.core.names import is_repository_name
 from app.models import Namespace, Registry, Repository, Tag, User
 from app.namespaces import service as namespaces
 from app.registries.client import ManifestInfo, RegistryClient, RegistryError
+from app.repositories import service as repositories
 
 logger = logging.getLogger(__name__)
 
@@ -131,32 +131,9 @@ async def _namespace(
         return namespace
     if not namespaces.is_valid_name(name):
         raise EventSkipped(f"invalid namespace name {name!r}")
-    try:
-        async with session.begin_nested():
-            return await namespaces.create_pushed_namespace(
-                session, registry, name, actor.id if actor else None
-            )
-    except IntegrityError:  # another worker created it first
-        return await namespaces.namespace_by_name(session, registry.id, name)
-
-
-async def _repository(session: AsyncSession, namespace: Namespace, name: str) -> Repository:
-    statement = select(Repository).where(
-        Repository.namespace_id == namespace.id, Repository.name == name
+    return await namespaces.find_or_create_pushed_namespace(
+        session, registry, name, actor.id if actor else None
     )
-    repository = await session.scalar(statement)
-    if repository is not None:
-        return repository
-    try:
-        async with session.begin_nested():
-            repository = Repository(name=name, namespace_id=namespace.id)
-            session.add(repository)
-            await session.flush()
-            return repository
-    except IntegrityError:
-        found = await session.scalar(statement)
-        assert found is not None
-        return found
 
 
 async def _actor(session: AsyncSession, data: dict[str, Any]) -> User | None:
@@ -178,7 +155,7 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
     namespace = await _namespace(session, registry, namespace_name, actor, create=True)
     if namespace is None:
         raise EventSkipped("the registry has no global namespace")
-    repository = await _repository(session, namespace, repository_name)
+    repository = await repositories.find_or_create_repository(session, namespace, repository_name)
     pushed_at = _timestamp(data)
 
     tag = await session.scalar(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
@@ -112,9 +113,15 @@ async def create_global_namespace(
 
 
 async def create_pushed_namespace(
-    session: AsyncSession, registry: Registry, name: str, actor_id: int | None
+    session: AsyncSession,
+    registry: Registry,
+    name: str,
+    actor_id: int | None,
+    *,
+    reason: str = "pushed by an administrator",
 ) -> Namespace:
-    """A namespace that an administrator pushed to before it existed: private, global team."""
+    """A namespace that appeared in the registry before it existed here (an administrator's
+    push, or the catalog sync found it): private, in the global team."""
     global_ns = await global_namespace(session, registry.id)
     if global_ns is None:
         raise LookupError("the registry has no global namespace")
@@ -132,9 +139,32 @@ async def create_pushed_namespace(
         trackable_type="Namespace",
         trackable_id=namespace.id,
         owner_id=actor_id,
-        parameters={"team": None, "reason": "pushed by an administrator"},
+        parameters={"team": None, "reason": reason},
     )
     return namespace
+
+
+async def find_or_create_pushed_namespace(
+    session: AsyncSession,
+    registry: Registry,
+    name: str,
+    actor_id: int | None,
+    *,
+    reason: str = "pushed by an administrator",
+) -> Namespace:
+    """`namespace_by_name`, creating it (`create_pushed_namespace`) when missing. Safe against
+    a concurrent creator: the loser of the unique constraint reads the winner's row."""
+    namespace = await namespace_by_name(session, registry.id, name)
+    if namespace is not None:
+        return namespace
+    try:
+        async with session.begin_nested():
+            return await create_pushed_namespace(session, registry, name, actor_id, reason=reason)
+    except IntegrityError:
+        found = await namespace_by_name(session, registry.id, name)
+        if found is None:
+            raise
+        return found
 
 
 async def namespace_by_name(

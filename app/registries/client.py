@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
@@ -34,6 +35,8 @@ MANIFEST_TYPES = (
     DOCKER_V1,
 )
 LIST_TYPES = (DOCKER_LIST, OCI_INDEX)
+# What distribution asks for `GET /v2/_catalog`.
+CATALOG_SCOPE = GrantedScope("registry", "catalog", ["*"])
 
 
 class RegistryError(Exception):
@@ -102,14 +105,81 @@ class RegistryClient:
         self.signing_key = signing_key
 
     def _auth(self, repository: str, actions: list[str]) -> dict[str, str]:
+        return self._bearer(GrantedScope("repository", repository, actions))
+
+    def _bearer(self, scope: GrantedScope) -> dict[str, str]:
         token = sign(
             self.settings,
             self.signing_key,
             subject=INTERNAL_USERNAME,
             audience=self.service,
-            access=[GrantedScope("repository", repository, actions)],
+            access=[scope],
         ).token
         return {"Authorization": f"Bearer {token}"}
+
+    async def _pages(self, path: str, key: str, scope: GrantedScope) -> AsyncIterator[list[str]]:
+        """The `key` list of each page of `path`, following `Link: <...>; rel="next"`.
+
+        A repository the registry does not know (404) has no pages: for `tags/list` that is a
+        repository without tags.
+        """
+        url: str | None = f"{self.base_url}{path}?n={self.settings.registry.catalog_page.value}"
+        while url is not None:
+            try:
+                response = await self.http.get(
+                    url, headers=self._bearer(scope), timeout=timeouts(self.settings)
+                )
+            except httpx.HTTPError as exc:
+                raise RegistryError(f"registry unreachable: {exc}") from exc
+            if response.status_code == 404 and scope.type == "repository":
+                return
+            if response.status_code != 200:
+                raise RegistryError(
+                    f"GET {path}: HTTP {response.status_code} {response.text[:200]}"
+                )
+            try:
+                items = json.loads(response.content).get(key) or []
+            except (ValueError, AttributeError) as exc:
+                raise RegistryError(f"GET {path}: not a JSON object") from exc
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise RegistryError(f"GET {path}: {key!r} is not a list of names")
+            yield items
+            following = response.links.get("next", {}).get("url")
+            # The registry sends a path; join it with what we asked, whatever host that was.
+            url = urljoin(str(response.url), following) if following else None
+
+    async def catalog(self) -> AsyncIterator[str]:
+        """Every repository name of `GET /v2/_catalog`, page by page (`registry.catalog_page`)."""
+        async for page in self._pages("/v2/_catalog", "repositories", CATALOG_SCOPE):
+            for name in page:
+                yield name
+
+    async def tags(self, repository: str) -> list[str]:
+        """Every tag of `repository` (`GET /v2/<name>/tags/list`, paginated); none if unknown."""
+        scope = GrantedScope("repository", repository, ["pull"])
+        found: list[str] = []
+        async for page in self._pages(f"/v2/{repository}/tags/list", "tags", scope):
+            found.extend(page)
+        return found
+
+    async def manifest_digest(self, repository: str, reference: str) -> str | None:
+        """The digest `reference` resolves to (a HEAD request); None if the registry has no such
+        manifest (a tag deleted since it was listed)."""
+        headers = self._auth(repository, ["pull"]) | {"Accept": ", ".join(MANIFEST_TYPES)}
+        try:
+            response = await self.http.head(
+                f"{self.base_url}/v2/{repository}/manifests/{reference}",
+                headers=headers,
+                timeout=timeouts(self.settings),
+            )
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"registry unreachable: {exc}") from exc
+        if response.status_code == 404:
+            return None
+        digest = response.headers.get("Docker-Content-Digest")
+        if response.status_code != 200 or not digest:
+            raise RegistryError(f"manifest {repository}:{reference}: HTTP {response.status_code}")
+        return str(digest)
 
     async def _get_manifest(self, repository: str, reference: str) -> tuple[str, str, Any]:
         headers = self._auth(repository, ["pull"]) | {"Accept": ", ".join(MANIFEST_TYPES)}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.activities import service as activities
@@ -55,20 +56,34 @@ async def delete_tag(
     principal: Principal,
     tag_id: int,
 ) -> None:
-    """Delete one tag in the registry, then here. Tags that share its digest stay (Portus deleted
-    the digest and lost them). If the registry fails, nothing is changed here."""
+    """Delete one tag in the registry, then here (see `remove_tag`), if the caller may."""
     context = await load_tag(session, principal, tag_id)
     if not settings.delete.enabled:
         raise Forbidden("Authorization fails: deleting is disabled (delete.enabled)")
     if not policy.can_delete(principal, context.facts, settings):
         raise Forbidden("Authorization fails: you may not delete tags in this namespace")
+    await remove_tag(session, client_for(context.registry), context, actor_id=principal.user_id)
+
+
+async def remove_tag(
+    session: AsyncSession,
+    client: RegistryClient,
+    context: TagContext,
+    *,
+    actor_id: int | None,
+    reason: str | None = None,
+) -> None:
+    """Delete one tag in the registry, then here; no permission check (the callers do theirs).
+
+    Tags that share its digest stay (Portus deleted the digest and lost them): with siblings the
+    tag alone is untagged, otherwise its manifest is deleted. If the registry fails, nothing is
+    changed here (`RegistryFailed`)."""
     tag, repository = context.tag, context.repository
     siblings = await session.scalar(
         select(func.count(Tag.id)).where(
             Tag.repository_id == repository.id, Tag.digest == tag.digest, Tag.id != tag.id
         )
     )
-    client = client_for(context.registry)
     try:
         if siblings:
             await client.untag(context.full_name, tag.name, tag.digest)
@@ -76,42 +91,87 @@ async def delete_tag(
             await client.delete_manifest(context.full_name, tag.digest)
     except RegistryError as exc:
         raise RegistryFailed(f"the registry did not delete the tag: {exc}") from exc
-
-    activities.record(
-        session,
-        "repository.delete",
-        trackable_type="Repository",
-        trackable_id=repository.id,
-        owner_id=principal.user_id,
-        recipient_type="Tag",
-        recipient_id=tag.id,
-        parameters={
-            "repository_name": repository.name,
-            "namespace_id": context.namespace.id,
-            "namespace_name": context.namespace.name,
-            "tag_name": tag.name,
-        },
+    await forget_tags(
+        session, context.namespace, repository, [tag], actor_id=actor_id, reason=reason
     )
-    await session.delete(tag)
+
+
+async def forget_tags(
+    session: AsyncSession,
+    namespace: Namespace,
+    repository: Repository,
+    tags: Sequence[Tag],
+    *,
+    actor_id: int | None,
+    reason: str | None = None,
+) -> bool:
+    """Remove `tags` here (the registry no longer serves them), a `repository.delete` activity
+    each; a repository left without tags goes too (`namespace.delete`). True if it went."""
+    extra = {} if reason is None else {"reason": reason}
+    for tag in tags:
+        activities.record(
+            session,
+            "repository.delete",
+            trackable_type="Repository",
+            trackable_id=repository.id,
+            owner_id=actor_id,
+            recipient_type="Tag",
+            recipient_id=tag.id,
+            parameters={
+                "repository_name": repository.name,
+                "namespace_id": namespace.id,
+                "namespace_name": namespace.name,
+                "tag_name": tag.name,
+            }
+            | extra,
+        )
+        await session.delete(tag)
     await session.flush()
     remaining = await session.scalar(
         select(func.count(Tag.id)).where(Tag.repository_id == repository.id)
     )
-    if not remaining:
-        activities.record(
-            session,
-            "namespace.delete",
-            trackable_type="Namespace",
-            trackable_id=context.namespace.id,
-            owner_id=principal.user_id,
-            parameters={
-                "repository_name": repository.name,
-                "namespace_id": context.namespace.id,
-                "namespace_name": context.namespace.name,
-            },
-        )
-        await session.delete(repository)
-        await session.flush()
+    if remaining:
+        return False
+    activities.record(
+        session,
+        "namespace.delete",
+        trackable_type="Namespace",
+        trackable_id=namespace.id,
+        owner_id=actor_id,
+        parameters={
+            "repository_name": repository.name,
+            "namespace_id": namespace.id,
+            "namespace_name": namespace.name,
+        }
+        | extra,
+    )
+    await session.delete(repository)
+    await session.flush()
+    return True
+
+
+async def find_or_create_repository(
+    session: AsyncSession, namespace: Namespace, name: str
+) -> Repository:
+    """The repository `name` of `namespace`, created when missing. Safe against a concurrent
+    creator (event processing, the catalog sync): the loser reads the winner's row."""
+    statement = select(Repository).where(
+        Repository.namespace_id == namespace.id, Repository.name == name
+    )
+    repository = await session.scalar(statement)
+    if repository is not None:
+        return repository
+    try:
+        async with session.begin_nested():
+            repository = Repository(name=name, namespace_id=namespace.id)
+            session.add(repository)
+            await session.flush()
+            return repository
+    except IntegrityError:
+        found = await session.scalar(statement)
+        if found is None:
+            raise
+        return found
 
 
 # --- whole repositories and namespaces -------------------------------------------------------

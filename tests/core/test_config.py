@@ -76,6 +76,14 @@ class TestInvalidValues:
         with pytest.raises(ConfigError, match=r"registry\.jwt_expiration_time\.value"):
             load_settings()
 
+    def test_garbage_collector_tag_must_be_a_regex(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PORTUS_DELETE_GARBAGE_COLLECTOR_TAG", "^build-(")
+        with pytest.raises(ConfigError) as excinfo:
+            load_settings()
+        message = str(excinfo.value)
+        assert message.startswith("config error: delete.garbage_collector.tag:")
+        assert "not a valid regular expression" in message
+
     def test_unknown_yaml_key_is_refused(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
