@@ -77,6 +77,8 @@ class GarbageCollectorSettings(_Node):
     older_than: int = Field(30, ge=0, description="days since the last push and the last pull")
     keep_latest: int = Field(5, ge=0, description="newest tags kept in each repository")
     tag: str = Field("", description="regular expression (searched); empty: every tag")
+    # New key: seconds between two passes (Portus: 60), across all processes.
+    interval: int = Field(60, ge=1)
 
     @field_validator("tag")
     @classmethod
@@ -271,6 +273,9 @@ class SecuritySettings(_Node):
 class SyncSettings(_Node):
     enabled: bool = True
     strategy: Literal["initial", "on-start", "update", "update-delete"] = "initial"
+    # New key: seconds between two passes of `update` and `update-delete` (Portus: 20), across
+    # all processes; `initial` and `on-start` run once when a process starts.
+    interval: int = Field(20, ge=1)
 
 
 class BackgroundSettings(_Node):

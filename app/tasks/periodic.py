@@ -43,6 +43,13 @@ class PeriodicTask:
     name: str
     interval: float  # seconds between the starts of two passes, across all processes
     run: PassFunction
+    # Once per process start (sync `initial` / `on-start`), unless another process's pass
+    # started less than `interval` ago.
+    once: bool = False
+
+
+class PassFailed(Exception):
+    """A pass that did some of its work and failed the rest: recorded, and backed off."""
 
 
 @dataclass
@@ -198,6 +205,8 @@ class PeriodicRunner:
                     self.state.last_run_at = utcnow()
                 self.state.failures = 0
                 self.state.last_error = None
+                if self.task.once:
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

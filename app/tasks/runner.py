@@ -15,9 +15,11 @@ from typing import Any
 from app.core.db import session_scope
 from app.events.processor import EventContext
 from app.events.worker import EventWorker
+from app.gc.service import gc_pass
 from app.repositories import repository as repositories
+from app.sync.service import sync_pass
 from app.tasks.context import TaskContext
-from app.tasks.periodic import PeriodicRunner, PeriodicTask
+from app.tasks.periodic import PassFailed, PeriodicRunner, PeriodicTask
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,43 @@ async def fold_repository_counts(context: TaskContext) -> str | None:
             return f"folded {total} repository count changes" if total else None
 
 
+async def sync_catalog(context: TaskContext) -> str | None:
+    report = await sync_pass(context, context.settings.background.sync.strategy)
+    if report.skipped:
+        return report.skipped
+    summary = (
+        f"{report.repositories_seen} repositories seen; created {len(report.namespaces_created)} "
+        f"namespaces, {len(report.repositories_created)} repositories, "
+        f"{len(report.tags_created)} tags; updated {len(report.tags_updated)} tags; removed "
+        f"{len(report.repositories_removed)} repositories, {len(report.tags_removed)} tags"
+    )
+    if report.errors:
+        raise PassFailed(f"{summary}; {len(report.errors)} errors, first: {report.errors[0]}")
+    return summary
+
+
+async def collect_garbage(context: TaskContext) -> str | None:
+    report = await gc_pass(context, dry_run=False)
+    summary = (
+        f"{len(report.candidates)} candidates; deleted {len(report.deleted)}, "
+        f"skipped {len(report.skipped)}"
+    )
+    if report.errors:
+        raise PassFailed(f"{summary}; {len(report.errors)} errors, first: {report.errors[0]}")
+    return summary if report.candidates else None
+
+
 def periodic_tasks(context: TaskContext) -> list[PeriodicTask]:
-    return [PeriodicTask("repository_counts", 5.0, fold_repository_counts)]
+    settings = context.settings
+    tasks = [PeriodicTask("repository_counts", 5.0, fold_repository_counts)]
+    sync = settings.background.sync
+    if sync.enabled:
+        once = sync.strategy in ("initial", "on-start")
+        tasks.append(PeriodicTask("sync", float(sync.interval), sync_catalog, once=once))
+    collector = settings.delete.garbage_collector
+    if collector.enabled:
+        tasks.append(PeriodicTask("garbage_collector", float(collector.interval), collect_garbage))
+    return tasks
 
 
 @dataclass

@@ -5,6 +5,8 @@ Counted, not timed: every tag and every push activity exactly once."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import signal
 import subprocess
 import time
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import yaml
@@ -63,6 +66,7 @@ class Worker:
 
 @dataclass
 class Cluster:
+    database_url: str
     replicas: list[LiveServer]
     registry: RegistryProcess
     worker: Worker
@@ -126,7 +130,16 @@ async def own_db(tmp_path: Path) -> AsyncIterator[str]:
 @pytest.fixture
 def cluster(tmp_path: Path, own_db: str) -> Iterator[Cluster]:
     require_tool("docker-registry")
-    env = {"PORTUS_BACKGROUND_IN_PROCESS": "true"}
+    env = {
+        "PORTUS_BACKGROUND_IN_PROCESS": "true",
+        # Every process competes for the periodic passes, every second: the sync imports what
+        # the events have not recorded yet (racing them), the collector finds nothing to collect.
+        "PORTUS_BACKGROUND_SYNC_STRATEGY": "update",
+        "PORTUS_BACKGROUND_SYNC_INTERVAL": "1",
+        "PORTUS_DELETE_GARBAGE_COLLECTOR_ENABLED": "true",
+        "PORTUS_DELETE_GARBAGE_COLLECTOR_INTERVAL": "1",
+        "PORTUS_DELETE_GARBAGE_COLLECTOR_TAG": "^nothing-matches$",
+    }
     first = LiveServer(workdir=tmp_path, database_url=own_db, extra_env=dict(env))
     second = LiveServer(workdir=tmp_path, database_url=own_db, extra_env=dict(env))
     migrated = first.portus("migrate")
@@ -150,12 +163,41 @@ def cluster(tmp_path: Path, own_db: str) -> Iterator[Cluster]:
         wait_for_http(f"{registry.url}/v2/")
         token = set_up(first, registry)
         worker.start()
-        yield Cluster([first, second], registry, worker, token)
+        yield Cluster(own_db, [first, second], registry, worker, token)
     finally:
         worker.stop()
         registry.stop()
         second.stop()
         first.stop()
+
+
+def _task_runs(database_url: str) -> list[asyncpg.Record]:
+    async def fetch() -> list[asyncpg.Record]:
+        dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+        connection = await asyncpg.connect(dsn)
+        try:
+            return list(
+                await connection.fetch(
+                    "SELECT task, worker, started_at, finished_at FROM task_runs"
+                    " ORDER BY task, started_at"
+                )
+            )
+        finally:
+            await connection.close()
+
+    return asyncio.run(fetch())
+
+
+def _assert_passes_never_overlapped(database_url: str) -> None:
+    runs = _task_runs(database_url)
+    for task in ("sync", "garbage_collector"):
+        mine = [run for run in runs if run["task"] == task]
+        assert len(mine) >= 3, f"{task}: only {len(mine)} passes"
+        for before, after in itertools.pairwise(mine):
+            assert before["finished_at"] is not None
+            assert before["finished_at"] <= after["started_at"], (task, before, after)
+    workers = {run["worker"] for run in runs if run["task"] in ("sync", "garbage_collector")}
+    assert len(workers) >= 2  # the passes really were competed for
 
 
 def _push_burst(cluster: Cluster, prefix: str, *, after_each: Any = None) -> None:
@@ -201,6 +243,7 @@ def test_replicas_and_a_worker_record_each_push_once(cluster: Cluster) -> None:
     with cluster.replicas[1].client() as client:
         other = client.get("/api/v1/tags", params={"per_page": 1}, headers=cluster.headers)
     assert other.headers["X-Total"] == str(expected)
+    _assert_passes_never_overlapped(cluster.database_url)
 
 
 def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_nothing(
@@ -237,7 +280,15 @@ def test_registry_down_backs_off_and_recovers(cluster: Cluster) -> None:
     failing = cluster.api("GET", "/health")
     assert failing.status_code == 503
     assert failing.json()["registry"]["success"] is False
-    time.sleep(3)  # background passes meet the dead registry meanwhile
+
+    # the sync passes meet the dead registry: recorded, shown by health (on any replica)
+    def sync_failure_shown() -> Any:
+        with cluster.replicas[1].client() as client:
+            tasks = client.get("/api/v1/health").json()["background"]["tasks"]
+        return tasks.get("sync", {}).get("last_error")
+
+    error = _wait(sync_failure_shown, 30, "the failed sync in health")
+    assert f"{cluster.registry.host}: catalog" in error
     for replica in cluster.replicas:
         assert replica.process is not None and replica.process.poll() is None
     assert cluster.worker.process is not None and cluster.worker.process.poll() is None
@@ -245,7 +296,8 @@ def test_registry_down_backs_off_and_recovers(cluster: Cluster) -> None:
     with httpx.Client(timeout=30, trust_env=False) as client:
         pusher.push(client, "down/app", "v2")
     _wait(lambda: cluster.total("/tags") == 2, 30, "work resumed after the registry returned")
-    assert _wait(lambda: cluster.api("GET", "/health").status_code == 200, 30, "healthy again")
+    # healthy again once a sync pass succeeds (the backed-off process's next try, or another's)
+    assert _wait(lambda: cluster.api("GET", "/health").status_code == 200, 60, "healthy again")
     # no crash loop: the worker never restarted (one start line in its log)
     assert cluster.worker.log.read_text().count("runs:") == 1
 
