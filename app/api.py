@@ -40,7 +40,7 @@ def create_api_app() -> FastAPI:
         "`Authorization: Bearer <application token>`, HTTP Basic, or the SPA's session cookie "
         '(with `X-CSRF-Token` on changes). Errors: `{"message": ...}`.',
         # Answers any operation may give, besides its own documented ones.
-        responses=error_responses(400, 409, 503),
+        responses=error_responses(400, 409, 429, 503),
     )
     install_error_handlers(api)
     v1 = APIRouter(prefix="/v1")

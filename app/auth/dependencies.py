@@ -20,9 +20,9 @@ from fastapi.security import (
     HTTPBearer,
 )
 
-from app.auth import credentials
+from app.auth import credentials, throttle
 from app.authz.principal import ANONYMOUS, Principal
-from app.core.errors import Forbidden, Unauthenticated
+from app.core.errors import Forbidden, TooManyRequests, Unauthenticated
 from app.core.state import AppState, State
 
 # Declared as security schemes so that they appear in the OpenAPI document.
@@ -62,6 +62,7 @@ async def get_principal(
             username, secret = credentials.parse_basic(header)
             if credentials.is_application_token(secret):
                 return await _token_login(state, username, secret)
+            await limit_password_attempts(state, request)
             return await credentials.login_with_password(state.sessionmaker, username, secret)
         cookie = request.cookies.get(credentials.SESSION_COOKIE)
         if cookie:
@@ -76,8 +77,25 @@ async def get_principal(
     except credentials.CsrfFailed as exc:
         raise Forbidden("Authorization fails: missing or wrong X-CSRF-Token header") from exc
     except credentials.AuthenticationFailed as exc:
+        await count_failed_login(state, request)
         raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
     return ANONYMOUS
+
+
+async def limit_password_attempts(state: AppState, request: Request) -> None:
+    """429 once this client has failed too often (login_rate_limit)."""
+    try:
+        await throttle.check(
+            state.sessionmaker, state.settings.login_rate_limit, throttle.client_address(request)
+        )
+    except throttle.TooManyFailures as exc:
+        raise TooManyRequests(str(exc), exc.retry_after) from exc
+
+
+async def count_failed_login(state: AppState, request: Request) -> None:
+    await throttle.record_failure(
+        state.sessionmaker, state.settings.login_rate_limit, throttle.client_address(request)
+    )
 
 
 async def _token_login(state: AppState, username: str | None, token: str) -> Principal:

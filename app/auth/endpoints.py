@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.auth import credentials, repository, service
+from app.auth import credentials, repository, service, throttle
 from app.auth.errors import TokenRequestError, token_error_response
 from app.auth.scope import Scope, parse_scopes
 from app.authz.principal import ANONYMOUS, Principal
@@ -152,11 +152,32 @@ async def _form(request: Request) -> list[tuple[str, str]]:
     return parse_qsl(body.decode("latin-1"), keep_blank_values=True)
 
 
-async def _password_login(state: AppState, username: str, secret: str) -> Principal:
+async def _password_login(
+    state: AppState, request: Request, username: str, secret: str
+) -> Principal:
     """Its own transaction, and no read connection held meanwhile (argon2 takes a while)."""
     _checked("username", username)
     _checked("password", secret, MAX_SECRET_LENGTH)
+    client = throttle.client_address(request)
+    try:
+        await throttle.check(state.sessionmaker, state.settings.login_rate_limit, client)
+    except throttle.TooManyFailures as exc:
+        raise TokenRequestError(
+            str(exc),
+            status_code=429,
+            code="TOOMANYREQUESTS",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
     return await credentials.login_with_password(state.sessionmaker, username, secret)
+
+
+async def _refused(
+    state: AppState, request: Request, exc: credentials.AuthenticationFailed
+) -> JSONResponse:
+    """Wrong credentials: counted against the client's address (login_rate_limit)."""
+    client = throttle.client_address(request)
+    await throttle.record_failure(state.sessionmaker, state.settings.login_rate_limit, client)
+    return _error(request, exc.message)
 
 
 @router.get(
@@ -181,7 +202,7 @@ async def get_token(request: Request) -> JSONResponse:
         if header:
             username, secret = credentials.parse_basic(header)
             if not credentials.is_application_token(secret):
-                principal = await _password_login(state, username, secret)
+                principal = await _password_login(state, request, username, secret)
         async with state.read_connection() as conn:
             if secret is not None and credentials.is_application_token(secret):
                 # CI's hot path: the token's owner and the scopes' namespaces in one query.
@@ -191,9 +212,9 @@ async def get_token(request: Request) -> JSONResponse:
             else:
                 issued = await _issue(state, conn, principal, service_name, scopes)
     except TokenRequestError as exc:
-        return _error(request, exc.message, exc.status_code, exc.code)
+        return token_error_response(exc, request.url.hostname or "portus")
     except credentials.AuthenticationFailed as exc:
-        return _error(request, exc.message)
+        return await _refused(state, request, exc)
 
     body = issued.body()
     if (params.get("offline_token") or "").lower() == "true" and principal.user_id is not None:
@@ -233,7 +254,7 @@ async def post_token(request: Request) -> JSONResponse:
             if not username:
                 return _error(request, "the username field is required", 400, "INVALID_REQUEST")
             if not credentials.is_application_token(secret):
-                principal = await _password_login(state, username, secret)
+                principal = await _password_login(state, request, username, secret)
         async with state.read_connection() as conn:
             if grant_type == "password" and credentials.is_application_token(secret):
                 principal, issued = await _token_login_and_issue(
@@ -247,9 +268,9 @@ async def post_token(request: Request) -> JSONResponse:
             else:
                 issued = await _issue(state, conn, principal, service_name, scopes)
     except TokenRequestError as exc:
-        return _error(request, exc.message, exc.status_code, exc.code)
+        return token_error_response(exc, request.url.hostname or "portus")
     except credentials.AuthenticationFailed as exc:
-        return _error(request, exc.message)
+        return await _refused(state, request, exc)
 
     if grant_type == "password" and fields.get("access_type") == "offline":
         async with session_scope(state.sessionmaker) as session:

@@ -9,15 +9,23 @@ from fastapi.responses import JSONResponse
 class TokenRequestError(Exception):
     """A request the token service refuses (bad credentials, malformed scope, ...)."""
 
-    def __init__(self, message: str, *, status_code: int = 401, code: str = "UNAUTHORIZED"):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 401,
+        code: str = "UNAUTHORIZED",
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.code = code
+        self.headers = headers or {}
 
 
 def token_error_response(exc: TokenRequestError, realm: str) -> JSONResponse:
-    headers = {}
+    headers = dict(exc.headers)
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = f'Basic realm="{realm}"'
     return JSONResponse(

@@ -298,6 +298,15 @@ class NotificationSettings(_Node):
     secret: SecretStr = SecretStr("")
 
 
+class LoginRateLimitSettings(_Node):
+    # Failed password logins and failed /v2/token authentications counted per client address;
+    # past `attempts` in `window` seconds, that client's password logins answer 429 until the
+    # window ends. Application tokens are never refused by it (guessing one is hopeless).
+    enabled: bool = True
+    attempts: int = Field(20, ge=1)
+    window: int = Field(300, ge=1)
+
+
 class Settings(BaseSettings):
     """The whole configuration tree. Portus keys first, then the keys this implementation adds."""
 
@@ -321,6 +330,7 @@ class Settings(BaseSettings):
     pagination: PaginationSettings = PaginationSettings()
 
     # New keys.
+    login_rate_limit: LoginRateLimitSettings = LoginRateLimitSettings()
     database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite file in data_dir")
     data_dir: Path = Path("data")
     key_path: str = Field(

@@ -79,6 +79,14 @@ class Invalid(AppError):
         super().__init__(errors)
 
 
+class TooManyRequests(AppError):
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
 

@@ -19,6 +19,7 @@ DESCRIPTIONS: Final[dict[int, str]] = {
     405: "This feature is disabled",
     409: "A concurrent change conflicted; retry",
     422: 'Invalid fields: `{"message": {field: [problems]}}`',
+    429: "Too many failed logins from this address: retry after `Retry-After` seconds",
     502: "The registry failed",
     503: "The database is busy; retry",
 }

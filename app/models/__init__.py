@@ -3,6 +3,7 @@
 from app.core.db import Base
 from app.models.activity import Activity
 from app.models.enums import EventStatus, Role, Visibility
+from app.models.login_failure import LoginFailure
 from app.models.namespace import Namespace
 from app.models.registry import Registry
 from app.models.registry_event import RegistryEvent
@@ -21,6 +22,7 @@ __all__ = [
     "Base",
     "Comment",
     "EventStatus",
+    "LoginFailure",
     "Namespace",
     "RefreshToken",
     "Registry",

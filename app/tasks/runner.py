@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.auth import throttle
 from app.core.db import session_scope
 from app.events.processor import EventContext
 from app.events.worker import EventWorker
@@ -63,9 +64,19 @@ async def collect_garbage(context: TaskContext) -> str | None:
     return summary if report.candidates else None
 
 
+async def housekeeping(context: TaskContext) -> str | None:
+    """Rows that only age: failed-login windows that ended."""
+    async with session_scope(context.sessionmaker) as session:
+        forgotten = await throttle.forget_expired(session, context.settings.login_rate_limit)
+    return f"forgot {forgotten} ended failed-login windows" if forgotten else None
+
+
 def periodic_tasks(context: TaskContext) -> list[PeriodicTask]:
     settings = context.settings
-    tasks = [PeriodicTask("repository_counts", 5.0, fold_repository_counts)]
+    tasks = [
+        PeriodicTask("repository_counts", 5.0, fold_repository_counts),
+        PeriodicTask("housekeeping", 600.0, housekeeping),
+    ]
     sync = settings.background.sync
     if sync.enabled:
         once = sync.strategy in ("initial", "on-start")

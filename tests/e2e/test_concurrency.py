@@ -8,7 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
+from app.core.db import create_engine
+from app.models import LoginFailure
 from tests.e2e.live import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +20,12 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, stack_db: str) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("concurrency")
-    live = LiveServer(workdir=workdir, database_url=stack_db)
+    # Above the 40-guess burst below: these tests count the account lockout, not the client limit.
+    live = LiveServer(
+        workdir=workdir,
+        database_url=stack_db,
+        extra_env={"PORTUS_LOGIN_RATE_LIMIT_ATTEMPTS": "1000"},
+    )
     if not stack_db.startswith("sqlite"):
         assert live.portus("migrate").returncode == 0
     live.start()
@@ -73,6 +81,33 @@ async def test_parallel_guesses_are_all_counted(server: LiveServer) -> None:
     assert "locked" in right.json()["errors"][0]["message"]
 
 
+async def test_parallel_failures_all_count_against_the_client(server: LiveServer) -> None:
+    """The per-client count is one atomic upsert: 30 parallel failures are 30, not fewer."""
+    server.restart(PORTUS_LOGIN_RATE_LIMIT_ATTEMPTS="30")
+    engine = create_engine(server.database_url)
+    async with engine.begin() as connection:  # a fresh window: the test above failed 40 times
+        await connection.execute(delete(LoginFailure))
+    await engine.dispose()
+    try:
+        statuses = await _burst(
+            server,
+            30,
+            method="GET",
+            url="/v2/token",
+            params={"service": "x"},
+            auth=("nobody", "wrong-guess"),
+        )
+        assert statuses == [401] * 30
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            after = await client.get(
+                "/v2/token", params={"service": "x"}, auth=("owner", "rightpass1")
+            )
+        assert after.status_code == 429
+        assert int(after.headers["Retry-After"]) > 0
+    finally:
+        server.restart(PORTUS_LOGIN_RATE_LIMIT_ATTEMPTS="1000")
+
+
 async def test_token_limit_holds_under_concurrent_creation(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         me = await client.get(
@@ -98,7 +133,11 @@ async def test_token_limit_holds_under_concurrent_creation(server: LiveServer) -
 def test_many_failed_logins_do_not_exhaust_the_embedded_database(tmp_path: Path) -> None:
     """On SQLite, more concurrent password failures than pooled connections: all answered 401
     promptly (a held read connection during the password check used to deadlock the pool)."""
-    live = LiveServer(workdir=tmp_path, database_url="", extra_env={"PORTUS_DATABASE_URL": ""})
+    live = LiveServer(
+        workdir=tmp_path,
+        database_url="",
+        extra_env={"PORTUS_DATABASE_URL": "", "PORTUS_LOGIN_RATE_LIMIT_ATTEMPTS": "1000"},
+    )
     live.start()
     try:
         statuses = asyncio.run(
