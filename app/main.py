@@ -34,6 +34,8 @@ from app.core.state import AppState
 from app.events.processor import EventContext
 from app.events.worker import EventWorker
 from app.registries.client import client_factory
+from app.tasks.context import TaskContext
+from app.webhooks.sender import run_sender
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +93,17 @@ def create_app(
             tasks: list[asyncio.Task[None]] = []
             if background:
                 client_for = client_factory(http, settings, state.signing_key)
-                worker = EventWorker(maker, EventContext(client_for=client_for))
+                sender_wake = asyncio.Event()
+                state.wake_webhook_sender = sender_wake.set
+                task_context = TaskContext(settings, maker, http, client_for)
+                tasks.append(
+                    asyncio.create_task(
+                        run_sender(task_context, sender_wake), name="webhook-sender"
+                    )
+                )
+                worker = EventWorker(
+                    maker, EventContext(client_for=client_for, on_committed=sender_wake.set)
+                )
                 state.wake_event_worker = worker.notify
                 state.event_worker_health = lambda: {
                     k: (v.isoformat() if hasattr(v, "isoformat") else v)
