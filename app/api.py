@@ -18,6 +18,7 @@ from app.search import endpoints as search_endpoints
 from app.sessions import endpoints as session_endpoints
 from app.teams import endpoints as team_endpoints
 from app.users import endpoints as user_endpoints
+from app.webhooks import endpoints as webhook_endpoints
 
 API_VERSION = "2.4.0-py"
 
@@ -54,6 +55,7 @@ def create_api_app() -> FastAPI:
     v1.include_router(session_endpoints.router)
     v1.include_router(repository_endpoints.router)
     v1.include_router(repository_endpoints.tags_router)
+    v1.include_router(webhook_endpoints.router)
     api.include_router(v1)
 
     @api.get("/version", tags=["health"], responses=error_responses(401))

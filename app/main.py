@@ -97,6 +97,7 @@ def create_app(
                 )
                 runner = BackgroundRunner.build(context)
                 state.wake_event_worker = runner.wake_event_worker
+                state.wake_webhook_sender = runner.wake_webhook_sender
                 state.background_health = runner.health
                 tasks.append(asyncio.create_task(runner.run(), name="background"))
             try:

@@ -182,3 +182,39 @@ def can_update_repository(principal: Principal, namespace: NamespaceFacts) -> bo
 
 def can_comment(principal: Principal, namespace: NamespaceFacts) -> bool:
     return principal.authenticated and can_pull(principal, namespace)
+
+
+# --- webhooks (reference §6.2) -----------------------------------------------------------------
+# The global namespace's webhooks (pushes to repositories without a namespace) are for
+# administrators only: its team is the hidden team of the administrators, so "owner" means
+# nothing more there. Portus hid that namespace from webhook lists instead, which left its events
+# without webhooks.
+def can_see_webhooks(principal: Principal, namespace: NamespaceFacts) -> bool:
+    """List and show (deliveries included): administrators and members of the namespace's team."""
+    if principal.superuser:
+        return True
+    return namespace.role is not None and not namespace.global_
+
+
+def can_create_webhook(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
+    """Create and delete webhooks, add and remove headers: administrators; namespace owners when
+    `user_permission.create_webhook` is on."""
+    if principal.superuser:
+        return True
+    return (
+        settings.user_permission.create_webhook.enabled
+        and namespace.role is Role.owner
+        and not namespace.global_
+    )
+
+
+def can_manage_webhook(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
+    """Update, toggle, re-send a delivery, rotate the signing secret: administrators; namespace
+    owners when `user_permission.manage_webhook` is on."""
+    if principal.superuser:
+        return True
+    return (
+        settings.user_permission.manage_webhook.enabled
+        and namespace.role is Role.owner
+        and not namespace.global_
+    )

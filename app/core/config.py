@@ -307,6 +307,16 @@ class LoginRateLimitSettings(_Node):
     window: int = Field(300, ge=1)
 
 
+class WebhookSettings(_Node):
+    """Outgoing namespace webhooks: how long one request may take, and how failures are retried
+    (attempt n waits `backoff_base * 2**(n-1)` seconds, at most `backoff_max`)."""
+
+    timeout: float = Field(10, gt=0, le=600, description="seconds per request")
+    max_attempts: int = Field(6, ge=1, le=100)
+    backoff_base: float = Field(10, gt=0, description="seconds")
+    backoff_max: float = Field(3600, gt=0, description="seconds")
+
+
 class Settings(BaseSettings):
     """The whole configuration tree. Portus keys first, then the keys this implementation adds."""
 
@@ -340,6 +350,7 @@ class Settings(BaseSettings):
     secret_key_base: SecretStr = SecretStr("")
     public_url: str = Field("http://127.0.0.1:3000", description="URL users and the registry use")
     notifications: NotificationSettings = NotificationSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @field_validator("public_url")
     @classmethod

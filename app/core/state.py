@@ -27,6 +27,8 @@ class AppState:
     read_connection: ReadConnection
     # Set by the in-process event worker; a no-op when events are handled elsewhere.
     wake_event_worker: Callable[[], None] = field(default=lambda: None)
+    # Set by the in-process webhook sender; a no-op when deliveries are sent elsewhere.
+    wake_webhook_sender: Callable[[], None] = field(default=lambda: None)
     schema_head: str | None = None
     # This process's background tasks, when it runs them (`background.in_process`).
     background_health: Callable[[], dict[str, Any]] | None = None

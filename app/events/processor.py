@@ -23,6 +23,7 @@ from app.models import Namespace, Registry, Repository, Tag, User
 from app.namespaces import service as namespaces
 from app.registries.client import ManifestInfo, RegistryClient, RegistryError
 from app.repositories import service as repositories
+from app.webhooks import service as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class EventContext:
     # Manifests fetched before the batch's transaction opened (see `prefetch_manifests`): a slow
     # registry then never holds database locks (on SQLite, the one write lock).
     manifests: dict[tuple[str, str], ManifestInfo | None] = field(default_factory=dict)
+    # Called after a batch that handled events committed (wakes the webhook sender).
+    on_committed: Callable[[], None] = field(default=lambda: None)
 
 
 def _push_key(data: dict[str, Any]) -> tuple[str, str] | None:
@@ -202,6 +205,7 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         recipient_id=tag.id,
         parameters={"tag_name": tag_name, "digest": digest},
     )
+    await webhooks.enqueue(session, namespace.id, "push", data)
 
 
 async def _find_repository(
@@ -275,6 +279,8 @@ async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str
         )
         await session.delete(tag)
     await session.flush()
+    if tags:
+        await webhooks.enqueue(session, namespace.id, "delete", data)
     remaining = await session.scalar(
         select(func.count(Tag.id)).where(Tag.repository_id == repository.id)
     )

@@ -73,6 +73,8 @@ class EventWorker:
             for event in events:
                 await self._process_one(session, event)
         self.health.processed += len(events)
+        if events:
+            self.context.on_committed()
         return len(events)
 
     async def _process_one(self, session: AsyncSession, event: RegistryEvent) -> None:

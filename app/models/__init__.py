@@ -2,7 +2,14 @@
 
 from app.core.db import Base
 from app.models.activity import Activity
-from app.models.enums import EventStatus, Role, Visibility
+from app.models.enums import (
+    DeliveryStatus,
+    EventStatus,
+    Role,
+    Visibility,
+    WebhookContentType,
+    WebhookMethod,
+)
 from app.models.login_failure import LoginFailure
 from app.models.namespace import Namespace
 from app.models.registry import Registry
@@ -15,12 +22,14 @@ from app.models.task_run import TaskRun
 from app.models.team import Team, TeamUser
 from app.models.token import ApplicationToken, RefreshToken, WebSession
 from app.models.user import User
+from app.models.webhook import Webhook, WebhookAttempt, WebhookDelivery, WebhookHeader
 
 __all__ = [
     "Activity",
     "ApplicationToken",
     "Base",
     "Comment",
+    "DeliveryStatus",
     "EventStatus",
     "LoginFailure",
     "Namespace",
@@ -39,4 +48,10 @@ __all__ = [
     "User",
     "Visibility",
     "WebSession",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookContentType",
+    "WebhookDelivery",
+    "WebhookHeader",
+    "WebhookMethod",
 ]

@@ -22,3 +22,30 @@ class EventStatus(enum.IntEnum):
     progress = 1
     fresh = 2
     failed = 3
+
+
+class WebhookMethod(enum.IntEnum):
+    """Portus's `request_method` enum."""
+
+    GET = 0
+    POST = 1
+
+
+class WebhookContentType(enum.IntEnum):
+    """Portus's `content_type` enum."""
+
+    json = 0
+    form = 1
+
+    @property
+    def mime(self) -> str:
+        return "application/json" if self is WebhookContentType.json else FORM_MIME
+
+
+FORM_MIME = "application/x-www-form-urlencoded"
+
+
+class DeliveryStatus(enum.IntEnum):
+    pending = 0
+    delivered = 1
+    failed = 2

@@ -21,6 +21,7 @@ from app.repositories import repository as repositories
 from app.sync.service import sync_pass
 from app.tasks.context import TaskContext
 from app.tasks.periodic import PassFailed, PeriodicRunner, PeriodicTask
+from app.webhooks.sender import run_sender
 
 logger = logging.getLogger(__name__)
 
@@ -92,21 +93,27 @@ class BackgroundRunner:
     context: TaskContext
     event_worker: EventWorker | None = None
     periodic: list[PeriodicRunner] = field(default_factory=list)
+    # Set when a webhook delivery was committed in this process (events, re-sends).
+    webhook_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     def build(cls, context: TaskContext) -> BackgroundRunner:
         settings = context.settings
-        event_worker = None
+        runner = cls(context)
         if settings.background.registry.enabled:
-            event_worker = EventWorker(
-                context.sessionmaker, EventContext(client_for=context.client_for)
+            runner.event_worker = EventWorker(
+                context.sessionmaker,
+                EventContext(client_for=context.client_for, on_committed=runner.webhook_wake.set),
             )
-        periodic = [PeriodicRunner(context, task) for task in periodic_tasks(context)]
-        return cls(context, event_worker, periodic)
+        runner.periodic = [PeriodicRunner(context, task) for task in periodic_tasks(context)]
+        return runner
 
     def wake_event_worker(self) -> None:
         if self.event_worker is not None:
             self.event_worker.notify()
+
+    def wake_webhook_sender(self) -> None:
+        self.webhook_wake.set()
 
     def health(self) -> dict[str, Any]:
         """This process's view (the shared one, from the database, is in /api/v1/health)."""
@@ -131,6 +138,7 @@ class BackgroundRunner:
     async def run(self) -> None:
         """Until cancelled; one loop failing never stops the others."""
         loops = [runner.run_forever() for runner in self.periodic]
+        loops.append(run_sender(self.context, self.webhook_wake))
         if self.event_worker is not None:
             loops.append(self.event_worker.run())
         tasks = [asyncio.create_task(loop) for loop in loops]

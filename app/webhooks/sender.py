@@ -1,0 +1,353 @@
+"""Sending the outbox: claim due deliveries, send them outside any transaction, record.
+
+Three steps per batch, each short:
+1. claim (one transaction): lease up to `limit` due deliveries; on PostgreSQL `FOR UPDATE SKIP
+   LOCKED`, so concurrent senders never claim the same row;
+2. send (no transaction, no connection held): concurrently, at most `CONCURRENCY` at a time,
+   each bounded by `webhooks.timeout` in total;
+3. record (one transaction): an attempt row per request, and the delivery's new state (delivered;
+   or a retry after `backoff_base * 2**(n-1)` seconds; or failed after `max_attempts`).
+
+A sender that dies between 1 and 3 leaves leased rows; they are due again when the lease ends,
+so a delivery is sent at least once (receivers deduplicate with `X-Portus-Delivery`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import select
+
+from app.core.crypto import InvalidToken, secret_box
+from app.core.db import session_scope, utcnow
+from app.models import (
+    DeliveryStatus,
+    Webhook,
+    WebhookAttempt,
+    WebhookContentType,
+    WebhookDelivery,
+    WebhookMethod,
+)
+from app.tasks.context import TaskContext
+from app.webhooks import repository
+from app.webhooks.schemas import MASK, is_sensitive_header
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 50
+CONCURRENCY = 8
+LEASE_MARGIN_SECONDS = 30.0
+IDLE_POLL_SECONDS = 5.0  # other processes may enqueue without waking this one
+MAX_LOGGED_BODY = 16 * 1024
+USER_AGENT = "Portus-Webhooks/2.4"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery with everything needed to send it (no ORM objects cross the send)."""
+
+    delivery_id: int
+    uuid: str
+    event: str
+    payload: dict[str, Any]
+    url: str
+    method: WebhookMethod
+    content_type: WebhookContentType
+    username: str | None
+    password: str | None
+    secret: str
+    headers: list[tuple[str, str]]
+    problem: str | None = None  # set when the job cannot be sent at all
+
+
+@dataclass(frozen=True)
+class OutgoingRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: Job
+    request: OutgoingRequest | None
+    status: int | None
+    response_headers: dict[str, str] | None
+    response_body: str | None
+    duration_ms: int
+    error: str | None
+
+    @property
+    def success(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def signature(secret: str, signed: bytes) -> str:
+    """`X-Portus-Signature-256`: HMAC-SHA256 of the exact bytes, keyed by the webhook secret."""
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def _fields(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """Top-level fields as form/query pairs; nested values as compact JSON."""
+    return [
+        (key, value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+        for key, value in payload.items()
+    ]
+
+
+def build_request(job: Job) -> OutgoingRequest:
+    """GET puts the fields in the query string (like Portus) and signs the whole query string;
+    POST sends JSON or form fields and signs the body."""
+    headers: dict[str, str] = {}
+    if job.method is WebhookMethod.GET:
+        query = urlencode(_fields(job.payload))
+        existing = urlsplit(job.url).query
+        url = job.url + ("&" if existing else "?" if "?" not in job.url else "") + query
+        signed = urlsplit(url).query.encode()
+        body = b""
+    else:
+        url = job.url
+        if job.content_type is WebhookContentType.form:
+            body = urlencode(_fields(job.payload)).encode()
+        else:
+            body = json.dumps(job.payload, separators=(",", ":")).encode()
+        headers["Content-Type"] = job.content_type.mime
+        signed = body
+    headers.update(dict(job.headers))
+    if job.username:
+        pair = f"{job.username}:{job.password or ''}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    headers["User-Agent"] = USER_AGENT
+    headers["X-Portus-Delivery"] = job.uuid
+    headers["X-Portus-Event"] = job.event
+    headers["X-Portus-Signature-256"] = signature(job.secret, signed)
+    return OutgoingRequest(job.method.name, url, headers, body)
+
+
+def backoff_seconds(base: float, cap: float, attempt: int) -> float:
+    """The wait after failed attempt `attempt` (1-based) of a cycle."""
+    return float(min(cap, base * 2 ** min(attempt - 1, 60)))
+
+
+# --- 1. claim ----------------------------------------------------------------------------------
+async def _claim(ctx: TaskContext, limit: int) -> list[Job]:
+    timeout = ctx.settings.webhooks.timeout
+    now = utcnow()
+    # Long enough for the whole batch to be sent `CONCURRENCY` at a time, plus a margin.
+    lease = timeout * math.ceil(limit / CONCURRENCY) + LEASE_MARGIN_SECONDS
+    async with session_scope(ctx.sessionmaker) as session:
+        rows = await repository.claim_due(
+            session, now=now, lease_until=now + timedelta(seconds=lease), limit=limit
+        )
+        if not rows:
+            return []
+        headers = await repository.headers_by_webhook(session, {w.id for _, w in rows})
+    box = secret_box(ctx.settings)
+    jobs = []
+    for delivery, webhook in rows:
+        problem = None
+        try:
+            secret = box.decrypt(webhook.secret_encrypted)
+            password = (
+                box.decrypt(webhook.password_encrypted) if webhook.password_encrypted else None
+            )
+        except InvalidToken:
+            secret, password = "", None
+            problem = "cannot decrypt the webhook's secrets: secret_key_base changed since"
+        jobs.append(_job(delivery, webhook, headers[webhook.id], secret, password, problem))
+    return jobs
+
+
+def _job(
+    delivery: WebhookDelivery,
+    webhook: Webhook,
+    headers: list[tuple[str, str]],
+    secret: str,
+    password: str | None,
+    problem: str | None,
+) -> Job:
+    return Job(
+        delivery_id=delivery.id,
+        uuid=delivery.uuid,
+        event=delivery.event,
+        payload=delivery.payload,
+        url=webhook.url,
+        method=webhook.request_method,
+        content_type=webhook.content_type,
+        username=webhook.username,
+        password=password,
+        secret=secret,
+        headers=headers,
+        problem=problem,
+    )
+
+
+# --- 2. send -----------------------------------------------------------------------------------
+async def _send(ctx: TaskContext, job: Job) -> Outcome:
+    if job.problem is not None:
+        return Outcome(job, None, None, None, None, 0, job.problem)
+    request = build_request(job)
+    timeout = ctx.settings.webhooks.timeout
+    started = time.perf_counter()
+    status: int | None = None
+    response_headers: dict[str, str] | None = None
+    body: str | None = None
+    error: str | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            async with ctx.http.stream(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.body or None,
+                timeout=timeout,
+                follow_redirects=False,
+            ) as response:
+                status = response.status_code
+                response_headers = dict(response.headers.items())
+                raw = bytearray()
+                async for chunk in response.aiter_bytes():
+                    raw += chunk
+                    if len(raw) > MAX_LOGGED_BODY:
+                        break
+                body = _truncate(bytes(raw))
+    except TimeoutError:
+        error = f"timed out after {timeout:g} s"
+    except Exception as exc:  # a broken receiver is a failed attempt, never a crashed sender
+        error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    duration = round((time.perf_counter() - started) * 1000)
+    if error is not None and status is not None:
+        error = f"response cut short: {error}"
+    return Outcome(job, request, status, response_headers, body, duration, error)
+
+
+def _truncate(raw: bytes) -> str:
+    text = raw[:MAX_LOGGED_BODY].decode("utf-8", errors="replace")
+    return text + "\n[truncated]" if len(raw) > MAX_LOGGED_BODY else text
+
+
+# --- 3. record ---------------------------------------------------------------------------------
+def _logged_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {name: MASK if is_sensitive_header(name) else value for name, value in headers.items()}
+
+
+async def _record(ctx: TaskContext, outcomes: Sequence[Outcome]) -> None:
+    config = ctx.settings.webhooks
+    now = utcnow()
+    async with session_scope(ctx.sessionmaker) as session:
+        ids = [outcome.job.delivery_id for outcome in outcomes]
+        found = await session.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+        deliveries = {delivery.id: delivery for delivery in found}
+        for outcome in outcomes:
+            delivery = deliveries.get(outcome.job.delivery_id)
+            if delivery is None:
+                continue  # the webhook was deleted meanwhile
+            delivery.attempts += 1
+            delivery.cycle_attempts += 1
+            delivery.lease_until = None
+            delivery.last_status_code = outcome.status
+            request = outcome.request
+            session.add(
+                WebhookAttempt(
+                    delivery_id=delivery.id,
+                    number=delivery.attempts,
+                    request_method=request.method if request else outcome.job.method.name,
+                    request_url=request.url if request else outcome.job.url,
+                    request_headers=_logged_headers(request.headers) if request else {},
+                    request_body=_truncate(request.body) if request else "",
+                    response_status=outcome.status,
+                    response_headers=outcome.response_headers,
+                    response_body=outcome.response_body,
+                    duration_ms=outcome.duration_ms,
+                    error=outcome.error,
+                    created_at=now,
+                )
+            )
+            if outcome.success:
+                delivery.status = DeliveryStatus.delivered
+                delivery.delivered_at = now
+                delivery.next_attempt_at = None
+            elif delivery.cycle_attempts >= config.max_attempts:
+                delivery.status = DeliveryStatus.failed
+                delivery.next_attempt_at = None
+                logger.warning(
+                    "webhook delivery %s failed after %d attempts: %s",
+                    delivery.uuid,
+                    delivery.cycle_attempts,
+                    outcome.error or f"HTTP {outcome.status}",
+                )
+            else:
+                wait = backoff_seconds(
+                    config.backoff_base, config.backoff_max, delivery.cycle_attempts
+                )
+                delivery.next_attempt_at = now + timedelta(seconds=wait)
+
+
+async def deliver_due(ctx: TaskContext, *, limit: int = BATCH_SIZE) -> int:
+    """Send the deliveries that are due (at most `limit`); returns how many were attempted."""
+    jobs = await _claim(ctx, limit)
+    if not jobs:
+        return 0
+    bound = asyncio.Semaphore(CONCURRENCY)
+
+    async def bounded(job: Job) -> Outcome:
+        async with bound:
+            return await _send(ctx, job)
+
+    outcomes = await asyncio.gather(*(bounded(job) for job in jobs))
+    await _record(ctx, outcomes)
+    return len(jobs)
+
+
+async def seconds_until_due(ctx: TaskContext) -> float:
+    """Until the next delivery is due (0: now), at most `IDLE_POLL_SECONDS`."""
+    async with session_scope(ctx.sessionmaker) as session:
+        due_at: datetime | None = await repository.next_due_at(session)
+    if due_at is None:
+        return IDLE_POLL_SECONDS
+    return max(0.0, min(IDLE_POLL_SECONDS, (due_at - utcnow()).total_seconds()))
+
+
+async def run_sender(
+    ctx: TaskContext, wake: asyncio.Event, stop: asyncio.Event | None = None
+) -> None:
+    """Deliver until cancelled (or `stop` is set): batch after batch while work is due, then
+    sleep until the next due time, a wake-up (a new delivery was committed), or the poll."""
+    while stop is None or not stop.is_set():
+        try:
+            sent = await deliver_due(ctx)
+            if sent:
+                continue
+            wake.clear()  # before looking: a delivery committed after this wakes us again
+            delay = await seconds_until_due(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("webhook sender batch failed")
+            delay = IDLE_POLL_SECONDS
+        if delay <= 0:
+            continue
+        waiters = {asyncio.ensure_future(wake.wait())}
+        if stop is not None:
+            waiters.add(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter

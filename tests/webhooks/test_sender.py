@@ -1,0 +1,414 @@
+"""The sender against real HTTP receivers on 127.0.0.1, fed by real registry events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.core.db import create_engine, create_sessionmaker, session_scope, utcnow
+from app.core.keys import load_signing_key
+from app.core.security import TokenDigester
+from app.models import (
+    DeliveryStatus,
+    Namespace,
+    User,
+    Webhook,
+    WebhookAttempt,
+    WebhookContentType,
+    WebhookDelivery,
+    WebhookMethod,
+)
+from app.registries.client import client_factory
+from app.tasks.context import TaskContext
+from app.webhooks import repository, sender, service
+from tests.conftest import ClientFactory, make_settings
+from tests.events.test_events import event, post, push, worker_for
+from tests.fixtures import factories
+from tests.fixtures.database import throwaway_database
+from tests.support.receiver import Blackhole, Receiver
+
+FAST = {"webhooks": {"backoff_base": 0.05, "backoff_max": 1, "timeout": 2, "max_attempts": 6}}
+
+
+@pytest.fixture
+async def task_context(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> AsyncIterator[TaskContext]:
+    fast = make_settings(settings, **FAST)
+    async with httpx.AsyncClient(trust_env=False) as http:
+        yield TaskContext(
+            fast, sessionmaker, http, client_factory(http, fast, load_signing_key(fast))
+        )
+
+
+async def admin_headers(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
+    admin = await factories.create_user(session, username="alice", admin=True)
+    return {"Portus-Auth": f"alice:{await factories.create_token(session, digester, admin)}"}
+
+
+async def personal_namespace_id(session: AsyncSession) -> int:
+    user = await session.scalar(select(User).where(User.username == "alice"))
+    assert user is not None and user.namespace_id is not None
+    return user.namespace_id
+
+
+async def until_settled(ctx: TaskContext, delivery_id: int, timeout: float = 15) -> None:
+    """Run the sender until the delivery is no longer pending."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await sender.deliver_due(ctx)
+        async with ctx.sessionmaker() as session:
+            status = await session.scalar(
+                select(WebhookDelivery.status).where(WebhookDelivery.id == delivery_id)
+            )
+        if status is not DeliveryStatus.pending:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the delivery stayed pending")
+
+
+async def create_webhook(
+    client: httpx.AsyncClient, headers: dict[str, str], namespace_id: int, **fields: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/namespaces/{namespace_id}/webhooks",
+        json={"name": "receiver"} | fields,
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+class TestDelivery:
+    async def test_retried_until_delivered_logged_and_signed(
+        self,
+        session: AsyncSession,
+        make_client: ClientFactory,
+        digester: TokenDigester,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        task_context: TaskContext,
+    ) -> None:
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        namespace_id = await personal_namespace_id(session)
+        with Receiver(statuses=[500, 500, 200]) as receiver:
+            async with make_client(**FAST) as client:
+                hook = await create_webhook(
+                    client,
+                    headers,
+                    namespace_id,
+                    url=receiver.url,
+                    username="robot",
+                    password="hook-password",
+                )
+                base = f"/api/v1/namespaces/{namespace_id}/webhooks/{hook['id']}"
+                await client.post(
+                    f"{base}/headers", json={"name": "X-Team", "value": "blue"}, headers=headers
+                )
+                pushed = push("alice/app", "1.0", "sha256:aa")
+                assert (await post(client, pushed)).status_code == 202
+                assert await worker_for(sessionmaker, settings).process_batch() == 1
+
+                delivery = await session.scalar(select(WebhookDelivery))
+                assert delivery is not None and delivery.event == "push"
+                await until_settled(task_context, delivery.id)
+
+                got = receiver.wait_for(3)
+                assert len(got) == 3
+                for request in got:
+                    assert request.method == "POST"
+                    assert request.headers["content-type"] == "application/json"
+                    assert request.headers["x-portus-event"] == "push"
+                    assert request.headers["x-portus-delivery"] == delivery.uuid
+                    assert request.headers["x-team"] == "blue"
+                    assert request.headers["authorization"].startswith("Basic ")
+                    assert request.signature_valid(hook["secret"])
+                    assert not request.signature_valid("whsec_wrong")
+                    assert json.loads(request.body) == pushed  # the registry's event, as is
+
+                detail = await client.get(f"{base}/deliveries/{delivery.id}", headers=headers)
+                assert detail.status_code == 200
+                shown = detail.json()
+                assert shown["status"] == "delivered"
+                assert shown["attempts"] == 3
+                assert shown["last_status_code"] == 200
+                assert shown["delivered_at"] is not None
+                log = shown["attempt_log"]
+                assert [a["number"] for a in log] == [1, 2, 3]
+                assert [a["response_status"] for a in log] == [500, 500, 200]
+                assert all(a["error"] is None for a in log)
+                assert log[0]["response_body"] == '{"answer": 500}'
+                assert log[2]["response_headers"]["content-type"] == "application/json"
+                assert json.loads(log[0]["request_body"]) == pushed
+                assert log[0]["request_headers"]["X-Portus-Delivery"] == delivery.uuid
+                # credentials never reach the log
+                assert log[0]["request_headers"]["Authorization"] == "********"
+                assert "hook-password" not in detail.text
+
+                # re-send: the same delivery id, a new cycle, the webhook's current settings
+                await client.put(base, json={"request_method": "GET"}, headers=headers)
+                resent = await client.put(f"{base}/deliveries/{delivery.id}", headers=headers)
+                assert resent.status_code == 200, resent.text
+                assert resent.json()["status"] == "pending"
+                await until_settled(task_context, delivery.id)
+                again = receiver.wait_for(4)[3]
+                assert again.method == "GET"
+                assert again.headers["x-portus-delivery"] == delivery.uuid
+                assert again.signature_valid(hook["secret"])
+                assert dict(parse_qsl(again.query))["action"] == "push"
+                assert json.loads(dict(parse_qsl(again.query))["target"]) == pushed["target"]
+                final = (
+                    await client.get(f"{base}/deliveries/{delivery.id}", headers=headers)
+                ).json()
+                assert final["status"] == "delivered" and final["attempts"] == 4
+
+    async def test_form_posts_fields_and_gives_up_after_max_attempts(
+        self,
+        session: AsyncSession,
+        make_client: ClientFactory,
+        digester: TokenDigester,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        task_context: TaskContext,
+    ) -> None:
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        namespace_id = await personal_namespace_id(session)
+        with Receiver(statuses=[503]) as receiver:
+            async with make_client() as client:
+                hook = await create_webhook(
+                    client,
+                    headers,
+                    namespace_id,
+                    url=receiver.url,
+                    content_type="application/x-www-form-urlencoded",
+                )
+                await post(client, push("alice/app", "1.0", "sha256:aa"))
+                await worker_for(sessionmaker, settings).process_batch()
+                await post(client, event("delete", "alice/app", digest="sha256:aa"))
+                await worker_for(sessionmaker, settings).process_batch()
+            deliveries = list(await session.scalars(select(WebhookDelivery)))
+            assert sorted(d.event for d in deliveries) == ["delete", "push"]
+            ctx = TaskContext(
+                make_settings(task_context.settings, webhooks={"max_attempts": 2}),
+                task_context.sessionmaker,
+                task_context.http,
+                task_context.client_for,
+            )
+            for delivery in deliveries:
+                await until_settled(ctx, delivery.id)
+            got = receiver.wait_for(4)
+        for delivery in deliveries:
+            await session.refresh(delivery)
+            assert delivery.status is DeliveryStatus.failed
+            assert delivery.attempts == 2 and delivery.last_status_code == 503
+        form = dict(parse_qsl(got[0].body.decode()))
+        assert got[0].headers["content-type"] == "application/x-www-form-urlencoded"
+        assert form["action"] in ("push", "delete")
+        assert json.loads(form["target"])["repository"] == "alice/app"
+        assert all(request.signature_valid(hook["secret"]) for request in got)
+
+    async def test_refused_connections_are_failed_attempts(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        digester: TokenDigester,
+        task_context: TaskContext,
+    ) -> None:
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        namespace_id = await personal_namespace_id(session)
+        with Receiver() as receiver:
+            dead_url = receiver.url  # a port that nobody listens on any more
+        await create_webhook(client, headers, namespace_id, url=dead_url)
+        await service.enqueue(session, namespace_id, "push", {"id": "e"})
+        await session.flush()
+        assert await sender.deliver_due(task_context) == 1
+        attempt = await session.scalar(select(WebhookAttempt))
+        assert attempt is not None
+        assert attempt.response_status is None
+        assert attempt.error is not None and "Connect" in attempt.error
+        delivery = await session.scalar(select(WebhookDelivery))
+        assert delivery is not None
+        await session.refresh(delivery)
+        assert delivery.status is DeliveryStatus.pending
+        assert delivery.next_attempt_at is not None and delivery.lease_until is None
+        # not due again before its backoff
+        assert await sender.deliver_due(task_context) == 0
+
+
+class TestIsolation:
+    async def test_a_hanging_receiver_never_slows_event_ingestion(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        digester: TokenDigester,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        task_context: TaskContext,
+    ) -> None:
+        """While a request hangs until its timeout, the sender holds no transaction: events are
+        received, processed, and enqueue more deliveries at full speed."""
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        namespace_id = await personal_namespace_id(session)
+        with Blackhole() as blackhole:
+            await create_webhook(client, headers, namespace_id, url=blackhole.url)
+            await post(client, push("alice/app", "1", "sha256:aa"))
+            await worker_for(sessionmaker, settings).process_batch()
+            patient = TaskContext(
+                make_settings(task_context.settings, webhooks={"timeout": 4}),
+                task_context.sessionmaker,
+                task_context.http,
+                task_context.client_for,
+            )
+            sending = asyncio.create_task(sender.deliver_due(patient))
+            await asyncio.sleep(0.3)  # claimed, and now waiting for an answer
+            assert not sending.done()
+
+            started = time.monotonic()
+            response = await post(client, push("alice/app", "2", "sha256:bb"))
+            assert response.status_code == 202
+            assert await worker_for(sessionmaker, settings).process_batch() == 1
+            assert time.monotonic() - started < 2.0
+            assert not sending.done()
+
+            assert await sending == 1  # gave up at the 4 s timeout
+        attempt = await session.scalar(select(WebhookAttempt))
+        assert attempt is not None and attempt.error == "timed out after 4 s"
+        assert attempt.duration_ms >= 3900
+        statuses = list(await session.scalars(select(WebhookDelivery.status)))
+        assert statuses == [DeliveryStatus.pending, DeliveryStatus.pending]
+
+    async def test_run_sender_wakes_on_new_deliveries(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        digester: TokenDigester,
+        task_context: TaskContext,
+    ) -> None:
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        namespace_id = await personal_namespace_id(session)
+        with Receiver() as receiver:
+            await create_webhook(client, headers, namespace_id, url=receiver.url)
+            wake, stop = asyncio.Event(), asyncio.Event()
+            loop = asyncio.create_task(sender.run_sender(task_context, wake, stop))
+            try:
+                await asyncio.sleep(0.2)  # idle: nothing due, sleeping for the poll interval
+                await service.enqueue(session, namespace_id, "push", {"id": "woken"})
+                await session.commit()
+                started = time.monotonic()
+                wake.set()
+                await asyncio.to_thread(receiver.wait_for, 1, 3.0)
+                assert time.monotonic() - started < sender.IDLE_POLL_SECONDS
+            finally:
+                stop.set()
+                await asyncio.wait_for(loop, 5)
+        assert json.loads(receiver.received[0].body) == {"id": "woken"}
+
+
+class TestClaiming:
+    async def test_two_senders_never_claim_the_same_delivery(self, tmp_path: Path) -> None:
+        """On PostgreSQL two claims run at once (SKIP LOCKED: the second takes the rows the
+        first did not lock, without waiting); on SQLite one after the other (the lease)."""
+        async with throwaway_database(tmp_path) as url:
+            engine = create_engine(url, pool_size=2)
+            maker = create_sessionmaker(engine)
+            try:
+                async with session_scope(maker) as session:
+                    registry = await factories.create_registry(session)
+                    namespace_id = await session.scalar(
+                        select(Namespace.id).where(Namespace.registry_id == registry.id)
+                    )
+                    assert namespace_id is not None
+                    session.add(
+                        Webhook(
+                            namespace_id=namespace_id,
+                            name="w",
+                            url="http://x/",
+                            secret_encrypted="-",
+                        )
+                    )
+                    await session.flush()
+                    for n in range(10):
+                        await service.enqueue(session, namespace_id, "push", {"id": str(n)})
+                now = utcnow()
+                lease = now + timedelta(seconds=60)
+                async with maker() as first, maker() as second:
+                    mine = await repository.claim_due(first, now=now, lease_until=lease, limit=6)
+                    if engine.dialect.name != "postgresql":
+                        await first.commit()
+                    theirs = await asyncio.wait_for(
+                        repository.claim_due(second, now=now, lease_until=lease, limit=10), 5
+                    )
+                    await first.commit()
+                    await second.commit()
+                first_ids = {d.id for d, _ in mine}
+                second_ids = {d.id for d, _ in theirs}
+                assert len(first_ids) == 6 and len(second_ids) == 4
+                assert not first_ids & second_ids
+                async with session_scope(maker) as session:
+                    later = await repository.claim_due(
+                        session, now=utcnow(), lease_until=lease, limit=10
+                    )
+                    assert later == []  # all leased
+                    # when the leases run out (a sender died), they are due again
+                    expired = await repository.claim_due(
+                        session, now=lease, lease_until=lease + timedelta(seconds=60), limit=10
+                    )
+                    assert len(expired) == 10
+            finally:
+                await engine.dispose()
+
+
+class TestRequests:
+    def job(self, **fields: Any) -> sender.Job:
+        base: dict[str, Any] = {
+            "delivery_id": 1,
+            "uuid": "u-1",
+            "event": "push",
+            "payload": {"action": "push", "target": {"tag": "1"}},
+            "url": "https://hooks.example.com/in?team=a",
+            "method": WebhookMethod.GET,
+            "content_type": WebhookContentType.json,
+            "username": None,
+            "password": None,
+            "secret": "whsec_x",
+            "headers": [("Content-Type", "text/custom")],
+        }
+        return sender.Job(**(base | fields))
+
+    def test_get_keeps_the_url_query_and_signs_the_whole_query_string(self) -> None:
+        request = sender.build_request(self.job())
+        assert request.url.startswith("https://hooks.example.com/in?team=a&action=push&target=")
+        assert request.body == b""
+        query = request.url.split("?", 1)[1].encode()
+        assert request.headers["X-Portus-Signature-256"] == sender.signature("whsec_x", query)
+        assert "Authorization" not in request.headers
+
+    def test_custom_headers_never_replace_the_portus_ones(self) -> None:
+        request = sender.build_request(
+            self.job(method=WebhookMethod.POST, headers=[("X-Portus-Event", "forged")])
+        )
+        assert request.headers["X-Portus-Event"] == "push"
+        assert request.headers["Content-Type"] == "application/json"
+
+    def test_backoff_doubles_up_to_the_cap(self) -> None:
+        waits = [sender.backoff_seconds(10, 60, n) for n in range(1, 7)]
+        assert waits == [10, 20, 40, 60, 60, 60]
+        assert sender.backoff_seconds(10, 3600, 10_000) == 3600

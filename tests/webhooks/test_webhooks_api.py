@@ -1,0 +1,414 @@
+"""The webhooks REST API: who may do what, validation, and what is never returned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.crypto import secret_box
+from app.core.security import TokenDigester
+from app.models import Activity, Namespace, Role, Visibility, Webhook, WebhookDelivery
+from app.webhooks import service
+from tests.conftest import ClientFactory
+from tests.fixtures import factories
+
+BODY = {
+    "name": "ci",
+    "url": "https://ci.example.com/hook?x=1",
+    "username": "robot",
+    "password": "hunter2-very-secret",
+}
+
+
+@dataclass
+class World:
+    namespace: Namespace
+    public: Namespace  # the caller-agnostic public namespace, for "sees it but not a member"
+    admin: dict[str, str]
+    owner: dict[str, str]
+    viewer: dict[str, str]
+    outsider: dict[str, str]
+
+
+async def auth(
+    session: AsyncSession, digester: TokenDigester, **user: Any
+) -> tuple[int, dict[str, str]]:
+    created = await factories.create_user(session, **user)
+    token = await factories.create_token(session, digester, created)
+    return created.id, {"Portus-Auth": f"{created.username}:{token}"}
+
+
+@pytest.fixture
+async def world(session: AsyncSession, digester: TokenDigester) -> World:
+    registry = await factories.create_registry(session)
+    _, admin = await auth(session, digester, username="root", admin=True)
+    owner_id, owner = await auth(session, digester, username="olive")
+    viewer_id, viewer = await auth(session, digester, username="victor")
+    _, outsider = await auth(session, digester, username="oscar")
+    namespace = await factories.create_namespace(
+        session, registry, name="squad", members={owner_id: Role.owner, viewer_id: Role.viewer}
+    )
+    public = await factories.create_namespace(
+        session, registry, name="open", visibility=Visibility.public, members={owner_id: Role.owner}
+    )
+    return World(namespace, public, admin, owner, viewer, outsider)
+
+
+def hooks(namespace: Namespace) -> str:
+    return f"/api/v1/namespaces/{namespace.id}/webhooks"
+
+
+async def create(client: httpx.AsyncClient, world: World, **fields: Any) -> dict[str, Any]:
+    response = await client.post(hooks(world.namespace), json=BODY | fields, headers=world.owner)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+class TestCrud:
+    async def test_create_show_list_never_return_the_password(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World, settings: Settings
+    ) -> None:
+        created = await create(client, world)
+        assert created["secret"].startswith("whsec_")
+        assert created["has_password"] is True
+        assert created["request_method"] == "POST"
+        assert created["content_type"] == "application/json"
+        assert created["enabled"] is True
+        shown = await client.get(f"{hooks(world.namespace)}/{created['id']}", headers=world.viewer)
+        listed = await client.get(hooks(world.namespace), headers=world.viewer)
+        assert shown.status_code == listed.status_code == 200
+        assert listed.headers["X-Total"] == "1"
+        for text in (
+            (await client.post(hooks(world.namespace), json=BODY, headers=world.owner)).text,
+            shown.text,
+            listed.text,
+        ):
+            assert "password" not in text.replace("has_password", "")
+            assert BODY["password"] not in text
+        # the secret is shown once: never again
+        assert "secret" not in shown.json()
+        assert created["secret"] not in shown.text + listed.text
+        # stored encrypted, readable with the instance's key
+        row = await session.get(Webhook, created["id"])
+        assert row is not None and row.password_encrypted is not None
+        assert BODY["password"] not in row.password_encrypted
+        box = secret_box(settings)
+        assert box.decrypt(row.password_encrypted) == BODY["password"]
+        assert box.decrypt(row.secret_encrypted) == created["secret"]
+        keys = list(await session.scalars(select(Activity.key).order_by(Activity.id)))
+        assert keys.count("webhook.create") == 2
+
+    async def test_update_toggle_delete_and_activities(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World
+    ) -> None:
+        created = await create(client, world)
+        url = f"{hooks(world.namespace)}/{created['id']}"
+        updated = await client.put(
+            url,
+            json={"name": "deploy", "request_method": "GET", "password": ""},
+            headers=world.owner,
+        )
+        assert updated.status_code == 200, updated.text
+        assert updated.json()["name"] == "deploy"
+        assert updated.json()["request_method"] == "GET"
+        assert updated.json()["has_password"] is False
+        assert updated.json()["username"] == "robot"  # untouched
+        form = await client.put(
+            url,
+            json={"content_type": "application/x-www-form-urlencoded", "password": "new-one"},
+            headers=world.owner,
+        )
+        assert form.json()["content_type"] == "application/x-www-form-urlencoded"
+        assert form.json()["has_password"] is True
+        toggled = await client.put(f"{url}/toggle_enabled", headers=world.owner)
+        assert toggled.status_code == 200 and toggled.json()["enabled"] is False
+        again = await client.put(f"{url}/toggle_enabled", headers=world.owner)
+        assert again.json()["enabled"] is True
+        rotated = await client.post(f"{url}/rotate_secret", headers=world.owner)
+        assert rotated.status_code == 200
+        assert rotated.json()["secret"].startswith("whsec_")
+        assert rotated.json()["secret"] != created["secret"]
+        deleted = await client.delete(url, headers=world.owner)
+        assert deleted.status_code == 204
+        assert (await client.get(url, headers=world.owner)).status_code == 404
+        keys = list(await session.scalars(select(Activity.key).order_by(Activity.id)))
+        webhook_keys = [k for k in keys if k.startswith("webhook.")]
+        assert webhook_keys == [
+            "webhook.create",
+            "webhook.update",
+            "webhook.update",
+            "webhook.disabled",
+            "webhook.enabled",
+            "webhook.update",
+            "webhook.destroy",
+        ]
+        destroyed = await session.scalar(select(Activity).where(Activity.key == "webhook.destroy"))
+        assert destroyed is not None
+        assert destroyed.parameters["namespace_name"] == "squad"
+        assert destroyed.parameters["webhook_host"] == "ci.example.com"
+
+    async def test_headers(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World
+    ) -> None:
+        created = await create(client, world)
+        url = f"{hooks(world.namespace)}/{created['id']}/headers"
+        plain = await client.post(url, json={"name": "X-Team", "value": "a"}, headers=world.owner)
+        assert plain.status_code == 201, plain.text
+        token = await client.post(
+            url, json={"name": "Authorization", "value": "Bearer s3cr3t"}, headers=world.owner
+        )
+        assert token.status_code == 201
+        assert token.json()["value"] == "********"
+        duplicate = await client.post(
+            url, json={"name": "x-team", "value": "b"}, headers=world.owner
+        )
+        assert duplicate.status_code == 422
+        assert duplicate.json()["message"] == {"name": ["has already been taken"]}
+        listed = await client.get(url, headers=world.viewer)
+        assert [(h["name"], h["value"]) for h in listed.json()] == [
+            ("X-Team", "a"),
+            ("Authorization", "********"),
+        ]
+        assert "s3cr3t" not in listed.text
+        removed = await client.delete(f"{url}/{plain.json()['id']}", headers=world.owner)
+        assert removed.status_code == 204
+        missing = await client.delete(f"{url}/{plain.json()['id']}", headers=world.owner)
+        assert missing.status_code == 404
+        assert [h["name"] for h in (await client.get(url, headers=world.owner)).json()] == [
+            "Authorization"
+        ]
+
+    async def test_deliveries_newest_first_with_detail(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World
+    ) -> None:
+        created = await create(client, world)
+        for n in range(3):
+            await service.enqueue(session, world.namespace.id, "push", {"id": f"event-{n}"})
+        await session.flush()
+        url = f"{hooks(world.namespace)}/{created['id']}/deliveries"
+        page = await client.get(f"{url}?per_page=2", headers=world.viewer)
+        assert page.status_code == 200
+        assert page.headers["X-Total"] == "3"
+        assert len(page.json()) == 2
+        first = page.json()[0]
+        assert first["status"] == "pending"
+        assert first["attempts"] == 0 and first["last_status_code"] is None
+        assert page.json()[0]["id"] > page.json()[1]["id"]
+        detail = await client.get(f"{url}/{first['id']}", headers=world.viewer)
+        assert detail.status_code == 200
+        assert detail.json()["payload"] == {"id": "event-2"}
+        assert detail.json()["attempt_log"] == []
+        assert (await client.get(f"{url}/999999", headers=world.viewer)).status_code == 404
+
+    async def test_disabled_webhooks_get_no_deliveries(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World
+    ) -> None:
+        await create(client, world, enabled=False)
+        assert await service.enqueue(session, world.namespace.id, "push", {"id": "x"}) == 0
+        enabled = await create(client, world, name="second")
+        assert await service.enqueue(session, world.namespace.id, "delete", {"id": "y"}) == 1
+        rows = list(await session.scalars(select(WebhookDelivery)))
+        assert [(r.webhook_id, r.event) for r in rows] == [(enabled["id"], "delete")]
+
+
+class TestPermissions:
+    async def test_anonymous_is_401(self, client: httpx.AsyncClient, world: World) -> None:
+        for method, path in [
+            ("GET", ""),
+            ("POST", ""),
+            ("GET", "/1"),
+            ("PUT", "/1/toggle_enabled"),
+            ("GET", "/1/deliveries"),
+        ]:
+            response = await client.request(method, hooks(world.namespace) + path, json=BODY)
+            assert response.status_code == 401, (method, path)
+
+    async def test_outsiders_get_404_on_private_and_403_on_public(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        private = await client.get(hooks(world.namespace), headers=world.outsider)
+        assert private.status_code == 404
+        public = await client.get(hooks(world.public), headers=world.outsider)
+        assert public.status_code == 403
+        denied = await client.post(hooks(world.public), json=BODY, headers=world.outsider)
+        assert denied.status_code == 403
+
+    async def test_members_who_are_not_owners_only_read(
+        self, client: httpx.AsyncClient, world: World, session: AsyncSession
+    ) -> None:
+        created = await create(client, world)
+        await service.enqueue(session, world.namespace.id, "push", {"id": "e"})
+        delivery = await session.scalar(select(WebhookDelivery.id))
+        base = f"{hooks(world.namespace)}/{created['id']}"
+        assert (await client.get(base, headers=world.viewer)).status_code == 200
+        for method, path, body in [
+            ("POST", "", BODY),
+            ("PUT", "", {"name": "x"}),
+            ("DELETE", "", None),
+            ("PUT", "/toggle_enabled", None),
+            ("POST", "/rotate_secret", None),
+            ("POST", "/headers", {"name": "X-A", "value": "b"}),
+            ("PUT", f"/deliveries/{delivery}", None),
+        ]:
+            url = hooks(world.namespace) if path == "" and method == "POST" else base + path
+            response = await client.request(method, url, json=body, headers=world.viewer)
+            assert response.status_code == 403, (method, path, response.text)
+
+    @pytest.mark.parametrize(
+        ("flag", "denied", "allowed"),
+        [
+            (
+                "create_webhook",
+                [("POST", "", BODY), ("DELETE", "", None), ("POST", "/headers", None)],
+                [("PUT", "", {"name": "renamed"}), ("PUT", "/toggle_enabled", None)],
+            ),
+            (
+                "manage_webhook",
+                [
+                    ("PUT", "", {"name": "renamed"}),
+                    ("PUT", "/toggle_enabled", None),
+                    ("POST", "/rotate_secret", None),
+                    ("PUT", "/deliveries/{delivery}", None),
+                ],
+                [("POST", "/headers", None)],
+            ),
+        ],
+    )
+    async def test_owner_rights_follow_the_flags(
+        self,
+        session: AsyncSession,
+        make_client: ClientFactory,
+        world: World,
+        flag: str,
+        denied: list[tuple[str, str, Any]],
+        allowed: list[tuple[str, str, Any]],
+    ) -> None:
+        async with make_client() as client:
+            created = await create(client, world)
+        await service.enqueue(session, world.namespace.id, "push", {"id": "e"})
+        delivery = await session.scalar(select(WebhookDelivery.id))
+        base = f"{hooks(world.namespace)}/{created['id']}"
+        header = {"name": "X-A", "value": "b"}
+
+        def target(method: str, path: str) -> str:
+            if method == "POST" and path == "":
+                return hooks(world.namespace)
+            return base + path.format(delivery=delivery)
+
+        async with make_client(user_permission={flag: {"enabled": False}}) as client:
+            for method, path, body in denied:
+                response = await client.request(
+                    method,
+                    target(method, path),
+                    json=body if body is not None or path != "/headers" else header,
+                    headers=world.owner,
+                )
+                assert response.status_code == 403, (flag, method, path)
+            for method, path, body in allowed:
+                response = await client.request(
+                    method,
+                    target(method, path),
+                    json=body if body is not None or path != "/headers" else header,
+                    headers=world.owner,
+                )
+                assert response.status_code in (200, 201), (flag, method, path, response.text)
+            # administrators are not bound by the flags
+            admin = await client.post(hooks(world.namespace), json=BODY, headers=world.admin)
+            assert admin.status_code == 201
+
+    async def test_global_namespace_is_for_administrators(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World
+    ) -> None:
+        global_ns = await session.scalar(select(Namespace).where(Namespace.global_))
+        assert global_ns is not None
+        url = hooks(global_ns)
+        assert (await client.get(url, headers=world.owner)).status_code == 403
+        assert (await client.post(url, json=BODY, headers=world.owner)).status_code == 403
+        created = await client.post(url, json=BODY, headers=world.admin)
+        assert created.status_code == 201
+        assert (await client.get(url, headers=world.admin)).json()[0]["id"] == created.json()["id"]
+
+    async def test_a_webhook_of_another_namespace_is_404(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        created = await create(client, world)
+        other = f"{hooks(world.public)}/{created['id']}"
+        assert (await client.get(other, headers=world.owner)).status_code == 404
+        assert (await client.delete(other, headers=world.owner)).status_code == 404
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"url": "ftp://example.com/x"}, "url"),
+            ({"url": "example.com/hook"}, "url"),
+            ({"url": "https://user:pw@example.com/"}, "url"),
+            ({"url": "https:///nohost"}, "url"),
+            ({"url": "https://example.com:99999/"}, "url"),
+            ({"url": "https://exa mple.com/"}, "url"),
+            ({"url": "https://example.com/" + "a" * 2048}, "url"),
+            ({"name": ""}, "name"),
+            ({"request_method": "PUT"}, "request_method"),
+            ({"content_type": "text/plain"}, "content_type"),
+            ({"password": "a\nb"}, "password"),
+            ({"unknown": 1}, "unknown"),
+        ],
+    )
+    async def test_bad_webhooks_are_422_naming_the_field(
+        self, client: httpx.AsyncClient, world: World, fields: dict[str, Any], field: str
+    ) -> None:
+        response = await client.post(
+            hooks(world.namespace), json=BODY | fields, headers=world.owner
+        )
+        assert response.status_code == 422, response.text
+        assert field in response.json()["message"], response.json()
+
+    async def test_update_refuses_nulls_and_bad_urls(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        created = await create(client, world)
+        url = f"{hooks(world.namespace)}/{created['id']}"
+        null = await client.put(url, json={"url": None}, headers=world.owner)
+        assert null.status_code == 422 and "url" in null.json()["message"]
+        bad = await client.put(url, json={"url": "gopher://x"}, headers=world.owner)
+        assert bad.status_code == 422 and "url" in bad.json()["message"]
+
+    @pytest.mark.parametrize(
+        ("header", "field"),
+        [
+            ({"name": "X-Portus-Event", "value": "x"}, "name"),
+            ({"name": "Host", "value": "x"}, "name"),
+            ({"name": "Bad Name", "value": "x"}, "name"),
+            ({"name": "X-Ok", "value": "a\r\nInjected: 1"}, "value"),
+            ({"name": "X-Ok"}, "value"),
+        ],
+    )
+    async def test_bad_headers_are_422_naming_the_field(
+        self, client: httpx.AsyncClient, world: World, header: dict[str, str], field: str
+    ) -> None:
+        created = await create(client, world)
+        response = await client.post(
+            f"{hooks(world.namespace)}/{created['id']}/headers", json=header, headers=world.owner
+        )
+        assert response.status_code == 422, response.text
+        assert field in response.json()["message"]
+
+    async def test_resending_for_a_disabled_webhook_is_422(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World
+    ) -> None:
+        created = await create(client, world)
+        await service.enqueue(session, world.namespace.id, "push", {"id": "e"})
+        delivery = await session.scalar(select(WebhookDelivery.id))
+        base = f"{hooks(world.namespace)}/{created['id']}"
+        await client.put(f"{base}/toggle_enabled", headers=world.owner)
+        response = await client.put(f"{base}/deliveries/{delivery}", headers=world.owner)
+        assert response.status_code == 422
+        assert "enabled" in response.json()["message"]
