@@ -9,12 +9,11 @@ cannot see is a 404, one they see without the right is a 403.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import DbSession
+from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId
 from app.core.state import SettingsDep, State
@@ -37,12 +36,7 @@ from app.webhooks.schemas import (
 
 router = APIRouter(prefix="/namespaces/{namespace_id}/webhooks", tags=["webhooks"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Authentication fails"},
-    403: {"description": "Authorization fails"},
-    404: {"description": "Not found (or not visible to the caller)"},
-    422: {"description": "Invalid fields"},
-}
+ERRORS = error_responses(401, 403, 404, 422)
 
 
 def _read(webhook: Webhook) -> WebhookRead:
