@@ -165,7 +165,10 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         select(Tag).where(Tag.repository_id == repository.id, Tag.name == tag_name)
     )
     if tag is not None and tag.pushed_at is not None and tag.pushed_at >= pushed_at:
-        return  # a newer push of this tag was recorded already
+        # Recorded already (a newer push, or the catalog sync saw the tag first). The push
+        # still happened: its webhooks fire all the same (each event is handled once).
+        await webhooks.enqueue(session, namespace.id, "push", data)
+        return
 
     # The event's size is the manifest's own; ask the registry for the image's.
     key = (target["repository"], digest)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import signal
 import subprocess
 import time
@@ -22,6 +23,7 @@ import yaml
 
 from tests.e2e.live import ADMIN_PASSWORD, PORTUS, LiveServer, set_up
 from tests.fixtures.database import backend, throwaway_database
+from tests.support.receiver import Received, Receiver
 from tests.support.registry_push import RegistryPusher
 from tests.support.tools import RegistryProcess, free_port, require_tool, wait_for_http
 
@@ -85,12 +87,25 @@ class Cluster:
         assert response.status_code == 200, response.text
         return int(response.headers["X-Total"])
 
-    def namespace(self, name: str) -> None:
+    def namespace(self, name: str) -> int:
         team = self.api("POST", "/teams", json={"name": f"{name}-team"})
         assert team.status_code == 201, team.text
         body = {"name": name, "team": f"{name}-team"}
         created = self.api("POST", "/namespaces", json=body)
         assert created.status_code == 201, created.text
+        namespace_id: int = created.json()["id"]
+        return namespace_id
+
+    def webhook(self, namespace_id: int, receiver: Receiver) -> str:
+        """A webhook of the namespace to `receiver`; its signing secret."""
+        created = self.api(
+            "POST",
+            f"/namespaces/{namespace_id}/webhooks",
+            json={"name": "burst", "url": receiver.url},
+        )
+        assert created.status_code == 201, created.text
+        secret: str = created.json()["secret"]
+        return secret
 
     def pusher(self) -> RegistryPusher:
         def token_for(repository: str) -> str:
@@ -139,6 +154,8 @@ def cluster(tmp_path: Path, own_db: str) -> Iterator[Cluster]:
         "PORTUS_DELETE_GARBAGE_COLLECTOR_ENABLED": "true",
         "PORTUS_DELETE_GARBAGE_COLLECTOR_INTERVAL": "1",
         "PORTUS_DELETE_GARBAGE_COLLECTOR_TAG": "^nothing-matches$",
+        # a killed sender's leased deliveries come back after 7 x 2 s + 10 s
+        "PORTUS_WEBHOOKS_TIMEOUT": "2",
     }
     first = LiveServer(workdir=tmp_path, database_url=own_db, extra_env=dict(env))
     second = LiveServer(workdir=tmp_path, database_url=own_db, extra_env=dict(env))
@@ -227,17 +244,38 @@ def _assert_exactly_once(cluster: Cluster, expected: int) -> None:
         "push activities",
     )
     assert pushes == expected
-    health = cluster.api("GET", "/health").json()
-    events = health["background"]["tasks"]["registry_events"]
-    assert events["pending"] == 0
-    assert events["failed"] == 0
+
+    def events() -> Any:
+        return cluster.api("GET", "/health").json()["background"]["tasks"]["registry_events"]
+
+    # (late copies of events, e.g. pulls, may still be on their way: the backlog drains)
+    drained = _wait(lambda: events()["pending"] == 0 and events(), 30, "the event backlog")
+    assert drained["failed"] == 0
+
+
+def _pushed_references(received: list[Received]) -> list[str]:
+    references = []
+    for request in received:
+        event = json.loads(request.body)
+        references.append(f"{event['target']['repository']}:{event['target']['tag']}")
+    return references
 
 
 def test_replicas_and_a_worker_record_each_push_once(cluster: Cluster) -> None:
-    cluster.namespace("burst")
-    _push_burst(cluster, "burst")
+    namespace_id = cluster.namespace("burst")
     expected = REPOSITORIES * TAGS_PER_REPOSITORY
-    _assert_exactly_once(cluster, expected)
+    with Receiver() as receiver:
+        secret = cluster.webhook(namespace_id, receiver)
+        _push_burst(cluster, "burst")
+        _assert_exactly_once(cluster, expected)
+        receiver.wait_for(expected, timeout=60)
+        time.sleep(2)  # room for a duplicate to show up
+        received = list(receiver.received)
+    # every push's webhook delivered once: once per delivery id, once per pushed tag, signed
+    assert len(received) == expected
+    assert len({r.headers["x-portus-delivery"] for r in received}) == expected
+    assert len(set(_pushed_references(received))) == expected
+    assert all(r.signature_valid(secret) for r in received)
     # Both replicas answer the same, whichever served the intake or the processing.
     assert cluster.total("/repositories") == REPOSITORIES
     with cluster.replicas[1].client() as client:
@@ -252,7 +290,10 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_nothing(
     # Only the worker processes events here: the replicas hand everything to it.
     for replica in cluster.replicas:
         replica.restart(PORTUS_BACKGROUND_IN_PROCESS="false")
-    cluster.namespace("crash")
+    namespace_id = cluster.namespace("crash")
+    receiver = Receiver()
+    receiver.start()
+    cluster.webhook(namespace_id, receiver)
     killed: list[int] = []
 
     def maybe_kill(pushed: int) -> None:
@@ -267,7 +308,22 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_nothing(
     time.sleep(1)
     assert cluster.total("/tags") < REPOSITORIES * TAGS_PER_REPOSITORY  # nobody else works
     cluster.worker.start()
-    _assert_exactly_once(cluster, REPOSITORIES * TAGS_PER_REPOSITORY)
+    expected = REPOSITORIES * TAGS_PER_REPOSITORY
+
+    def delivery_ids() -> set[str]:
+        return {r.headers["x-portus-delivery"] for r in list(receiver.received)}
+
+    try:
+        _assert_exactly_once(cluster, expected)
+        _wait(lambda: len(delivery_ids()) >= expected, 90, "every delivery")
+        received = list(receiver.received)
+    finally:
+        receiver.stop()
+    # Every push's delivery arrived. A send cut by the kill may arrive again after its lease
+    # ends, always with its delivery id (receivers dedupe on it): one id per pushed tag.
+    by_id = {r.headers["x-portus-delivery"]: r for r in received}
+    assert len(by_id) == expected
+    assert len(set(_pushed_references(list(by_id.values())))) == expected
 
 
 def test_registry_down_backs_off_and_recovers(cluster: Cluster) -> None:
