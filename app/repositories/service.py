@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -11,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.activities import service as activities
 from app.authz import policy
-from app.authz.principal import Principal
+from app.authz.principal import INTERNAL_USERNAME, Principal
 from app.core.config import Settings
-from app.core.db import session_scope
+from app.core.db import session_scope, utcnow
 from app.core.errors import AppError, Forbidden, Invalid, NotFound
 from app.models import (
     Comment,
@@ -29,6 +30,7 @@ from app.models import (
 from app.namespaces import service as namespaces
 from app.registries.client import RegistryClient, RegistryError
 from app.teams import service as teams
+from app.webhooks import service as webhooks
 
 
 class RegistryFailed(AppError):
@@ -106,9 +108,29 @@ async def forget_tags(
     reason: str | None = None,
 ) -> bool:
     """Remove `tags` here (the registry no longer serves them), a `repository.delete` activity
-    each; a repository left without tags goes too (`namespace.delete`). True if it went."""
+    and the namespace's `delete` webhooks each; a repository left without tags goes too
+    (`namespace.delete`). True if it went.
+
+    Deletes made here (API, garbage collector, sync) reach the registry as the internal
+    identity, whose notifications are ignored: the webhooks are fired here instead, in the same
+    transaction. (Deletes by registry clients fire theirs from the event processor.)"""
     extra = {} if reason is None else {"reason": reason}
+    actor = await session.get(User, actor_id) if actor_id is not None else None
+    full_name = repository.name if namespace.global_ else f"{namespace.name}/{repository.name}"
     for tag in tags:
+        await webhooks.enqueue(
+            session,
+            namespace.id,
+            "delete",
+            {
+                "id": str(uuid.uuid4()),
+                "timestamp": utcnow().isoformat(),
+                "action": "delete",
+                "target": {"repository": full_name, "tag": tag.name, "digest": tag.digest},
+                "actor": {"name": actor.username if actor else INTERNAL_USERNAME},
+                "source": {"portus": reason or "deleted through Portus"},
+            },
+        )
         activities.record(
             session,
             "repository.delete",

@@ -4,6 +4,7 @@ the real registry's notifications and `portus serve`'s event worker and webhook 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +88,46 @@ def test_push_and_delete_reach_the_webhook_signed(stack: Stack, tmp_path: Path) 
 
     deliveries = stack.wait_for(settled)
     assert [(d["event"], d["attempts"]) for d in deliveries] == [("delete", 1), ("push", 2)]
+
+
+def test_deletes_through_the_api_fire_webhooks_too(stack: Stack, tmp_path: Path) -> None:
+    """The service deletes in the registry as its internal identity, whose notifications are
+    ignored: the API fires the namespace's delete webhooks itself, with the user as actor."""
+    layout = tmp_path / "img"
+    build_oci_layout(layout, "latest", b"api delete webhook image")
+    alice_api = api_headers(stack, "alice", ALICE_PW)
+    me = stack.api("GET", "/users/alice@example.com", headers=stack.admin_headers).json()
+    with Receiver() as receiver, Skopeo(tmp_path / "skopeo") as skopeo:
+        created = stack.api(
+            "POST",
+            f"/namespaces/{me['namespace_id']}/webhooks",
+            json={"name": "api-deletes", "url": receiver.url},
+            headers=alice_api,
+        )
+        assert created.status_code == 201, created.text
+        secret = created.json()["secret"]
+        for tag in ("1", "2"):
+            ref = f"docker://{stack.registry.host}/alice/apidel:{tag}"
+            ok(skopeo.copy(f"oci:{layout}:latest", ref, dest_creds=f"alice:{ALICE_PW}"))
+        receiver.wait_for(2, timeout=30)  # the two pushes
+
+        def tag_ids() -> dict[str, int] | None:
+            repos = stack.api("GET", "/repositories", headers=alice_api).json()
+            repo = next((r for r in repos if r["full_name"] == "alice/apidel"), None)
+            if repo is None:
+                return None
+            tags = stack.api("GET", f"/repositories/{repo['id']}/tags", headers=alice_api).json()
+            return {t["name"]: t["id"] for t in tags} if len(tags) == 2 else None
+
+        ids = stack.wait_for(tag_ids)
+        gone = stack.api("DELETE", f"/tags/{ids['1']}", headers=alice_api)
+        assert gone.status_code == 204, gone.text
+        deleted = receiver.wait_for(3, timeout=30)[2]
+        assert deleted.headers["x-portus-event"] == "delete"
+        assert deleted.signature_valid(secret)
+        body = json.loads(deleted.body)
+        assert body["target"]["repository"] == "alice/apidel"
+        assert body["target"]["tag"] == "1"
+        assert body["actor"]["name"] == "alice"
+        time.sleep(1)  # the registry's own notification of that delete must not add another
+        assert len(receiver.received) == 3
