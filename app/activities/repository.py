@@ -13,7 +13,8 @@ def feed_filter(
     user_id: int | None, admin: bool, readable: ColumnElement[bool]
 ) -> ColumnElement[bool]:
     """What a user's activity feed shows (Portus's rules): activities of namespaces and
-    repositories they may pull from, of their teams, and about themselves. Admins see all."""
+    repositories they may pull from, of their teams, of their teams' namespaces' webhooks, and
+    about themselves. Admins see all."""
     if admin:
         return true()
     readable_namespace_ids = select(Namespace.id).where(readable)
@@ -37,6 +38,11 @@ def feed_filter(
             repository_namespace.in_(readable_namespace_ids),
         ),
         and_(Activity.trackable_type == "Team", Activity.trackable_id.in_(my_teams)),
+        and_(
+            Activity.trackable_type == "Webhook",
+            Activity.recipient_type == "Namespace",
+            Activity.recipient_id.in_(select(Namespace.id).where(Namespace.team_id.in_(my_teams))),
+        ),
         and_(Activity.trackable_type == "User", Activity.trackable_id == user_id),
     )
 

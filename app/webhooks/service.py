@@ -112,6 +112,10 @@ def _record(
         trackable_type="Webhook",
         trackable_id=webhook.id,
         owner_id=principal.user_id,
+        # the feed shows webhook activities to the namespace's team (and the row outlives the
+        # webhook it tracks)
+        recipient_type="Namespace",
+        recipient_id=scope.namespace.id,
         parameters={
             "namespace_id": scope.namespace.id,
             "namespace_name": scope.namespace.name,

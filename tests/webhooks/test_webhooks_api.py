@@ -153,6 +153,13 @@ class TestCrud:
         assert destroyed is not None
         assert destroyed.parameters["namespace_name"] == "squad"
         assert destroyed.parameters["webhook_host"] == "ci.example.com"
+        # the team's feed shows them (even after the webhook is gone); an outsider's does not
+        feed = await client.get("/api/v1/activities/feed?all=true", headers=world.viewer)
+        assert [a["key"] for a in feed.json() if a["key"].startswith("webhook.")] == list(
+            reversed(webhook_keys)
+        )
+        outside = await client.get("/api/v1/activities/feed?all=true", headers=world.outsider)
+        assert not [a for a in outside.json() if a["key"].startswith("webhook.")]
 
     async def test_headers(
         self, session: AsyncSession, client: httpx.AsyncClient, world: World
