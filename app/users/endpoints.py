@@ -55,6 +55,37 @@ async def bootstrap_admin(
     return ApplicationTokenCreated(id=token.id, application=token.application, plain_token=plain)
 
 
+@router.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Public],
+    responses=error_responses(
+        (405, "Sign-up is disabled (signup.enabled, or LDAP on), or nobody is set up yet"), 422
+    ),
+)
+async def sign_up(body: BootstrapCreate, session: DbSession, state: State) -> UserRead:
+    """Create one's own account (`signup.enabled`; never with LDAP, whose users log in with
+    their directory password). A plain user with a personal namespace; log in with
+    `POST /api/v1/session` next."""
+    settings = state.settings
+    if not settings.signup.enabled or settings.ldap.enabled:
+        raise FeatureDisabled("sign-up is disabled: ask an administrator for an account")
+    if await repository.count(session) == 0:
+        raise FeatureDisabled("no administrator yet: POST /api/v1/users/bootstrap first")
+    fields = body.user
+    user = await service.create_user(
+        session,
+        service.NewUser(
+            username=fields.username,
+            email=fields.email,
+            password=fields.password,
+            display_name=fields.display_name,
+        ),
+        actor_id=None,
+    )
+    return UserRead.model_validate(user)
+
+
 @router.get("", responses=ERRORS)
 async def list_users(
     request: Request,
