@@ -2,7 +2,8 @@
 
 from app.core.db import Base
 from app.models.activity import Activity
-from app.models.enums import EventStatus, Role, Visibility
+from app.models.enums import EventStatus, MailStatus, Role, Visibility
+from app.models.mail import MailMessage
 from app.models.namespace import Namespace
 from app.models.registry import Registry
 from app.models.registry_event import RegistryEvent
@@ -12,7 +13,7 @@ from app.models.star import Comment, Star
 from app.models.tag import Tag
 from app.models.task_run import TaskRun
 from app.models.team import Team, TeamUser
-from app.models.token import ApplicationToken, RefreshToken, WebSession
+from app.models.token import ApplicationToken, PasswordResetToken, RefreshToken, WebSession
 from app.models.user import User
 
 __all__ = [
@@ -21,7 +22,10 @@ __all__ = [
     "Base",
     "Comment",
     "EventStatus",
+    "MailMessage",
+    "MailStatus",
     "Namespace",
+    "PasswordResetToken",
     "RefreshToken",
     "Registry",
     "RegistryEvent",

@@ -22,3 +22,9 @@ class EventStatus(enum.IntEnum):
     progress = 1
     fresh = 2
     failed = 3
+
+
+class MailStatus(enum.IntEnum):
+    pending = 0  # waiting for (another) attempt
+    sent = 1
+    failed = 2  # given up after the last attempt

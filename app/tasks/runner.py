@@ -1,7 +1,8 @@
 """All background work of one process: `portus serve` (in-process) or `portus worker`.
 
 - Registry events: a loop over stored events (several processes share them, see events.worker).
-- Periodic passes (`periodic.PeriodicTask`): each runs once at a time across every process.
+- Periodic passes (`periodic.PeriodicTask`): each runs once at a time across every process
+  (repository counts; the mail outbox when `email.smtp.enabled`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from app.core.db import session_scope
 from app.events.processor import EventContext
 from app.events.worker import EventWorker
+from app.mail.sender import send_due_mail
 from app.repositories import repository as repositories
 from app.tasks.context import TaskContext
 from app.tasks.periodic import PeriodicRunner, PeriodicTask
@@ -22,6 +24,7 @@ from app.tasks.periodic import PeriodicRunner, PeriodicTask
 logger = logging.getLogger(__name__)
 
 FOLD_BATCH = 10_000
+MAIL_INTERVAL = 2.0  # seconds: a reset link should not keep its user waiting
 
 
 async def fold_repository_counts(context: TaskContext) -> str | None:
@@ -36,7 +39,10 @@ async def fold_repository_counts(context: TaskContext) -> str | None:
 
 
 def periodic_tasks(context: TaskContext) -> list[PeriodicTask]:
-    return [PeriodicTask("repository_counts", 5.0, fold_repository_counts)]
+    tasks = [PeriodicTask("repository_counts", 5.0, fold_repository_counts)]
+    if context.settings.email.smtp.enabled:
+        tasks.append(PeriodicTask("mail", MAIL_INTERVAL, send_due_mail))
+    return tasks
 
 
 @dataclass
