@@ -123,6 +123,8 @@ class SmtpConnection:
         await client.connect()
         try:
             if smtp.user_name:
+                if client.is_ehlo_or_helo_needed:
+                    await client.ehlo()
                 password = smtp.password.get_secret_value()
                 if smtp.authentication == "plain":
                     await client.auth_plain(smtp.user_name, password)
