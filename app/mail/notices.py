@@ -7,6 +7,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.authz import policy
 from app.core.config import Settings
 from app.mail import outbox, templates
 from app.models import MailMessage, User
@@ -22,7 +23,11 @@ def welcome(session: AsyncSession, settings: Settings, user: User) -> MailMessag
     """To a person an administrator has just created."""
     if not _person(user):
         return None
-    content = templates.welcome(username=user.username, public_url=settings.public_url)
+    content = templates.welcome(
+        username=user.username,
+        public_url=settings.public_url,
+        can_reset=policy.password_reset_available(settings),
+    )
     return outbox.enqueue(session, settings, user.email, content)
 
 

@@ -109,7 +109,7 @@ class SmtpConnection:
     async def __aenter__(self) -> SmtpConnection:
         smtp = self.email.smtp
         implicit_tls = smtp.ssl_tls in ("ssl", "tls")
-        context = await tls_context(smtp)
+        context = await tls_context(smtp) if implicit_tls or smtp.enable_starttls_auto else None
         client = aiosmtplib.SMTP(
             hostname=smtp.address,
             port=smtp.port,

@@ -63,14 +63,15 @@ def password_reset(*, username: str, public_url: str, token: str, valid_hours: i
     return MailContent("password_reset", subject, text, body)
 
 
-def welcome(*, username: str, public_url: str) -> MailContent:
+def welcome(*, username: str, public_url: str, can_reset: bool = True) -> MailContent:
     name = html.escape(username)
     subject = "Your Portus account"
+    own = 'or choose your own with "Forgot your password?"' if can_reset else "then change it"
     text = (
         f"Hello {username},\n\n"
         f"An administrator created a Portus account for you. Your user name is: {username}\n"
         f"Sign in at {public_url}/ with the password the administrator gave you,\n"
-        'or choose your own with "Forgot your password?".\n'
+        f"{own}.\n"
     )
     body = _html(
         subject,
@@ -78,7 +79,7 @@ def welcome(*, username: str, public_url: str) -> MailContent:
             f"Hello {name},",
             f"An administrator created a Portus account for you. Your user name is: <b>{name}</b>",
             f"Sign in at {_link(public_url + '/')} with the password the administrator gave you, "
-            "or choose your own with &ldquo;Forgot your password?&rdquo;.",
+            f"{html.escape(own, quote=False)}.",
         ],
     )
     return MailContent("welcome", subject, text, body)

@@ -54,6 +54,7 @@ async def test_welcome_when_an_admin_creates_a_person_not_a_bot(
     welcome = await session.scalar(select(MailMessage))
     assert welcome is not None and welcome.status is MailStatus.pending
     assert "bob" in welcome.text_body and f"{PUBLIC_URL}/" in welcome.text_body
+    assert '"Forgot your password?"' in welcome.text_body
     assert f'href="{PUBLIC_URL}/"' in welcome.html_body
 
 
