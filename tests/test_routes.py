@@ -72,6 +72,7 @@ def test_public_routes_are_the_expected_few(settings: Settings) -> None:
         "/api/v1/health",
         "/api/v1/users/bootstrap",
         "/api/v1/users/signup",
+        "/api/v1/users/password_reset",
         "/v2/webhooks/events",
     }
 

@@ -218,3 +218,23 @@ def can_manage_webhook(principal: Principal, namespace: NamespaceFacts, settings
         and namespace.role is Role.owner
         and not namespace.global_
     )
+
+
+# --- password reset ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AccountFacts:
+    bot: bool
+    enabled: bool
+    has_password: bool  # a local password (directory users have none here)
+    internal: bool  # the hidden `portus` user
+
+
+def password_reset_available(settings: Settings) -> bool:
+    """Reset links need mail; with LDAP the directory owns passwords (Portus disables recovery)."""
+    return settings.email.smtp.enabled and not settings.ldap.enabled
+
+
+def can_reset_password(account: AccountFacts) -> bool:
+    """Anybody holding the mailbox of a local, enabled person: never bots (tokens only), the
+    internal user, or accounts without a local password (whose password lives elsewhere)."""
+    return account.enabled and account.has_password and not account.bot and not account.internal

@@ -50,6 +50,7 @@ _LOOKUP = re.compile(r"[a-z2-7]{16}")  # lowercase base32 of 10 random bytes
 APP_TOKEN_MARKER = "pat"  # noqa: S105 (a prefix, not a secret)
 REFRESH_TOKEN_MARKER = "prt"  # noqa: S105
 SESSION_MARKER = "pss"
+PASSWORD_RESET_MARKER = "prs"  # noqa: S105
 
 
 @dataclass(frozen=True)

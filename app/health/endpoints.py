@@ -1,4 +1,4 @@
-"""`/api/v1/_ping` and `/api/v1/health` (database, registry, background work)."""
+"""`/api/v1/_ping` and `/api/v1/health` (database, registry, background work, mail)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.auth.dependencies import Public
 from app.core.db import DbSession
 from app.core.state import State
+from app.mail import outbox
 from app.namespaces import service as namespaces
 from app.registries.client import check_reachable
 from app.tasks.status import shared_status
@@ -71,5 +72,9 @@ async def health(session: DbSession, state: State) -> JSONResponse:
     if state.background_health is not None:
         background["this_process"] = state.background_health()
     components["background"] = background
+    try:
+        components["mail"] = await outbox.status(session, state.settings)
+    except SQLAlchemyError as exc:
+        components["mail"] = {"msg": f"cannot read the mail outbox: {exc}", "success": False}
     ok = all(c.get("success", True) for c in components.values())
     return JSONResponse(components, status_code=200 if ok else 503)

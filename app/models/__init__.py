@@ -5,12 +5,14 @@ from app.models.activity import Activity
 from app.models.enums import (
     DeliveryStatus,
     EventStatus,
+    MailStatus,
     Role,
     Visibility,
     WebhookContentType,
     WebhookMethod,
 )
 from app.models.login_failure import LoginFailure
+from app.models.mail import MailMessage
 from app.models.namespace import Namespace
 from app.models.registry import Registry
 from app.models.registry_event import RegistryEvent
@@ -20,7 +22,7 @@ from app.models.star import Comment, Star
 from app.models.tag import Tag
 from app.models.task_run import TaskRun
 from app.models.team import Team, TeamUser
-from app.models.token import ApplicationToken, RefreshToken, WebSession
+from app.models.token import ApplicationToken, PasswordResetToken, RefreshToken, WebSession
 from app.models.user import User
 from app.models.webhook import Webhook, WebhookAttempt, WebhookDelivery, WebhookHeader
 
@@ -32,7 +34,10 @@ __all__ = [
     "DeliveryStatus",
     "EventStatus",
     "LoginFailure",
+    "MailMessage",
+    "MailStatus",
     "Namespace",
+    "PasswordResetToken",
     "RefreshToken",
     "Registry",
     "RegistryEvent",

@@ -49,3 +49,9 @@ class DeliveryStatus(enum.IntEnum):
     pending = 0
     delivered = 1
     failed = 2
+
+
+class MailStatus(enum.IntEnum):
+    pending = 0  # waiting for (another) attempt
+    sent = 1
+    failed = 2  # given up after the last attempt

@@ -51,3 +51,18 @@ class WebSession(Base):
     token_digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PasswordResetToken(Base):
+    """A single-use password-reset link (`prs_<lookup>_<secret>`): the lookup is indexed, the
+    token stored as an HMAC digest. A user has at most one (a new request replaces it); using it
+    deletes it, and so does any password change."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    lookup: Mapped[str] = mapped_column(String(32), unique=True)
+    token_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

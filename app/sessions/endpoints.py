@@ -18,6 +18,7 @@ from app.core.openapi import error_responses
 from app.core.params import Text
 from app.core.security import SESSION_MARKER, parse_token
 from app.core.state import State
+from app.mail import notices
 from app.sessions import service
 from app.users.schemas import UserRead
 
@@ -126,8 +127,12 @@ async def update_me(body: MeUpdate, session: DbSession, principal: CurrentUser) 
 
 
 @router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
-async def change_password(body: PasswordChange, session: DbSession, principal: CurrentUser) -> None:
-    """Requires the old password; ends every session and identity token (log in again)."""
-    await service.change_password(
+async def change_password(
+    body: PasswordChange, session: DbSession, state: State, principal: CurrentUser
+) -> None:
+    """Requires the old password; ends every session and identity token (log in again), and
+    tells the user by mail."""
+    user = await service.change_password(
         session, principal, old_password=body.old_password, new_password=body.new_password
     )
+    notices.password_changed(session, state.settings, user, "self")

@@ -12,7 +12,7 @@ from app.authz.principal import Principal
 from app.core.db import utcnow
 from app.core.errors import Invalid, NotFound
 from app.core.security import SESSION_MARKER, TokenDigester, verify_password
-from app.models import RefreshToken, User, WebSession
+from app.models import User, WebSession
 from app.users import service as users
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -64,15 +64,13 @@ async def update_me(
 
 async def change_password(
     session: AsyncSession, principal: Principal, *, old_password: str, new_password: str
-) -> None:
+) -> User:
     """The old password is required; every browser session and identity token of the user
     ends (they predate the new password)."""
     user = await me(session, principal)
     if user.bot or not await verify_password(user.encrypted_password, old_password):
         raise Invalid({"old_password": ["is not your current password"]})
     await users.set_password(session, user, new_password)
-    await session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-    await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
     activities.record(
         session,
         "user.change_password",
@@ -80,3 +78,4 @@ async def change_password(
         trackable_id=user.id,
         owner_id=user.id,
     )
+    return user

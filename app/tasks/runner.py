@@ -1,7 +1,8 @@
 """All background work of one process: `portus serve` (in-process) or `portus worker`.
 
 - Registry events: a loop over stored events (several processes share them, see events.worker).
-- Periodic passes (`periodic.PeriodicTask`): each runs once at a time across every process.
+- Periodic passes (`periodic.PeriodicTask`): each runs once at a time across every process
+  (repository counts; the mail outbox when `email.smtp.enabled`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from app.core.db import session_scope
 from app.events.processor import EventContext
 from app.events.worker import EventWorker
 from app.gc.service import gc_pass
+from app.mail.sender import send_due_mail
 from app.repositories import repository as repositories
 from app.sync.service import sync_pass
 from app.tasks.context import TaskContext
@@ -26,6 +28,7 @@ from app.webhooks.sender import run_sender
 logger = logging.getLogger(__name__)
 
 FOLD_BATCH = 10_000
+MAIL_INTERVAL = 2.0  # seconds: a reset link should not keep its user waiting
 
 
 async def fold_repository_counts(context: TaskContext) -> str | None:
@@ -85,6 +88,8 @@ def periodic_tasks(context: TaskContext) -> list[PeriodicTask]:
     collector = settings.delete.garbage_collector
     if collector.enabled:
         tasks.append(PeriodicTask("garbage_collector", float(collector.interval), collect_garbage))
+    if settings.email.smtp.enabled:
+        tasks.append(PeriodicTask("mail", MAIL_INTERVAL, send_due_mail))
     return tasks
 
 

@@ -9,7 +9,8 @@ from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
 from app.core.state import State
-from app.users import repository, service
+from app.mail import notices
+from app.users import password_reset, repository, service
 from app.users.schemas import (
     AdminUpdate,
     ApplicationTokenCreate,
@@ -17,6 +18,9 @@ from app.users.schemas import (
     ApplicationTokenRead,
     BootstrapCreate,
     EnabledUpdate,
+    PasswordReset,
+    PasswordResetRequest,
+    PasswordResetRequested,
     RefreshTokenRead,
     UserCreate,
     UserCreated,
@@ -86,6 +90,38 @@ async def sign_up(body: BootstrapCreate, session: DbSession, state: State) -> Us
     return UserRead.model_validate(user)
 
 
+# Declared before `PUT /users/{user_id}`, which would otherwise take `password_reset` for an id.
+@router.post(
+    "/password_reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Public],
+    responses=error_responses((405, "No mail, or LDAP is on"), 422),
+)
+async def request_password_reset(
+    body: PasswordResetRequest, session: DbSession, state: State
+) -> PasswordResetRequested:
+    """Mails a single-use reset link (valid 6 hours) if a person's local account has this
+    address. The answer is the same whether it does or not."""
+    await password_reset.request_reset(session, state.settings, state.digester, body.email)
+    return PasswordResetRequested(
+        message="If this address belongs to an account, a mail with a reset link is on its way"
+    )
+
+
+@router.put(
+    "/password_reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Public],
+    responses=error_responses((405, "LDAP is on"), (422, "Invalid or used token, bad password")),
+)
+async def reset_password(body: PasswordReset, session: DbSession, state: State) -> None:
+    """Sets the password with the token from the mail, once; every session and identity token
+    of the user ends."""
+    await password_reset.reset_password(
+        session, state.settings, state.digester, body.token, body.password
+    )
+
+
 @router.get("", responses=ERRORS)
 async def list_users(
     request: Request,
@@ -123,6 +159,7 @@ async def create_user(
         ),
         actor_id=admin.user_id,
     )
+    notices.welcome(session, state.settings, user)
     created = UserCreated.model_validate(user)
     if user.bot:
         token, plain = await service.create_application_token(
@@ -142,9 +179,10 @@ async def get_user(id_or_email: Text, session: DbSession, _admin: AdminUser) -> 
 
 @router.put("/{user_id}", responses=ERRORS)
 async def update_user(
-    user_id: ResourceId, body: UserUpdate, session: DbSession, admin: AdminUser
+    user_id: ResourceId, body: UserUpdate, session: DbSession, state: State, admin: AdminUser
 ) -> UserRead:
-    """A new password also ends the user's identity-token (docker login) sessions."""
+    """A new password also ends the user's browser sessions and identity-token (docker login)
+    logins, and the user is told by mail."""
     fields = body.user
     user = await service.update_user(
         session,
@@ -155,6 +193,8 @@ async def update_user(
         password=fields.password,
         display_name=fields.display_name,
     )
+    if fields.password is not None:
+        notices.password_changed(session, state.settings, user, "admin")
     return UserRead.model_validate(user)
 
 
@@ -209,6 +249,7 @@ async def create_application_token(
     token, plain = await service.create_application_token(
         session, state.digester, user, body.application, actor_id=principal.user_id
     )
+    notices.application_token(session, state.settings, user, token.application, created=True)
     return ApplicationTokenCreated(id=token.id, application=token.application, plain_token=plain)
 
 
@@ -216,9 +257,12 @@ async def create_application_token(
     "/application_tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS
 )
 async def delete_application_token(
-    token_id: ResourceId, session: DbSession, principal: CurrentUser
+    token_id: ResourceId, session: DbSession, state: State, principal: CurrentUser
 ) -> None:
-    await service.delete_token(session, principal, token_id)
+    token = await service.delete_token(session, principal, token_id)
+    owner = await repository.get(session, token.user_id)
+    if owner is not None:
+        notices.application_token(session, state.settings, owner, token.application, created=False)
 
 
 @router.get("/{user_id}/refresh_tokens", responses=ERRORS)

@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ApplicationToken, RefreshToken, User
+from app.core.db import utcnow
+from app.models import ApplicationToken, PasswordResetToken, RefreshToken, User, WebSession
 
 
 async def get(session: AsyncSession, user_id: int) -> User | None:
@@ -15,6 +16,11 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
 
 async def by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email))
+
+
+async def by_email_any_case(session: AsyncSession, email: str) -> User | None:
+    statement = select(User).where(func.lower(User.email) == email.lower()).limit(1)
+    return await session.scalar(statement)
 
 
 async def email_taken(session: AsyncSession, email: str) -> bool:
@@ -101,3 +107,32 @@ async def delete_refresh_tokens(
 
 async def token(session: AsyncSession, token_id: int) -> ApplicationToken | None:
     return await session.get(ApplicationToken, token_id)
+
+
+async def revoke_logins(session: AsyncSession, user_id: int) -> None:
+    """Browser sessions, identity tokens and password-reset links of a user."""
+    for model in (WebSession, RefreshToken, PasswordResetToken):
+        await session.execute(delete(model).where(model.user_id == user_id))
+
+
+async def reset_token(session: AsyncSession, lookup: str) -> PasswordResetToken | None:
+    statement = select(PasswordResetToken).where(PasswordResetToken.lookup == lookup)
+    return await session.scalar(statement)
+
+
+async def consume_reset_token(session: AsyncSession, token_id: int) -> bool:
+    """Deletes it; False when it was gone already (a concurrent use won)."""
+    result = await session.execute(
+        delete(PasswordResetToken).where(PasswordResetToken.id == token_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def delete_reset_tokens(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == user_id))
+
+
+async def delete_expired_reset_tokens(session: AsyncSession) -> None:
+    await session.execute(
+        delete(PasswordResetToken).where(PasswordResetToken.expires_at <= utcnow())
+    )

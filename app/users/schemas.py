@@ -122,3 +122,20 @@ class AdminUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     admin: bool
+
+
+class PasswordResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Text = Field(min_length=1, max_length=255)
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: Text = Field(min_length=1, max_length=255, description="from the link in the mail")
+    password: Text = Field(max_length=128)
+
+
+class PasswordResetRequested(BaseModel):
+    message: str

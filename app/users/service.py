@@ -190,7 +190,9 @@ async def list_tokens(
     return await repository.tokens_of(session, user_id)
 
 
-async def delete_token(session: AsyncSession, principal: Principal, token_id: int) -> None:
+async def delete_token(
+    session: AsyncSession, principal: Principal, token_id: int
+) -> ApplicationToken:
     token = await repository.token(session, token_id)
     if token is None:
         raise NotFound("Not found: no such application token")
@@ -205,6 +207,7 @@ async def delete_token(session: AsyncSession, principal: Principal, token_id: in
         parameters={"application": token.application},
     )
     await session.flush()
+    return token
 
 
 async def list_refresh_tokens(
@@ -236,12 +239,18 @@ async def revoke_refresh_tokens(
     )
 
 
-async def set_password(session: AsyncSession, user: User, password: str) -> None:
-    """New password; refresh tokens issued before now stop working."""
+def check_password_length(password: str) -> None:
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise Invalid({"password": [f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long"]})
+
+
+async def set_password(session: AsyncSession, user: User, password: str) -> None:
+    """New password (own change, administrator, reset link): every browser session, identity
+    token and password-reset link of the user ends."""
+    check_password_length(password)
     user.encrypted_password = await hash_password(password)
     user.password_changed_at = utcnow()
+    await repository.revoke_logins(session, user.id)
     await session.flush()
 
 

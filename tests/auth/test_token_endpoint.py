@@ -352,7 +352,9 @@ class TestRefreshTokens:
             data={"grant_type": "refresh_token", "refresh_token": refresh, "service": SERVICE},
         )
         assert response.status_code == 401
-        assert "password has changed" in response.json()["errors"][0]["message"]
+        # A password change deletes the user's refresh tokens (and sessions, reset links).
+        assert "invalid refresh token" in response.json()["errors"][0]["message"]
+        assert list(await session.scalars(select(RefreshToken))) == []
 
     async def test_disabled_user_cannot_refresh(
         self, session: AsyncSession, client: httpx.AsyncClient
