@@ -17,10 +17,10 @@ from app.core.errors import Unauthenticated
 from app.core.openapi import error_responses
 from app.core.params import Text
 from app.core.security import SESSION_MARKER, parse_token
-from app.core.state import State
+from app.core.state import SettingsDep, State
 from app.mail import notices
 from app.sessions import service
-from app.users.schemas import UserRead
+from app.users.schemas import UserRead, avatars
 
 router = APIRouter(tags=["session"])
 
@@ -85,7 +85,8 @@ async def log_in(
     _set_cookie(request, response, token, int(service.SESSION_LIFETIME.total_seconds()))
     user = await service.me(session, principal)
     return SessionRead(
-        user=UserRead.model_validate(user), csrf_token=state.digester.csrf_token(token)
+        user=UserRead.model_validate(user, context=avatars(state.settings)),
+        csrf_token=state.digester.csrf_token(token),
     )
 
 
@@ -97,7 +98,7 @@ async def current_session(
     cookie = request.cookies.get(credentials.SESSION_COOKIE)
     user = await service.me(session, principal)
     return SessionRead(
-        user=UserRead.model_validate(user),
+        user=UserRead.model_validate(user, context=avatars(state.settings)),
         csrf_token=state.digester.csrf_token(cookie) if cookie else None,
     )
 
@@ -114,16 +115,19 @@ async def log_out(
 
 
 @router.get("/me", responses=ERRORS)
-async def get_me(session: DbSession, principal: CurrentUser) -> UserRead:
-    return UserRead.model_validate(await service.me(session, principal))
+async def get_me(session: DbSession, settings: SettingsDep, principal: CurrentUser) -> UserRead:
+    user = await service.me(session, principal)
+    return UserRead.model_validate(user, context=avatars(settings))
 
 
 @router.put("/me", responses=ERRORS)
-async def update_me(body: MeUpdate, session: DbSession, principal: CurrentUser) -> UserRead:
+async def update_me(
+    body: MeUpdate, session: DbSession, settings: SettingsDep, principal: CurrentUser
+) -> UserRead:
     user = await service.update_me(
         session, principal, email=body.email, display_name=body.display_name
     )
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(user, context=avatars(settings))
 
 
 @router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)

@@ -8,7 +8,7 @@ from app.core.errors import FeatureDisabled, NotFound
 from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
-from app.core.state import State
+from app.core.state import SettingsDep, State
 from app.mail import notices
 from app.users import password_reset, repository, service
 from app.users.schemas import (
@@ -26,6 +26,7 @@ from app.users.schemas import (
     UserCreated,
     UserRead,
     UserUpdate,
+    avatars,
 )
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -87,7 +88,7 @@ async def sign_up(body: BootstrapCreate, session: DbSession, state: State) -> Us
         ),
         actor_id=None,
     )
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(user, context=avatars(settings))
 
 
 # Declared before `PUT /users/{user_id}`, which would otherwise take `password_reset` for an id.
@@ -127,6 +128,7 @@ async def list_users(
     request: Request,
     response: Response,
     session: DbSession,
+    settings: SettingsDep,
     _admin: AdminUser,
     pagination: Pagination,
 ) -> list[UserRead]:
@@ -138,7 +140,7 @@ async def list_users(
         order=pagination.order_by(repository.USER_SORT),
     )
     set_page_headers(request, response, pagination, total)
-    return [UserRead.model_validate(user) for user in users]
+    return [UserRead.model_validate(user, context=avatars(settings)) for user in users]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -160,7 +162,7 @@ async def create_user(
         actor_id=admin.user_id,
     )
     notices.welcome(session, state.settings, user)
-    created = UserCreated.model_validate(user)
+    created = UserCreated.model_validate(user, context=avatars(state.settings))
     if user.bot:
         token, plain = await service.create_application_token(
             session, state.digester, user, "default", actor_id=admin.user_id
@@ -172,9 +174,12 @@ async def create_user(
 
 
 @router.get("/{id_or_email}", responses=ERRORS)
-async def get_user(id_or_email: Text, session: DbSession, _admin: AdminUser) -> UserRead:
+async def get_user(
+    id_or_email: Text, session: DbSession, settings: SettingsDep, _admin: AdminUser
+) -> UserRead:
     """By numeric id or by email."""
-    return UserRead.model_validate(await service.get_user(session, id_or_email))
+    user = await service.get_user(session, id_or_email)
+    return UserRead.model_validate(user, context=avatars(settings))
 
 
 @router.put("/{user_id}", responses=ERRORS)
@@ -195,7 +200,7 @@ async def update_user(
     )
     if fields.password is not None:
         notices.password_changed(session, state.settings, user, "admin")
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(user, context=avatars(state.settings))
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
@@ -206,22 +211,28 @@ async def delete_user(user_id: ResourceId, session: DbSession, admin: AdminUser)
 
 @router.put("/{user_id}/enabled", responses=ERRORS)
 async def set_user_enabled(
-    user_id: ResourceId, body: EnabledUpdate, session: DbSession, principal: CurrentUser
+    user_id: ResourceId,
+    body: EnabledUpdate,
+    session: DbSession,
+    settings: SettingsDep,
+    principal: CurrentUser,
 ) -> UserRead:
     """Administrators (de)activate anybody; users may disable themselves (not the last admin)."""
-    return UserRead.model_validate(
-        await service.set_enabled(session, principal, user_id, enabled=body.enabled)
-    )
+    user = await service.set_enabled(session, principal, user_id, enabled=body.enabled)
+    return UserRead.model_validate(user, context=avatars(settings))
 
 
 @router.put("/{user_id}/admin", responses=ERRORS)
 async def set_user_admin(
-    user_id: ResourceId, body: AdminUpdate, session: DbSession, admin: AdminUser
+    user_id: ResourceId,
+    body: AdminUpdate,
+    session: DbSession,
+    settings: SettingsDep,
+    admin: AdminUser,
 ) -> UserRead:
     """Never on oneself."""
-    return UserRead.model_validate(
-        await service.set_admin(session, admin, user_id, admin=body.admin)
-    )
+    user = await service.set_admin(session, admin, user_id, admin=body.admin)
+    return UserRead.model_validate(user, context=avatars(settings))
 
 
 @router.get("/{user_id}/application_tokens", responses=ERRORS)

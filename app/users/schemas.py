@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from app.core.config import Settings
 from app.core.params import Text
 
 
@@ -41,6 +43,8 @@ class BootstrapCreate(BaseModel):
 
 
 class UserRead(BaseModel):
+    """Validate with `context=avatars(settings)` for `avatar_url` (gravatar.enabled)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -54,6 +58,24 @@ class UserRead(BaseModel):
     display_name: str | None
     created_at: datetime
     updated_at: datetime
+    avatar_url: str | None = None
+
+    @model_validator(mode="after")
+    def _avatar(self, info: ValidationInfo) -> UserRead:
+        if info.context and info.context.get("gravatar") and self.email and not self.bot:
+            self.avatar_url = gravatar_url(self.email)
+        return self
+
+
+def gravatar_url(email: str) -> str:
+    """Gravatar's address for an email: the MD5 of the trimmed, lower-cased address (their
+    scheme, not a security use)."""
+    digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+    return f"https://www.gravatar.com/avatar/{digest}?d=identicon"
+
+
+def avatars(settings: Settings) -> dict[str, bool]:
+    return {"gravatar": settings.gravatar.enabled}
 
 
 class UserCreated(UserRead):

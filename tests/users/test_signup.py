@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.security import TokenDigester
 from app.models import Namespace, User
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
@@ -48,3 +49,18 @@ async def test_sign_up_can_be_off(session: AsyncSession, make_client: ClientFact
     async with make_client(ldap={"enabled": True}) as client:
         refused = await client.post("/api/v1/users/signup", json=ALICE)
         assert refused.status_code == 405
+
+
+async def test_gravatar_urls_follow_the_setting(
+    session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+) -> None:
+    user = await factories.create_user(session, username="alice", email="Alice@Example.com")
+    headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, user)}"}
+    async with make_client() as client:  # gravatar.enabled is Portus's default
+        me = (await client.get("/api/v1/me", headers=headers)).json()
+        # md5("alice@example.com"): lower-cased, as Gravatar asks
+        assert me["avatar_url"] == (
+            "https://www.gravatar.com/avatar/c160f8cc69a4f0bf2b0362752353d060?d=identicon"
+        )
+    async with make_client(gravatar={"enabled": False}) as client:
+        assert (await client.get("/api/v1/me", headers=headers)).json()["avatar_url"] is None
