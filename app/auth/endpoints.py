@@ -156,7 +156,7 @@ async def _password_login(state: AppState, username: str, secret: str) -> Princi
     """Its own transaction, and no read connection held meanwhile (argon2 takes a while)."""
     _checked("username", username)
     _checked("password", secret, MAX_SECRET_LENGTH)
-    return await credentials.login_with_password(state.sessionmaker, username, secret)
+    return await credentials.login_with_password(state.sessionmaker, username, secret, state.ldap)
 
 
 @router.get(

@@ -2,7 +2,7 @@
 
 from app.core.db import Base
 from app.models.activity import Activity
-from app.models.enums import EventStatus, Role, Visibility
+from app.models.enums import EventStatus, LdapCheck, Role, Visibility
 from app.models.namespace import Namespace
 from app.models.registry import Registry
 from app.models.registry_event import RegistryEvent
@@ -21,6 +21,7 @@ __all__ = [
     "Base",
     "Comment",
     "EventStatus",
+    "LdapCheck",
     "Namespace",
     "RefreshToken",
     "Registry",

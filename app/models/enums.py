@@ -22,3 +22,11 @@ class EventStatus(enum.IntEnum):
     progress = 1
     fresh = 2
     failed = 3
+
+
+class LdapCheck(enum.IntEnum):
+    """Where a team (or user) stands in the LDAP group sync (Portus's `ldap_group_checked`)."""
+
+    unchecked = 0
+    checked = 1
+    disabled = 2  # excluded (`POST /api/v1/teams/:id/ldap_check`): never synced

@@ -73,7 +73,7 @@ async def log_in(
     """Username and password (the same lockout as everywhere) open a browser session."""
     try:
         principal = await credentials.login_with_password(
-            state.sessionmaker, body.username, body.password
+            state.sessionmaker, body.username, body.password, state.ldap
         )
     except credentials.AuthenticationFailed as exc:
         raise Unauthenticated(f"Authentication fails: {exc.message}") from exc

@@ -15,6 +15,7 @@ from typing import Any
 from app.core.db import session_scope
 from app.events.processor import EventContext
 from app.events.worker import EventWorker
+from app.ldap.sync import ldap_group_sync_pass
 from app.repositories import repository as repositories
 from app.tasks.context import TaskContext
 from app.tasks.periodic import PeriodicRunner, PeriodicTask
@@ -36,7 +37,11 @@ async def fold_repository_counts(context: TaskContext) -> str | None:
 
 
 def periodic_tasks(context: TaskContext) -> list[PeriodicTask]:
-    return [PeriodicTask("repository_counts", 5.0, fold_repository_counts)]
+    tasks = [PeriodicTask("repository_counts", 5.0, fold_repository_counts)]
+    ldap = context.settings.ldap
+    if ldap.enabled and ldap.group_sync.enabled:
+        tasks.append(PeriodicTask("ldap_group_sync", 10.0, ldap_group_sync_pass))
+    return tasks
 
 
 @dataclass

@@ -9,6 +9,7 @@ from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
 from app.core.state import State
+from app.ldap import service as ldap_accounts
 from app.users import repository, service
 from app.users.schemas import (
     AdminUpdate,
@@ -81,6 +82,7 @@ async def create_user(
     """A user, or a bot (`bot: true`): a bot gets no personal namespace and no password login,
     and its first application token ("default") is returned this once."""
     fields = body.user
+    await ldap_accounts.refuse_directory_name(state.ldap, fields.username)
     user = await service.create_user(
         session,
         service.NewUser(
@@ -111,10 +113,14 @@ async def get_user(id_or_email: Text, session: DbSession, _admin: AdminUser) -> 
 
 @router.put("/{user_id}", responses=ERRORS)
 async def update_user(
-    user_id: ResourceId, body: UserUpdate, session: DbSession, admin: AdminUser
+    user_id: ResourceId, body: UserUpdate, session: DbSession, state: State, admin: AdminUser
 ) -> UserRead:
     """A new password also ends the user's identity-token (docker login) sessions."""
     fields = body.user
+    if fields.username is not None and state.ldap is not None:
+        current = await service.get_user(session, str(user_id))
+        if fields.username != current.username:
+            await ldap_accounts.refuse_directory_name(state.ldap, fields.username)
     user = await service.update_user(
         session,
         admin,
