@@ -10,6 +10,7 @@ A thread left behind by the deadline ends at the next socket timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import ssl
@@ -231,7 +232,7 @@ class Directory:
                     f"{connection.result.get('description')}"
                 )
         except BaseException:
-            connection.unbind()
+            _dispose(connection)
             raise
         return connection
 
@@ -309,7 +310,7 @@ class Directory:
                     )
                 raise InvalidCredentials("wrong password for the directory user")
             finally:
-                connection.unbind()
+                _dispose(connection)
 
         return self._guard(work)
 
@@ -319,13 +320,13 @@ class Directory:
             try:
                 return self._lookup(connection, username)
             finally:
-                connection.unbind()
+                _dispose(connection)
 
         return self._guard(work)
 
     def _check(self) -> None:
         def work() -> None:
-            self._connection().unbind()
+            _dispose(self._connection())
 
         self._guard(work)
 
@@ -367,7 +368,7 @@ class Directory:
                     groups.append(DirectoryGroup(name=names[0], members=frozenset(members)))
                 return groups
             finally:
-                connection.unbind()
+                _dispose(connection)
 
         return self._guard(work)
 
@@ -394,6 +395,16 @@ class Directory:
                     name = values[0] if values else None
         resolved[dn] = name
         return name
+
+
+def _dispose(connection: Connection) -> None:
+    """Unbind, and close the socket even when opening it failed (ldap3 leaves it open)."""
+    with contextlib.suppress(LDAPException, OSError):
+        connection.unbind()
+    sock = getattr(connection, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 def _values(attributes: dict[str, Any], name: str) -> list[str]:
