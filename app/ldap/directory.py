@@ -2,9 +2,10 @@
 
 ldap3 is synchronous, so every operation runs on a small thread pool of this directory's own
 (never the event loop, nor the default pool that password hashing uses), under ldap3's connect
-and receive timeouts (`ldap.timeout`) and an overall deadline of `ldap.timeout` + 0.5 s: an
+and receive timeouts (`ldap.timeout`) and an overall deadline of `ldap.timeout` + 0.25 s: an
 unreachable or hung directory fails a login within the timeout and holds no request meanwhile.
-A thread left behind by the deadline ends at the next socket timeout.
+A thread left behind by the deadline ends at the next socket timeout; work still queued for a
+thread when its deadline passes is dropped.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEADLINE_GRACE = 0.5  # seconds on top of `ldap.timeout` for the whole operation
+DEADLINE_GRACE = 0.25  # seconds on top of `ldap.timeout` for the whole operation
+# Threads mostly wait on the network; a hung directory holds each for up to `ldap.timeout`.
+WORKERS = 16
 GROUP_FILTER = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
 GROUP_PAGE_SIZE = 500
 _SUCCESS, _SIZE_LIMIT_EXCEEDED, _NO_SUCH_OBJECT, _INVALID_CREDENTIALS = 0, 4, 32, 49
@@ -137,7 +140,7 @@ class Directory:
     """One configured directory; `close()` when done (the lifespan does)."""
 
     def __init__(
-        self, settings: LdapSettings, *, first_user_admin: bool = True, workers: int = 8
+        self, settings: LdapSettings, *, first_user_admin: bool = True, workers: int = WORKERS
     ) -> None:
         self.settings = settings
         # The very first person to log in becomes an administrator (`first_user_admin`).

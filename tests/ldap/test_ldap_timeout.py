@@ -73,7 +73,7 @@ async def test_a_hung_directory_fails_logins_in_time_and_blocks_no_request(
 
 
 async def test_more_hung_logins_than_threads_all_end_in_time(slapd: Slapd) -> None:
-    """The directory's pool has 8 threads: 20 logins at once still all end within the
+    """The directory's pool has 16 threads: 40 logins at once still all end within the
     timeout + 1 s (the ones waiting for a thread run out of time too), and the loop is free."""
     with SilentServer() as hung:
         settings = LdapSettings.model_validate(ldap_config(slapd, port=hung.port, timeout=TIMEOUT))
@@ -81,7 +81,7 @@ async def test_more_hung_logins_than_threads_all_end_in_time(slapd: Slapd) -> No
         try:
             start = time.monotonic()
             results = asyncio.gather(
-                *(directory.authenticate(f"user{i}", "pw") for i in range(20)),
+                *(directory.authenticate(f"user{i}", "pw") for i in range(40)),
                 return_exceptions=True,
             )
             ticks = 0
