@@ -34,6 +34,9 @@ T = TypeVar("T")
 DEADLINE_GRACE = 0.25  # seconds on top of `ldap.timeout` for the whole operation
 # Threads mostly wait on the network; a hung directory holds each for up to `ldap.timeout`.
 WORKERS = 16
+# The group sync's paged search may take long on a big directory; each answer still has to
+# come within `ldap.timeout`.
+GROUP_SEARCH_DEADLINE = 120.0
 GROUP_FILTER = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
 GROUP_PAGE_SIZE = 500
 _SUCCESS, _SIZE_LIMIT_EXCEEDED, _NO_SUCH_OBJECT, _INVALID_CREDENTIALS = 0, 4, 32, 49
@@ -157,16 +160,14 @@ class Directory:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _run(self, what: str, function: Callable[[], T]) -> T:
+    async def _run(self, what: str, function: Callable[[], T], deadline: float | None = None) -> T:
         loop = asyncio.get_running_loop()
+        seconds = deadline or self.deadline
         try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(self._executor, function), self.deadline
-            )
+            return await asyncio.wait_for(loop.run_in_executor(self._executor, function), seconds)
         except TimeoutError as exc:
             raise DirectoryUnavailable(
-                f"the LDAP server {self.url} did not answer within {self.settings.timeout} s"
-                f" ({what})"
+                f"the LDAP server {self.url} did not answer within {seconds:g} s ({what})"
             ) from exc
 
     # --- the async operations -------------------------------------------------------------
@@ -188,7 +189,9 @@ class Directory:
     async def groups(self) -> list[DirectoryGroup]:
         """Every groupOfNames / groupOfUniqueNames under `ldap.group_base`, with the user names
         of their members."""
-        return await self._run("group search", self._groups)
+        return await self._run(
+            "group search", self._groups, max(self.deadline, GROUP_SEARCH_DEADLINE)
+        )
 
     # --- on the pool ----------------------------------------------------------------------
     def _guard(self, function: Callable[[], T]) -> T:

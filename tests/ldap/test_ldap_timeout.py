@@ -51,7 +51,10 @@ async def test_a_hung_directory_fails_logins_in_time_and_blocks_no_request(
                     "/v2/token", params={"service": "s"}, auth=("alice", credentials["password"])
                 )
             login = asyncio.ensure_future(_timed(asyncio.ensure_future(request)))
-            await asyncio.sleep(0.1)  # the login is now waiting on the directory
+            # Wait until the login waits on the directory (its database work is done: the
+            # test's requests share one database connection, which takes one user at a time).
+            while not hung.accepted and not login.done():
+                await asyncio.sleep(0.01)
             latencies: list[float] = []
             while not login.done():
                 start = time.monotonic()
