@@ -151,7 +151,18 @@ class Directory:
         method = settings.encryption.method
         self.start_tls = method in ("start_tls", "starttls")
         self.use_ssl = method == "simple_tls"
-        self._tls = _VerifiedTls(_tls_context(settings)) if self.start_tls or self.use_ssl else None
+        self._tls: _VerifiedTls | None = None
+        # A CA file that cannot be loaded is reported by every operation (health, logins)
+        # rather than stopping the service: local accounts keep working.
+        self._tls_problem: str | None = None
+        if self.start_tls or self.use_ssl:
+            try:
+                self._tls = _VerifiedTls(_tls_context(settings))
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                self._tls_problem = (
+                    f"ldap.encryption.options.ca_file {settings.encryption.options.ca_file!r} "
+                    f"cannot be used: {exc}"
+                )
         scheme = "ldaps" if self.use_ssl else "ldap"
         self.url = f"{scheme}://{settings.hostname}:{settings.port}"
         self.deadline = settings.timeout + DEADLINE_GRACE
@@ -202,6 +213,8 @@ class Directory:
 
     def _connection(self) -> Connection:
         """Open, TLS as configured, bound as the service account (or anonymously)."""
+        if self._tls_problem is not None:
+            raise DirectoryUnavailable(self._tls_problem)
         settings = self.settings
         server = Server(
             settings.hostname,

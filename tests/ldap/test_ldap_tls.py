@@ -121,3 +121,23 @@ async def test_ssl_version_is_the_minimum_accepted(slapd: Slapd) -> None:
         assert found is not None and found.username == "erin"
     finally:
         directory.close()
+
+
+async def test_an_unusable_ca_file_is_reported_not_fatal(tmp_path: Path, slapd: Slapd) -> None:
+    broken = tmp_path / "broken.pem"
+    broken.write_text("not a certificate\n")
+    for ca_file in (tmp_path / "missing.pem", broken):
+        settings = LdapSettings.model_validate(tls_config(slapd, "start_tls", "port", ca_file))
+        directory = Directory(settings)
+        try:
+            with pytest.raises(DirectoryUnavailable, match="ca_file"):
+                await directory.authenticate("erin", USERS["erin"][0])
+        finally:
+            directory.close()
+
+
+def test_unknown_ssl_versions_are_a_configuration_error() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="ssl_version"):
+        LdapSettings.model_validate({"encryption": {"options": {"ssl_version": "SSLv3"}}})
