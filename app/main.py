@@ -30,6 +30,7 @@ from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.core.security import TokenDigester
 from app.core.state import AppState
+from app.ldap.directory import Directory
 from app.registries.client import client_factory
 from app.tasks.context import TaskContext
 from app.tasks.runner import BackgroundRunner
@@ -63,6 +64,9 @@ def build_state(
         http=http,
         read_connection=read_connection,
         schema_head=schema_head(),
+        ldap=Directory(settings.ldap, first_user_admin=settings.first_user_admin.enabled)
+        if settings.ldap.enabled
+        else None,
     )
 
 
@@ -108,6 +112,8 @@ def create_app(
                 for task in tasks:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                if state.ldap is not None:
+                    state.ldap.close()
                 if engine is not None:
                     await engine.dispose()
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
@@ -79,12 +80,13 @@ def make_settings(base: Settings, **overrides: Any) -> Settings:
             data[key] = _deep_merge(data[key], value)
         else:
             data[key] = value
-    # SecretStr dumps as "**********": put the real values back.
+    # SecretStr dumps as "**********": put the real values back (an override's string stays).
     data["secret_key_base"] = base.secret_key_base.get_secret_value()
     data["notifications"] = {"secret": base.notifications.secret.get_secret_value()}
     for path in (("email", "smtp"), ("ldap", "authentication")):
         node = data[path[0]][path[1]]
-        node["password"] = ""
+        if isinstance(node["password"], SecretStr):
+            node["password"] = node["password"].get_secret_value()
     return Settings(**_strip_oauth_secrets(data))
 
 

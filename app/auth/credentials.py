@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import hmac
+import logging
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.auth import repository
 from app.authz.principal import Principal, PrincipalKind
 from app.core.db import session_scope, utcnow
+from app.core.errors import Invalid
 from app.core.security import (
     APP_TOKEN_MARKER,
     REFRESH_TOKEN_MARKER,
@@ -21,7 +25,16 @@ from app.core.security import (
     parse_token,
     verify_password,
 )
+from app.ldap import service as ldap_accounts
+from app.ldap.directory import (
+    Directory,
+    DirectoryUnavailable,
+    DirectoryUser,
+    InvalidCredentials,
+)
 from app.models import User
+
+logger = logging.getLogger(__name__)
 
 MAX_USERNAME_LENGTH = 255
 MAX_PASSWORD_LENGTH = 1024
@@ -120,12 +133,8 @@ def check_refresh_token(
     return principal_for(owner)
 
 
-async def _check_password(session: AsyncSession, username: str, password: str) -> Principal:
-    user = await repository.user_by_username(session, username)
-    stored = user.encrypted_password if user is not None else None
-    matched = await verify_password(stored, password)
-    if user is None:
-        raise AuthenticationFailed()
+def _settle(user: User, matched: bool) -> Principal:
+    """Portus's lockout around one password check of `user` (the row is locked by the caller)."""
     now = utcnow()
     if user.locked_at is not None and not is_locked(user, now):
         user.locked_at = None
@@ -148,15 +157,31 @@ async def _check_password(session: AsyncSession, username: str, password: str) -
     return principal_for(user)
 
 
-async def login_with_password(
-    sessionmaker: async_sessionmaker[AsyncSession], username: str, password: str
-) -> Principal:
-    """Local password login with Portus's lockout: 10 failures lock the account for 10 minutes.
+async def _check_password(session: AsyncSession, username: str, password: str) -> Principal:
+    user = await repository.user_by_username(session, username)
+    stored = user.encrypted_password if user is not None else None
+    matched = await verify_password(stored, password)
+    if user is None:
+        raise AuthenticationFailed()
+    return _settle(user, matched)
 
-    Its own transaction, committed whether the login succeeds or not: a failure is counted.
+
+async def login_with_password(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    username: str,
+    password: str,
+    directory: Directory | None = None,
+) -> Principal:
+    """Password login with Portus's lockout: 10 failures lock the account for 10 minutes.
+
+    With a `directory` (LDAP on), a password that is not the account's local one is checked
+    against the directory (see `_login_with_directory`). Every transaction here is its own,
+    committed whether the login succeeds or not: a failure is counted.
     """
     if len(username) > MAX_USERNAME_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
         raise AuthenticationFailed()  # not ours, and not worth an argon2 run
+    if directory is not None:
+        return await _login_with_directory(sessionmaker, directory, username, password)
     failure: AuthenticationFailed | None = None
     async with session_scope(sessionmaker) as session:
         try:
@@ -166,6 +191,87 @@ async def login_with_password(
     if failure is not None:
         raise failure
     return principal
+
+
+async def _login_with_directory(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    directory: Directory,
+    username: str,
+    password: str,
+) -> Principal:
+    """1. An account with a local password (the bootstrap admin, users from before LDAP) and
+    every bot is checked locally first, so they keep working while the directory is down; bots
+    never go to the directory. 2. Otherwise the directory is asked, outside any transaction
+    (it may take up to `ldap.timeout`). 3. The outcome is recorded: a failure counted on the
+    local account, or the account created or updated (`app.ldap.service.provision`)."""
+    failure: AuthenticationFailed | None = None
+    local_mismatch = False
+    async with session_scope(sessionmaker) as session:
+        user = await repository.user_by_username(session, username)
+        if user is not None and (user.bot or user.encrypted_password is not None):
+            matched = await verify_password(user.encrypted_password, password)
+            if matched or user.bot:
+                try:
+                    return _settle(user, matched)
+                except AuthenticationFailed as exc:
+                    failure = exc
+            local_mismatch = True
+    if failure is not None:
+        raise failure
+
+    found: DirectoryUser | None = None
+    unavailable: DirectoryUnavailable | None = None
+    try:
+        found = await directory.authenticate(username, password)
+    except InvalidCredentials:
+        found = None
+    except DirectoryUnavailable as exc:
+        logger.warning("LDAP login of %r failed: %s", username, exc.message)
+        unavailable = exc
+    if unavailable is not None:
+        if local_mismatch:  # the local password was wrong: that failure counts all the same
+            await _record_failure(sessionmaker, username)
+        raise AuthenticationFailed(f"the LDAP directory cannot be used: {unavailable.message}")
+    if found is None:
+        await _record_failure(sessionmaker, username)
+        raise AuthenticationFailed()
+    for attempt in (1, 2):
+        try:
+            return await _directory_user_logs_in(sessionmaker, directory, found)
+        except IntegrityError:
+            # Two first logins of the same user at once: the other one created the account.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _record_failure(sessionmaker: async_sessionmaker[AsyncSession], username: str) -> None:
+    """A wrong password: counted on the local account if there is one."""
+    async with session_scope(sessionmaker) as session:
+        user = await repository.user_by_username(session, username)
+        if user is not None:
+            with contextlib.suppress(AuthenticationFailed):
+                _settle(user, False)
+
+
+async def _directory_user_logs_in(
+    sessionmaker: async_sessionmaker[AsyncSession], directory: Directory, found: DirectoryUser
+) -> Principal:
+    failure: AuthenticationFailed
+    async with session_scope(sessionmaker) as session:
+        try:
+            user = await ldap_accounts.provision(
+                session, found, first_user_admin=directory.first_user_admin
+            )
+        except Invalid as exc:
+            raise AuthenticationFailed(
+                f"the directory user {found.username!r} cannot have a Portus account: {exc.message}"
+            ) from exc
+        try:
+            return _settle(user, True)
+        except AuthenticationFailed as exc:
+            failure = exc  # committed: e.g. an expired lock is cleared
+    raise failure
 
 
 SESSION_COOKIE = "portus_session"

@@ -63,7 +63,9 @@ async def get_principal(
             if credentials.is_application_token(secret):
                 return await _token_login(state, username, secret)
             await limit_password_attempts(state, request)
-            return await credentials.login_with_password(state.sessionmaker, username, secret)
+            return await credentials.login_with_password(
+                state.sessionmaker, username, secret, state.ldap
+            )
         cookie = request.cookies.get(credentials.SESSION_COOKIE)
         if cookie:
             async with state.read_connection() as conn:

@@ -168,7 +168,7 @@ async def _password_login(
             code="TOOMANYREQUESTS",
             headers={"Retry-After": str(exc.retry_after)},
         ) from exc
-    return await credentials.login_with_password(state.sessionmaker, username, secret)
+    return await credentials.login_with_password(state.sessionmaker, username, secret, state.ldap)
 
 
 async def _refused(

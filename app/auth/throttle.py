@@ -17,11 +17,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
-from app.auth import credentials
-from app.authz.principal import Principal
 from app.core.config import LoginRateLimitSettings
 from app.core.db import session_scope, utcnow
-from app.core.state import AppState
 from app.models import LoginFailure
 
 
@@ -86,16 +83,3 @@ async def forget_expired(session: AsyncSession, limit: LoginRateLimitSettings) -
         delete(LoginFailure).where(LoginFailure.window_started_at <= cutoff)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def login_with_password(
-    state: AppState, client: str, username: str, password: str
-) -> Principal:
-    """`credentials.login_with_password` behind the client's limit; a failure counts."""
-    limit = state.settings.login_rate_limit
-    await check(state.sessionmaker, limit, client)
-    try:
-        return await credentials.login_with_password(state.sessionmaker, username, password)
-    except credentials.AuthenticationFailed:
-        await record_failure(state.sessionmaker, limit, client)
-        raise

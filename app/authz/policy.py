@@ -154,6 +154,11 @@ def can_manage_members(principal: Principal, team: TeamFacts) -> bool:
     return not team.hidden and (principal.superuser or team.role is Role.owner)
 
 
+def can_exclude_from_ldap_sync(principal: Principal, team: TeamFacts) -> bool:
+    """`POST /teams/:id/ldap_check`: the team's owners or an administrator."""
+    return not team.hidden and (principal.superuser or team.role is Role.owner)
+
+
 # --- namespaces (reference §6.2) -------------------------------------------------------------
 def can_create_namespace(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
     """create_namespace (or admin), and push rights on the new namespace: under allow-teams the

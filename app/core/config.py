@@ -97,9 +97,20 @@ class DeleteSettings(_Node):
 
 
 # --- ldap ----------------------------------------------------------------------------------------
+LDAP_SSL_VERSIONS = ("TLSv1", "TLSv1_1", "TLSv1_2", "TLSv1_3", "SSLv23", "TLS")
+
+
 class LdapEncryptionOptions(_Node):
     ca_file: str = ""
+    # The lowest TLS version accepted; SSLv23/TLS: the library's default.
     ssl_version: str = "TLSv1_2"
+
+    @field_validator("ssl_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if value and value.lower() not in {v.lower() for v in LDAP_SSL_VERSIONS}:
+            raise ValueError(f"must be one of {', '.join(LDAP_SSL_VERSIONS)} (got {value!r})")
+        return value
 
 
 class LdapEncryption(_Node):

@@ -14,6 +14,7 @@ from app.core.config import Settings
 from app.core.db import ReadConnection
 from app.core.keys import SigningKey
 from app.core.security import TokenDigester
+from app.ldap.directory import Directory
 
 
 @dataclass
@@ -32,6 +33,8 @@ class AppState:
     schema_head: str | None = None
     # This process's background tasks, when it runs them (`background.in_process`).
     background_health: Callable[[], dict[str, Any]] | None = None
+    # The LDAP directory when `ldap.enabled`: logins, name checks, health.
+    ldap: Directory | None = None
 
 
 def get_state(request: Request) -> AppState:

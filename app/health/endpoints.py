@@ -1,4 +1,4 @@
-"""`/api/v1/_ping` and `/api/v1/health` (database, registry, background work, mail)."""
+"""`/api/v1/_ping` and `/api/v1/health` (database, registry, background work, mail, LDAP)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.auth.dependencies import Public
 from app.core.db import DbSession
 from app.core.state import State
+from app.ldap.directory import Directory, DirectoryUnavailable
 from app.mail import outbox
 from app.namespaces import service as namespaces
 from app.registries.client import check_reachable
@@ -28,6 +29,15 @@ class Pong(BaseModel):
 @router.get("/_ping", dependencies=[Public])
 async def ping() -> Pong:
     return Pong()
+
+
+async def _ldap_component(directory: Directory) -> dict[str, Any]:
+    """The service bind (or an anonymous bind), as a login would do it."""
+    try:
+        await directory.check()
+    except DirectoryUnavailable as exc:
+        return {"msg": exc.message, "success": False}
+    return {"msg": f"LDAP server {directory.url} accepted the bind", "success": True}
 
 
 @router.get(
@@ -76,5 +86,7 @@ async def health(session: DbSession, state: State) -> JSONResponse:
         components["mail"] = await outbox.status(session, state.settings)
     except SQLAlchemyError as exc:
         components["mail"] = {"msg": f"cannot read the mail outbox: {exc}", "success": False}
+    if state.ldap is not None:
+        components["ldap"] = await _ldap_component(state.ldap)
     ok = all(c.get("success", True) for c in components.values())
     return JSONResponse(components, status_code=200 if ok else 503)

@@ -5,6 +5,7 @@ from app.models.activity import Activity
 from app.models.enums import (
     DeliveryStatus,
     EventStatus,
+    LdapCheck,
     MailStatus,
     Role,
     Visibility,
@@ -33,6 +34,7 @@ __all__ = [
     "Comment",
     "DeliveryStatus",
     "EventStatus",
+    "LdapCheck",
     "LoginFailure",
     "MailMessage",
     "MailStatus",

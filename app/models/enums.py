@@ -55,3 +55,11 @@ class MailStatus(enum.IntEnum):
     pending = 0  # waiting for (another) attempt
     sent = 1
     failed = 2  # given up after the last attempt
+
+
+class LdapCheck(enum.IntEnum):
+    """Where a team (or user) stands in the LDAP group sync (Portus's `ldap_group_checked`)."""
+
+    unchecked = 0
+    checked = 1
+    disabled = 2  # excluded (`POST /api/v1/teams/:id/ldap_check`): never synced

@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, BigIntId, UtcDateTime, utcnow
+from app.core.db import Base, BigIntId, IntEnumType, UtcDateTime, utcnow
+from app.models.enums import LdapCheck
 
 
 class User(Base):
@@ -22,6 +23,10 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(255), unique=True)
     namespace_id: Mapped[int | None] = mapped_column(
         ForeignKey("namespaces.id", ondelete="SET NULL"), index=True
+    )
+    # LDAP group sync: a new user joins the teams of their directory groups once.
+    ldap_group_checked: Mapped[LdapCheck] = mapped_column(
+        IntEnumType(LdapCheck), default=LdapCheck.unchecked, server_default="0"
     )
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -75,7 +75,7 @@ async def log_in(
     await limit_password_attempts(state, request)
     try:
         principal = await credentials.login_with_password(
-            state.sessionmaker, body.username, body.password
+            state.sessionmaker, body.username, body.password, state.ldap
         )
     except credentials.AuthenticationFailed as exc:
         await count_failed_login(state, request)

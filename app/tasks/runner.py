@@ -18,6 +18,7 @@ from app.core.db import session_scope
 from app.events.processor import EventContext
 from app.events.worker import EventWorker
 from app.gc.service import gc_pass
+from app.ldap.sync import ldap_group_sync_pass
 from app.mail.sender import send_due_mail
 from app.repositories import repository as repositories
 from app.sync.service import sync_pass
@@ -90,6 +91,8 @@ def periodic_tasks(context: TaskContext) -> list[PeriodicTask]:
         tasks.append(PeriodicTask("garbage_collector", float(collector.interval), collect_garbage))
     if settings.email.smtp.enabled:
         tasks.append(PeriodicTask("mail", MAIL_INTERVAL, send_due_mail))
+    if settings.ldap.enabled and settings.ldap.group_sync.enabled:
+        tasks.append(PeriodicTask("ldap_group_sync", 10.0, ldap_group_sync_pass))
     return tasks
 
 

@@ -103,6 +103,19 @@ async def update_team(
     return TeamRead.model_validate(team)
 
 
+@router.post(
+    "/{team_id}/ldap_check",
+    responses={**ERRORS, **error_responses((405, "LDAP or its group sync is off"))},
+)
+async def disable_ldap_check(
+    team_id: ResourceId, session: DbSession, settings: SettingsDep, principal: CurrentUser
+) -> TeamRead:
+    """Exclude the team from the LDAP group sync (owners and administrators): members of the
+    directory group of the same name are no longer added to it."""
+    team = await service.disable_ldap_check(session, settings, principal, team_id)
+    return TeamRead.model_validate(team)
+
+
 @router.get("/{team_id}/members", responses=ERRORS)
 async def list_team_members(
     team_id: ResourceId, session: DbSession, principal: CurrentUser

@@ -3,11 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.core.params import MAX_ID, Text
+from app.models import LdapCheck
 
 RoleName = Literal["viewer", "contributor", "owner"]
+
+
+LdapCheckName = Literal["unchecked", "checked", "disabled"]
 
 
 class TeamRead(BaseModel):
@@ -17,8 +21,18 @@ class TeamRead(BaseModel):
     name: str
     description: str | None
     hidden: bool
+    ldap_group_checked: LdapCheckName = Field(
+        "unchecked",
+        description="LDAP group sync: `disabled` once excluded with POST /teams/:id/ldap_check",
+    )
+    checked_at: datetime | None = Field(None, description="last LDAP group sync of the team")
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("ldap_group_checked", mode="before")
+    @classmethod
+    def _check_name(cls, value: object) -> object:
+        return value.name if isinstance(value, LdapCheck) else value
 
 
 class TeamCreate(BaseModel):

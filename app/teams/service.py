@@ -12,8 +12,8 @@ from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import Principal
 from app.core.config import Settings
-from app.core.errors import Forbidden, Invalid, NotFound
-from app.models import Role, Team, TeamUser, User
+from app.core.errors import FeatureDisabled, Forbidden, Invalid, NotFound
+from app.models import LdapCheck, Role, Team, TeamUser, User
 from app.teams import repository
 
 
@@ -149,6 +149,30 @@ async def update_team(
         team.description = description
     await session.flush()
     await session.refresh(team)
+    return team
+
+
+async def disable_ldap_check(
+    session: AsyncSession, settings: Settings, principal: Principal, team_id: int
+) -> Team:
+    """Exclude the team from the LDAP group sync (Portus's `ldap_check`); idempotent."""
+    if not (settings.ldap.enabled and settings.ldap.group_sync.enabled):
+        raise FeatureDisabled("LDAP group sync is disabled (ldap.enabled, ldap.group_sync)")
+    team, facts = await load(session, principal, team_id)
+    if not policy.can_exclude_from_ldap_sync(principal, facts):
+        raise Forbidden("Authorization fails: only the team's owners exclude it from LDAP sync")
+    if team.ldap_group_checked is not LdapCheck.disabled:
+        team.ldap_group_checked = LdapCheck.disabled
+        activities.record(
+            session,
+            "team.disable_ldap_check",
+            trackable_type="Team",
+            trackable_id=team.id,
+            owner_id=principal.user_id,
+            parameters={"team": team.name},
+        )
+        await session.flush()
+        await session.refresh(team)
     return team
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -32,11 +33,13 @@ MAX_APPLICATION_TOKENS = 5
 @dataclass(frozen=True)
 class NewUser:
     username: str
-    email: str
+    email: str | None
     password: str | None
     admin: bool = False
     bot: bool = False
     display_name: str | None = None
+    # Created by a directory (LDAP) login: no local password, and the email is optional.
+    directory: bool = False
 
 
 async def _validate(session: AsyncSession, data: NewUser) -> None:
@@ -51,11 +54,14 @@ async def _validate(session: AsyncSession, data: NewUser) -> None:
         errors.setdefault("username", []).append("cannot be turned into a namespace name")
     elif await repository.username_taken(session, data.username):
         errors.setdefault("username", []).append("has already been taken")
-    if not EMAIL_PATTERN.fullmatch(data.email):
+    if data.email is None:
+        if not data.directory:
+            errors.setdefault("email", []).append("is required")
+    elif not EMAIL_PATTERN.fullmatch(data.email):
         errors.setdefault("email", []).append("is not a valid email address")
     elif await repository.email_taken(session, data.email):
         errors.setdefault("email", []).append("has already been taken")
-    if not data.bot:
+    if not data.bot and not data.directory:
         length = len(data.password or "")
         if not PASSWORD_MIN <= length <= PASSWORD_MAX:
             errors.setdefault("password", []).append(
@@ -73,7 +79,10 @@ async def create_user(session: AsyncSession, data: NewUser, *, actor_id: int | N
         username=data.username,
         email=data.email,
         # Bots log in with application tokens only: a password they were given is not kept.
-        encrypted_password=None if data.bot else await hash_password(data.password or ""),
+        # Directory users log in with their directory password.
+        encrypted_password=None
+        if data.bot or data.directory
+        else await hash_password(data.password or ""),
         admin=data.admin,
         bot=data.bot,
         display_name=data.display_name,
@@ -94,7 +103,12 @@ async def create_user(session: AsyncSession, data: NewUser, *, actor_id: int | N
         trackable_type="User",
         trackable_id=user.id,
         owner_id=actor_id,
-        parameters={"username": user.username, "bot": user.bot, "admin": user.admin},
+        parameters={
+            "username": user.username,
+            "bot": user.bot,
+            "admin": user.admin,
+            **({"ldap": True} if data.directory else {}),
+        },
     )
     await session.flush()
     return user
@@ -344,6 +358,21 @@ async def set_admin(
     user = await get_user(session, str(user_id))
     if user.bot and admin:
         raise Invalid({"admin": ["bots cannot be administrators"]})
+    await apply_admin(session, user, admin=admin, actor_id=principal.user_id)
+    await session.refresh(user)
+    return user
+
+
+async def apply_admin(
+    session: AsyncSession,
+    user: User,
+    *,
+    admin: bool,
+    actor_id: int | None,
+    parameters: dict[str, Any] | None = None,
+) -> None:
+    """Set the admin flag (no permission check: callers decide); admins own the registry's
+    global team."""
     user.admin = admin
     registry = await namespaces.get_registry(session)
     if registry is not None:
@@ -358,11 +387,10 @@ async def set_admin(
         "user.admin" if admin else "user.no_admin",
         trackable_type="User",
         trackable_id=user.id,
-        owner_id=principal.user_id,
+        owner_id=actor_id,
+        parameters=parameters,
     )
     await session.flush()
-    await session.refresh(user)
-    return user
 
 
 async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:

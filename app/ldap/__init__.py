@@ -1,0 +1,1 @@
+"""LDAP: directory logins, the local accounts they create, and the group -> team sync."""

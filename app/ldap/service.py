@@ -1,0 +1,85 @@
+"""Local accounts of directory users: created at their first login, promoted from admin_base."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Invalid, ServiceUnavailable
+from app.ldap.directory import Directory, DirectoryUnavailable, DirectoryUser
+from app.models import User
+from app.users import repository as users_repository
+from app.users import service as users
+
+logger = logging.getLogger(__name__)
+
+
+async def _usable_email(session: AsyncSession, email: str | None) -> str | None:
+    """The guessed email, unless it is malformed or another account has it (then none)."""
+    if email is None or not users.EMAIL_PATTERN.fullmatch(email):
+        return None
+    if await users_repository.email_taken(session, email):
+        logger.warning("LDAP login: the guessed email of a new user is taken; left empty")
+        return None
+    return email
+
+
+async def _no_people_yet(session: AsyncSession) -> bool:
+    """No user but bots: the first directory login makes an administrator (first_user_admin)."""
+    count = await session.scalar(select(func.count(User.id)).where(User.bot.is_(False)))
+    return not count
+
+
+async def provision(session: AsyncSession, found: DirectoryUser, *, first_user_admin: bool) -> User:
+    """The local user of a directory user who just bound with their password.
+
+    The first login creates it: no local password, the personal namespace, an administrator
+    when found under `admin_base` (or when it is the very first person and first_user_admin is
+    on). Later logins promote it when it is now under `admin_base`; they never demote (an
+    administrator may have made it admin in Portus). Raises Invalid when the directory name
+    cannot be a Portus user name.
+    """
+    user = await session.scalar(
+        select(User).where(User.username == found.username).with_for_update()
+    )
+    if user is None:
+        admin = found.admin or (first_user_admin and await _no_people_yet(session))
+        return await users.create_user(
+            session,
+            users.NewUser(
+                username=found.username,
+                email=await _usable_email(session, found.email),
+                password=None,
+                admin=admin,
+                directory=True,
+            ),
+            actor_id=None,
+        )
+    if found.admin and not user.admin and not user.bot:
+        await users.apply_admin(
+            session, user, admin=True, actor_id=None, parameters={"ldap": "admin_base"}
+        )
+    return user
+
+
+async def refuse_directory_name(directory: Directory | None, username: str) -> None:
+    """A local account must not take the name of a directory user (who could then never log
+    in): 422 naming `username`; 503 when the directory cannot be asked."""
+    if directory is None:
+        return
+    try:
+        found = await directory.find(username)
+    except DirectoryUnavailable as exc:
+        raise ServiceUnavailable(
+            f"cannot check the name against the LDAP directory: {exc.message}"
+        ) from exc
+    if found is not None:
+        raise Invalid(
+            {
+                "username": [
+                    "exists in the LDAP directory: that user logs in with the directory password"
+                ]
+            }
+        )
