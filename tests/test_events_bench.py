@@ -243,3 +243,17 @@ def test_intake_failures_and_wrong_digests_fail_the_round() -> None:
     ]
     duplicated = _problems(recorded=[*RECORDED, RECORDED[0]])
     assert duplicated == ["bench/app000:r1-0 recorded twice"]
+
+
+def test_notable_log_leaves_out_the_info_lines(tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    log.write_text(
+        'INFO httpx: HTTP Request: GET http://r/v2/a/manifests/x "HTTP/1.1 200 OK"\n'
+        "WARNING app.events.processor: cannot inspect a@x: timed out\n"
+        "Traceback (most recent call last):\n"
+        "INFO httpx: HTTP Request: GET http://r/v2/b/manifests/y\n"
+    )
+    assert events_bench.notable_log(log) == (
+        "WARNING app.events.processor: cannot inspect a@x: timed out\n"
+        "Traceback (most recent call last):"
+    )
