@@ -25,8 +25,9 @@ def _url() -> str:
 def _include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    # PostgreSQL-only trigram indexes (see the search_trigram_indexes revision): not in the models.
-    return not (type_ == "index" and reflected and (name or "").endswith("_trgm"))
+    # PostgreSQL-only search indexes (the search_trigram_indexes and search_prefix_index
+    # revisions): expression indexes the models cannot declare for both backends.
+    return not (type_ == "index" and reflected and (name or "").endswith(("_trgm", "_prefix")))
 
 
 def _configure(connection: Connection) -> None:

@@ -85,3 +85,30 @@ async def test_search_underscore_is_literal_in_ranking(
     hits = (await client.get("/api/v1/search?q=a_b", headers=headers)).json()
     # `axb-a_b` contains `a_b` but does not start with it: ranked after the prefix match
     assert [h["name"] for h in hits if h["kind"] == "repository"] == ["zz/a_b", "zz/axb-a_b"]
+
+
+async def test_prefix_matches_come_first_and_fill_the_page(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await _world(session, digester)
+    registry = await session.scalar(select(Registry))
+    assert registry is not None
+    namespace = await factories.create_namespace(
+        session, registry, name="many", visibility=Visibility.public
+    )
+    # 40 names start with "tool", one contains it later: the page holds prefixes only
+    session.add_all(Repository(name=f"tool{i:02d}", namespace_id=namespace.id) for i in range(40))
+    session.add(Repository(name="a-tool", namespace_id=namespace.id))
+    session.add(Repository(name="tool", namespace_id=namespace.id))
+    await session.flush()
+    hits = (await client.get("/api/v1/search?q=tool", headers=headers)).json()
+    names = [h["name"] for h in hits if h["kind"] == "repository"]
+    assert names[0] == "many/tool"  # exact first
+    assert names[1:] == [f"many/tool{i:02d}" for i in range(24)]
+    # with fewer prefixes than a page, matches anywhere fill it
+    hits = (await client.get("/api/v1/search?q=tool3", headers=headers)).json()
+    assert [h["name"] for h in hits if h["kind"] == "repository"] == [
+        f"many/tool{i}" for i in range(30, 40)
+    ]
+    hits = (await client.get("/api/v1/search?q=-tool", headers=headers)).json()
+    assert [h["name"] for h in hits if h["kind"] == "repository"] == ["many/a-tool"]
