@@ -378,7 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # `serve --log-level` sets the service's own level too (not only uvicorn's).
+    level = str(getattr(args, "log_level", "info")).upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO), format="%(levelname)s %(name)s: %(message)s"
+    )
+    # One line per request the service makes (registry, webhooks) is debugging, not information.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load_settings()
         return int(args.func(settings, args))

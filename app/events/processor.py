@@ -40,8 +40,8 @@ class EventSkipped(Exception):
 @dataclass
 class EventContext:
     client_for: ClientFactory
-    # Manifests fetched before the batch's transaction opened (see `prefetch_manifests`): a slow
-    # registry then never holds database locks (on SQLite, the one write lock).
+    # The batch's manifests, asked from the registry before its events are processed (see
+    # `prefetch_manifests` and events.worker): never while holding SQLite's write lock.
     manifests: dict[tuple[str, str], ManifestInfo | None] = field(default_factory=dict)
     # Called after a batch that handled events committed (wakes the webhook sender).
     on_committed: Callable[[], None] = field(default=lambda: None)
