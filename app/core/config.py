@@ -326,6 +326,10 @@ class WebhookSettings(_Node):
     max_attempts: int = Field(6, ge=1, le=100)
     backoff_base: float = Field(10, gt=0, description="seconds")
     backoff_max: float = Field(3600, gt=0, description="seconds")
+    # Off: a webhook whose host resolves to a loopback, private, link-local or otherwise
+    # non-public address is not sent to (as GitLab does), so that namespace owners cannot make
+    # the service probe its own network and read the answers in the delivery log.
+    allow_local_network: bool = False
 
 
 class Settings(BaseSettings):

@@ -19,9 +19,11 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import math
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -197,10 +199,36 @@ def _job(
 
 
 # --- 2. send -----------------------------------------------------------------------------------
+async def local_network_problem(url: str, allowed: bool) -> str | None:
+    """Why `url` may not be sent to: its host resolves to a non-public address while
+    `webhooks.allow_local_network` is off. (The check is made on each attempt; a name that
+    resolves differently between the check and httpx's own lookup is not caught.)"""
+    if allowed:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError):
+        return None  # unresolvable: httpx reports it as the attempt's error
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            return (
+                f"{host} resolves to {address}, a local-network address: webhooks reach such "
+                "hosts only with webhooks.allow_local_network: true"
+            )
+    return None
+
+
 async def _send(ctx: TaskContext, job: Job) -> Outcome:
     if job.problem is not None:
         return Outcome(job, None, None, None, None, 0, job.problem)
     request = build_request(job)
+    refused = await local_network_problem(request.url, ctx.settings.webhooks.allow_local_network)
+    if refused is not None:
+        return Outcome(job, request, None, None, None, 0, refused)
     timeout = ctx.settings.webhooks.timeout
     started = time.perf_counter()
     status: int | None = None

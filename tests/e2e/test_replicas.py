@@ -156,6 +156,7 @@ def cluster(tmp_path: Path, own_db: str) -> Iterator[Cluster]:
         "PORTUS_DELETE_GARBAGE_COLLECTOR_TAG": "^nothing-matches$",
         # a killed sender's leased deliveries come back after 7 x 2 s + 10 s
         "PORTUS_WEBHOOKS_TIMEOUT": "2",
+        "PORTUS_WEBHOOKS_ALLOW_LOCAL_NETWORK": "true",  # the receiver is on 127.0.0.1
     }
     first = LiveServer(workdir=tmp_path, database_url=own_db, extra_env=dict(env))
     second = LiveServer(workdir=tmp_path, database_url=own_db, extra_env=dict(env))

@@ -26,7 +26,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, stack_db: str) -> Iterator[S
     require_tool("skopeo")
     workdir = tmp_path_factory.mktemp("stack")
     # Retries a fifth of a second apart, so that the test sees one.
-    stack = start_stack(workdir, stack_db, PORTUS_WEBHOOKS_BACKOFF_BASE="0.2")
+    stack = start_stack(
+        workdir,
+        stack_db,
+        PORTUS_WEBHOOKS_BACKOFF_BASE="0.2",
+        PORTUS_WEBHOOKS_ALLOW_LOCAL_NETWORK="true",  # the receiver is on 127.0.0.1
+    )
     try:
         stack.create_user("alice", ALICE_PW)
         yield stack

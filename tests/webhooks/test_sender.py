@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,13 +34,23 @@ from app.models import (
 from app.registries.client import client_factory
 from app.tasks.context import TaskContext
 from app.webhooks import repository, sender, service
+from app.webhooks.sender import local_network_problem
 from tests.conftest import ClientFactory, make_settings
 from tests.events.test_events import event, post, push, worker_for
 from tests.fixtures import factories
 from tests.fixtures.database import throwaway_database
 from tests.support.receiver import Blackhole, Receiver
 
-FAST = {"webhooks": {"backoff_base": 0.05, "backoff_max": 1, "timeout": 2, "max_attempts": 6}}
+# The receivers listen on 127.0.0.1: a local-network address, allowed here explicitly.
+FAST = {
+    "webhooks": {
+        "backoff_base": 0.05,
+        "backoff_max": 1,
+        "timeout": 2,
+        "max_attempts": 6,
+        "allow_local_network": True,
+    }
+}
 
 
 @pytest.fixture
@@ -189,7 +200,7 @@ class TestDelivery:
         headers = await admin_headers(session, digester)
         namespace_id = await personal_namespace_id(session)
         with Receiver(statuses=[503]) as receiver:
-            async with make_client() as client:
+            async with make_client(webhooks={"allow_local_network": True}) as client:
                 hook = await create_webhook(
                     client,
                     headers,
@@ -412,3 +423,47 @@ class TestRequests:
         waits = [sender.backoff_seconds(10, 60, n) for n in range(1, 7)]
         assert waits == [10, 20, 40, 60, 60, 60]
         assert sender.backoff_seconds(10, 3600, 10_000) == 3600
+
+
+async def test_local_network_targets_are_refused_unless_allowed() -> None:
+    refused = await local_network_problem("http://127.0.0.1:8080/hook", allowed=False)
+    assert refused is not None and "127.0.0.1" in refused
+    assert "webhooks.allow_local_network" in refused
+    for url in ("http://10.1.2.3/x", "http://[::1]/x", "http://169.254.169.254/latest/meta-data"):
+        assert await local_network_problem(url, allowed=False) is not None, url
+    assert await local_network_problem("http://localhost/x", allowed=False) is not None
+    assert await local_network_problem("http://127.0.0.1/x", allowed=True) is None
+    assert await local_network_problem("http://8.8.8.8/x", allowed=False) is None
+    # a name that does not resolve is left to the request's own error
+    assert await local_network_problem("http://no-such-host.invalid/x", allowed=False) is None
+
+
+async def test_a_local_receiver_gets_nothing_by_default(
+    session: AsyncSession,
+    make_client: ClientFactory,
+    digester: TokenDigester,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    task_context: TaskContext,
+) -> None:
+    await factories.create_registry(session)
+    headers = await admin_headers(session, digester)
+    namespace_id = await personal_namespace_id(session)
+    with Receiver() as receiver:
+        async with make_client(**FAST) as client:
+            await create_webhook(client, headers, namespace_id, url=receiver.url)
+            assert (await post(client, push("alice/app", "1.0", "sha256:aa"))).status_code == 202
+            assert await worker_for(sessionmaker, settings).process_batch() == 1
+        strict = replace(
+            task_context,
+            settings=make_settings(task_context.settings, webhooks={"allow_local_network": False}),
+        )
+        assert await sender.deliver_due(strict) == 1
+        delivery = await session.scalar(select(WebhookDelivery))
+        assert delivery is not None
+        await session.refresh(delivery)
+        assert delivery.status == DeliveryStatus.pending  # retried later, like any failure
+        attempt = await session.scalar(select(WebhookAttempt))
+        assert attempt is not None and attempt.error is not None
+        assert "local-network address" in attempt.error
+        assert receiver.received == []
