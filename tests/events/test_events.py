@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.keys import load_signing_key
+from app.events import processor
 from app.events.processor import EventContext
-from app.events.worker import EventWorker
+from app.events.worker import MAX_ATTEMPTS, EventWorker
 from app.models import (
     Activity,
     EventStatus,
@@ -262,3 +263,44 @@ class TestHostileEvents:
         response = await client.post("/v2/webhooks/events", content=body, headers=SECRET)
         assert response.status_code == 400
         assert "NUL" in response.json()["message"]
+
+
+class TestFailures:
+    async def test_a_failing_event_is_retried_then_given_up_and_spares_its_batch(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await factories.create_registry(session)
+        await factories.create_user(session, username="alice")
+        real_handle = processor.handle
+
+        async def broken_for_one_tag(
+            session: AsyncSession, context: EventContext, data: dict[str, Any]
+        ) -> None:
+            if data["target"].get("tag") == "broken":
+                raise RuntimeError("this event cannot be handled")
+            await real_handle(session, context, data)
+
+        monkeypatch.setattr(processor, "handle", broken_for_one_tag)
+        broken = push("alice/app", "broken", "sha256:aa")
+        await post(client, broken)
+        worker = worker_for(sessionmaker, settings)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            if attempt == 2:  # a good event in the same batch is not held back by the bad one
+                await post(client, push("alice/app", "good", "sha256:bb"))
+            assert await worker.process_batch() == (2 if attempt == 2 else 1)
+            bad = await session.scalar(
+                select(RegistryEvent).where(RegistryEvent.event_id == broken["id"])
+            )
+            assert bad is not None
+            await session.refresh(bad)
+            assert bad.attempts == attempt
+            assert bad.error == "RuntimeError: this event cannot be handled"
+            expected = EventStatus.failed if attempt == MAX_ATTEMPTS else EventStatus.fresh
+            assert bad.status == expected
+        assert await worker.process_batch() == 0  # given up: never taken again
+        assert [t.name for t in await session.scalars(select(Tag))] == ["good"]
