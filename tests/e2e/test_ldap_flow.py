@@ -4,6 +4,7 @@ directory while other requests go on."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -161,4 +162,7 @@ def test_a_hung_directory_fails_logins_in_time_and_blocks_nobody(stack: Stack) -
         assert "LDAP directory cannot be used" in text
         assert elapsed < 1 + 1, elapsed
     assert len(latencies) >= 5
-    assert max(latencies) < 0.5, latencies
+    # A blocked event loop would hold a request for about the whole 1 s timeout; 20 logins
+    # hashing (argon2, off the loop) on 2 shared cores add jitter, never that.
+    assert max(latencies) < 0.9, latencies
+    assert statistics.median(latencies) < 0.25, latencies

@@ -4,6 +4,7 @@ and the event loop keeps serving everybody else meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 
 import httpx
@@ -42,6 +43,10 @@ async def test_a_hung_directory_fails_logins_in_time_and_blocks_no_request(
     with SilentServer() as hung:
         async with make_client(ldap=ldap_config(slapd, port=hung.port, timeout=TIMEOUT)) as client:
             credentials = {"username": "alice", "password": USERS["alice"][0]}
+            # warm up what the measured requests use (first-call costs are not the point)
+            assert (await client.get("/api/v1/_ping")).status_code == 200
+            warm = await client.get("/api/v1/teams", headers={"Portus-Auth": f"boss:{token}"})
+            assert warm.status_code == 200
             if path == "session":
                 request = client.post("/api/v1/session", json=credentials)
             elif path == "basic":
@@ -72,7 +77,10 @@ async def test_a_hung_directory_fails_logins_in_time_and_blocks_no_request(
     assert "timed out" in response.text or "did not answer" in response.text
     assert TIMEOUT - 0.1 <= elapsed < TIMEOUT + 1, elapsed
     assert len(latencies) >= 5
-    assert max(latencies) < 0.3, latencies
+    # A login blocking the event loop would hold a request for most of the 1 s timeout; a
+    # shared, loaded machine adds tens of milliseconds now and then, never that.
+    assert max(latencies) < TIMEOUT / 2, latencies
+    assert statistics.median(latencies) < 0.1, latencies
 
 
 async def test_more_hung_logins_than_threads_all_end_in_time(slapd: Slapd) -> None:
@@ -91,7 +99,7 @@ async def test_more_hung_logins_than_threads_all_end_in_time(slapd: Slapd) -> No
             while not results.done():
                 tick = time.monotonic()
                 await asyncio.sleep(0.01)
-                assert time.monotonic() - tick < 0.2
+                assert time.monotonic() - tick < TIMEOUT / 2  # a blocked loop: ~TIMEOUT
                 ticks += 1
             outcomes = await results
             elapsed = time.monotonic() - start
