@@ -240,42 +240,20 @@ async def remove_repository(
                 "deleted is gone here too; retry to delete the rest"
             ) from exc
         async with session_scope(sessionmaker) as session:
+            repository = await session.get(Repository, target.id)
+            if repository is None:
+                return  # removed meanwhile (a concurrent delete of the same repository)
             tags = (
                 await session.scalars(
                     select(Tag).where(Tag.repository_id == target.id, Tag.digest == digest)
                 )
             ).all()
-            for tag in tags:
-                activities.record(
-                    session,
-                    "repository.delete",
-                    trackable_type="Repository",
-                    trackable_id=target.id,
-                    owner_id=actor_id,
-                    parameters={
-                        "repository_name": target.name,
-                        "namespace_id": namespace.id,
-                        "namespace_name": namespace.name,
-                        "tag_name": tag.name,
-                    },
-                )
-                await session.delete(tag)
+            await forget_tags(session, namespace, repository, tags, actor_id=actor_id)
     async with session_scope(sessionmaker) as session:
+        # a repository without tags (or whose last tags went before): it goes too
         repository = await session.get(Repository, target.id)
         if repository is not None:
-            activities.record(
-                session,
-                "namespace.delete",
-                trackable_type="Namespace",
-                trackable_id=namespace.id,
-                owner_id=actor_id,
-                parameters={
-                    "repository_name": target.name,
-                    "namespace_id": namespace.id,
-                    "namespace_name": namespace.name,
-                },
-            )
-            await session.delete(repository)
+            await forget_tags(session, namespace, repository, [], actor_id=actor_id)
 
 
 async def _authorized_namespace(

@@ -136,3 +136,15 @@ def test_deletes_through_the_api_fire_webhooks_too(stack: Stack, tmp_path: Path)
         assert body["actor"]["name"] == "alice"
         time.sleep(1)  # the registry's own notification of that delete must not add another
         assert len(receiver.received) == 3
+        # a whole repository deleted through the API: its remaining tag's delete webhook
+        repos = stack.api("GET", "/repositories", headers=alice_api).json()
+        repo_id = next(r["id"] for r in repos if r["full_name"] == "alice/apidel")
+        removed = stack.api("DELETE", f"/repositories/{repo_id}", headers=alice_api)
+        assert removed.status_code == 204, removed.text
+        last = receiver.wait_for(4, timeout=30)[3]
+        assert last.headers["x-portus-event"] == "delete"
+        last_body = json.loads(last.body)
+        assert last_body["target"]["tag"] == "2"
+        assert last_body["actor"]["name"] == "alice"
+        time.sleep(1)
+        assert len(receiver.received) == 4
