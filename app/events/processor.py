@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
 from app.core.db import utcnow
 from app.core.names import is_repository_name
-from app.models import Namespace, Registry, Repository, Tag, User
+from app.models import Activity, Namespace, Registry, Repository, Tag, User
 from app.namespaces import service as namespaces
 from app.registries.client import ManifestInfo, RegistryClient, RegistryError
 from app.repositories import service as repositories
@@ -164,6 +164,13 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
     tag = await session.scalar(
         select(Tag).where(Tag.repository_id == repository.id, Tag.name == tag_name)
     )
+    if tag is not None and tag.digest == digest and tag.username is None and tag.user_id is None:
+        # The catalog sync imported this very push while its event waited (the sync may have
+        # asked the registry just before the push, so its stamp can be the older one). One push,
+        # recorded once: the event only names who pushed it, and when.
+        await _credit_imported_push(session, repository, tag, actor, data, pushed_at)
+        await webhooks.enqueue(session, namespace.id, "push", data)
+        return
     if tag is not None and tag.pushed_at is not None and tag.pushed_at >= pushed_at:
         # Recorded already (a newer push, or the catalog sync saw the tag first). The push
         # still happened: its webhooks fire all the same (each event is handled once).
@@ -209,6 +216,34 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         parameters={"tag_name": tag_name, "digest": digest},
     )
     await webhooks.enqueue(session, namespace.id, "push", data)
+
+
+async def _credit_imported_push(
+    session: AsyncSession,
+    repository: Repository,
+    tag: Tag,
+    actor: User | None,
+    data: dict[str, Any],
+    pushed_at: datetime,
+) -> None:
+    tag.user_id = actor.id if actor else None
+    tag.username = actor.username if actor else (data.get("actor") or {}).get("name")
+    tag.pushed_at = pushed_at
+    if actor is None:
+        return
+    # The sync's activity for it gets its owner (found through the indexed trackable).
+    await session.execute(
+        update(Activity)
+        .where(
+            Activity.trackable_type == "Repository",
+            Activity.trackable_id == repository.id,
+            Activity.key == "repository.push",
+            Activity.recipient_type == "Tag",
+            Activity.recipient_id == tag.id,
+            Activity.owner_id.is_(None),
+        )
+        .values(owner_id=actor.id)
+    )
 
 
 async def _find_repository(

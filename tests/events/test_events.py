@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -23,7 +24,9 @@ from app.models import (
     Tag,
     Visibility,
 )
-from app.registries.client import OCI_MANIFEST, client_factory
+from app.registries.client import OCI_MANIFEST, ManifestInfo, client_factory
+from app.repositories import service as repositories
+from app.sync import service as sync_service
 from tests.fixtures import factories
 from tests.fixtures.factories import REGISTRY_HOST
 
@@ -174,6 +177,44 @@ class TestProcessing:
         await post(client, newer, older)
         await worker_for(sessionmaker, settings).process_batch()
         assert list(await session.scalars(select(Tag.digest))) == ["sha256:new"]
+
+    async def test_a_push_the_sync_imported_first_is_recorded_once(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        """The sync asked the registry just before the push and imported the tag; the push's
+        event, processed later, is newer than the sync's stamp. Still one push: one activity,
+        now owned by the pusher."""
+        await factories.create_registry(session)
+        alice = await factories.create_user(session, username="alice")
+        namespace = await session.scalar(select(Namespace).where(Namespace.name == "alice"))
+        assert namespace is not None
+        repository = await repositories.find_or_create_repository(session, namespace, "app")
+        manifest = ManifestInfo("sha256:aa", OCI_MANIFEST, "cfg", 1234)
+        asked_at = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+        assert await sync_service._create_tag(session, repository, "1.0", manifest, asked_at)
+        await session.commit()
+
+        await post(client, push("alice/app", "1.0", "sha256:aa", timestamp="2026-11-29T01:00:02Z"))
+        await worker_for(sessionmaker, settings).process_batch()
+
+        tag = await session.scalar(select(Tag).execution_options(populate_existing=True))
+        assert tag is not None
+        assert (tag.digest, tag.username, tag.user_id) == ("sha256:aa", "alice", alice.id)
+        assert tag.size == 1234  # what the sync read from the registry stays
+        pushes = (
+            await session.scalars(select(Activity).where(Activity.key == "repository.push"))
+        ).all()
+        assert [(a.owner_id, a.recipient_id) for a in pushes] == [(alice.id, tag.id)]
+
+        # A later push of other content is a push of its own.
+        await post(client, push("alice/app", "1.0", "sha256:bb", timestamp="2026-11-29T01:00:09Z"))
+        await worker_for(sessionmaker, settings).process_batch()
+        keys = list(await session.scalars(select(Activity.key)))
+        assert keys.count("repository.push") == 2
 
     async def test_admin_push_creates_the_namespace(
         self,
