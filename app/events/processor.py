@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
@@ -301,41 +301,14 @@ async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str
             )
         )
     ).all()
-    for tag in tags:
-        activities.record(
-            session,
-            "repository.delete",
-            trackable_type="Repository",
-            trackable_id=repository.id,
-            owner_id=actor.id if actor else None,
-            parameters={
-                "repository_name": repository.name,
-                "namespace_id": namespace.id,
-                "namespace_name": namespace.name,
-                "tag_name": tag.name,
-            },
-        )
-        await session.delete(tag)
-    await session.flush()
-    if tags:
-        await webhooks.enqueue(session, namespace.id, "delete", data)
-    remaining = await session.scalar(
-        select(func.count(Tag.id)).where(Tag.repository_id == repository.id)
+    await repositories.forget_tags(
+        session,
+        namespace,
+        repository,
+        tags,
+        actor_id=actor.id if actor else None,
+        registry_event=data,
     )
-    if tags and not remaining:
-        activities.record(
-            session,
-            "namespace.delete",
-            trackable_type="Namespace",
-            trackable_id=namespace.id,
-            owner_id=actor.id if actor else None,
-            parameters={
-                "repository_name": repository.name,
-                "namespace_id": namespace.id,
-                "namespace_name": namespace.name,
-            },
-        )
-        await session.execute(delete(Repository).where(Repository.id == repository.id))
 
 
 HANDLERS = {"push": handle_push, "pull": handle_pull, "delete": handle_delete}

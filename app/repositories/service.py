@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -106,31 +107,23 @@ async def forget_tags(
     *,
     actor_id: int | None,
     reason: str | None = None,
+    registry_event: dict[str, Any] | None = None,
 ) -> bool:
     """Remove `tags` here (the registry no longer serves them), a `repository.delete` activity
-    and the namespace's `delete` webhooks each; a repository left without tags goes too
+    each and the namespace's `delete` webhooks; a repository left without tags goes too
     (`namespace.delete`). True if it went.
 
     Deletes made here (API, garbage collector, sync) reach the registry as the internal
-    identity, whose notifications are ignored: the webhooks are fired here instead, in the same
-    transaction. (Deletes by registry clients fire theirs from the event processor.)"""
+    identity, whose notifications are ignored: a webhook per tag is fired here instead, in the
+    same transaction. A delete by a registry client arrives as the registry's own
+    `registry_event`: that event is what the webhooks receive, once."""
     extra = {} if reason is None else {"reason": reason}
-    actor = await session.get(User, actor_id) if actor_id is not None else None
-    full_name = repository.name if namespace.global_ else f"{namespace.name}/{repository.name}"
+    if registry_event is not None:
+        if tags:
+            await webhooks.enqueue(session, namespace.id, "delete", registry_event)
+    else:
+        await _notify_deleted(session, namespace, repository, tags, actor_id, reason)
     for tag in tags:
-        await webhooks.enqueue(
-            session,
-            namespace.id,
-            "delete",
-            {
-                "id": str(uuid.uuid4()),
-                "timestamp": utcnow().isoformat(),
-                "action": "delete",
-                "target": {"repository": full_name, "tag": tag.name, "digest": tag.digest},
-                "actor": {"name": actor.username if actor else INTERNAL_USERNAME},
-                "source": {"portus": reason or "deleted through Portus"},
-            },
-        )
         activities.record(
             session,
             "repository.delete",
@@ -170,6 +163,32 @@ async def forget_tags(
     await session.delete(repository)
     await session.flush()
     return True
+
+
+async def _notify_deleted(
+    session: AsyncSession,
+    namespace: Namespace,
+    repository: Repository,
+    tags: Sequence[Tag],
+    actor_id: int | None,
+    reason: str | None,
+) -> None:
+    actor = await session.get(User, actor_id) if actor_id is not None else None
+    full_name = repository.name if namespace.global_ else f"{namespace.name}/{repository.name}"
+    for tag in tags:
+        await webhooks.enqueue(
+            session,
+            namespace.id,
+            "delete",
+            {
+                "id": str(uuid.uuid4()),
+                "timestamp": utcnow().isoformat(),
+                "action": "delete",
+                "target": {"repository": full_name, "tag": tag.name, "digest": tag.digest},
+                "actor": {"name": actor.username if actor else INTERNAL_USERNAME},
+                "source": {"portus": reason or "deleted through Portus"},
+            },
+        )
 
 
 async def find_or_create_repository(

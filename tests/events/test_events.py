@@ -23,6 +23,8 @@ from app.models import (
     Repository,
     Tag,
     Visibility,
+    Webhook,
+    WebhookDelivery,
 )
 from app.registries.client import OCI_MANIFEST, ManifestInfo, client_factory
 from app.repositories import service as repositories
@@ -30,6 +32,7 @@ from app.sync import service as sync_service
 from tests.fixtures import factories
 from tests.fixtures.factories import REGISTRY_HOST
 
+LATER = "2026-11-29T03:00:00Z"  # after the pushes of `push()`
 SECRET = {"Authorization": "Bearer test-notification-secret"}
 
 
@@ -215,6 +218,66 @@ class TestProcessing:
         await worker_for(sessionmaker, settings).process_batch()
         keys = list(await session.scalars(select(Activity.key)))
         assert keys.count("repository.push") == 2
+
+    async def test_a_client_delete_is_one_webhook_and_an_activity_per_tag(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        """skopeo delete sends the digest's event, then one per tag the registry untagged: the
+        tags go with the first, each with its activity; the namespace's webhook receives the
+        registry's event once (the follow-ups find nothing left)."""
+        await factories.create_registry(session)
+        alice_id = (await factories.create_user(session, username="alice")).id
+        namespace = await session.scalar(select(Namespace).where(Namespace.name == "alice"))
+        assert namespace is not None
+        session.add(
+            Webhook(
+                namespace_id=namespace.id,
+                name="hook",
+                url="https://hooks.example.com/",
+                secret_encrypted="unused here",
+            )
+        )
+        await session.commit()
+        await post(
+            client,
+            push("alice/app", "1.0", "sha256:aa"),
+            push("alice/app", "latest", "sha256:aa"),
+            push("alice/app", "2.0", "sha256:bb"),
+        )
+        worker = worker_for(sessionmaker, settings)
+        await worker.process_batch()
+        tag_ids = {
+            name: id_ for name, id_ in (await session.execute(select(Tag.name, Tag.id))).all()
+        }
+
+        by_digest = event("delete", "alice/app", digest="sha256:aa", timestamp=LATER)
+        follow_ups = [
+            event("delete", "alice/app", tag=t, timestamp=LATER) for t in ("1.0", "latest")
+        ]
+        await post(client, by_digest, *follow_ups)
+        await worker.process_batch()
+
+        assert set(await session.scalars(select(Tag.name))) == {"2.0"}
+        deleted = (
+            await session.execute(
+                select(Activity.recipient_type, Activity.recipient_id, Activity.owner_id).where(
+                    Activity.key == "repository.delete"
+                )
+            )
+        ).all()
+        assert sorted(deleted) == sorted(
+            [("Tag", tag_ids["1.0"], alice_id), ("Tag", tag_ids["latest"], alice_id)]
+        )
+        payloads = list(
+            await session.scalars(
+                select(WebhookDelivery.payload).where(WebhookDelivery.event == "delete")
+            )
+        )
+        assert [p["id"] for p in payloads] == [by_digest["id"]]
 
     async def test_admin_push_creates_the_namespace(
         self,
