@@ -180,8 +180,17 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 async def _create_user(settings: Settings, args: argparse.Namespace, password: str | None) -> int:
+    from app.ldap import service as ldap_accounts
+    from app.ldap.directory import Directory
     from app.users import service as users
 
+    if settings.ldap.enabled:
+        # As the API: a directory user's name taken locally could never log in again.
+        directory = Directory(settings.ldap, first_user_admin=settings.first_user_admin.enabled)
+        try:
+            await ldap_accounts.refuse_directory_name(directory, args.username)
+        finally:
+            directory.close()
     engine = create_engine(settings.resolved_database_url, pool_size=1)
     try:
         async with session_scope(create_sessionmaker(engine)) as session:

@@ -166,3 +166,15 @@ def test_a_hung_directory_fails_logins_in_time_and_blocks_nobody(stack: Stack) -
     # hashing (argon2, off the loop) on 2 shared cores add jitter, never that.
     assert max(latencies) < 0.9, latencies
     assert statistics.median(latencies) < 0.25, latencies
+
+
+def test_the_cli_refuses_a_local_user_named_like_a_directory_user(stack: Stack) -> None:
+    taken = stack.server.portus(
+        "create-user", "bob", "--email", "bob@local.example", stdin="a-local-password\n"
+    )
+    assert taken.returncode == 1
+    assert "exists in the LDAP directory" in taken.stderr
+    free = stack.server.portus(
+        "create-user", "local-only", "--email", "lo@local.example", stdin="a-local-password\n"
+    )
+    assert free.returncode == 0, free.stderr
