@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,18 +35,26 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers each request with the next status of `statuses` (the last one repeats)."""
+    """Answers each request with the next status of `statuses` (the last one repeats).
+    With `tls`, speaks HTTPS with that server context and records the SNI names it is sent."""
 
     statuses: list[int] = field(default_factory=lambda: [200])
     received: list[Received] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None
+    server_names: list[str | None] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_address[1])
+
+    @property
     def url(self) -> str:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/hook"
+        host = self._server.server_address[0]
+        return f"{'https' if self.tls else 'http'}://{host!s}:{self.port}/hook"
 
     def _answer(self) -> int:
         with self._lock:
@@ -82,6 +91,9 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self.tls.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
