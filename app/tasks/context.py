@@ -24,6 +24,8 @@ from app.registries.client import RegistryClient, client_factory
 class TaskContext:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
+    # For the registry and the like, trusted and often on localhost. Webhooks are sent with a
+    # client of their own that vets addresses (app.webhooks.client, opened by the sender).
     http: httpx.AsyncClient
     # A client for a stored registry that authenticates as the internal identity.
     client_for: Callable[[Registry], RegistryClient]

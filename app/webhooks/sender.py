@@ -19,11 +19,9 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import math
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import httpx
 from sqlalchemy import select
 
 from app.core.crypto import InvalidToken, secret_box
@@ -45,6 +44,7 @@ from app.models import (
 )
 from app.tasks.context import TaskContext
 from app.webhooks import repository
+from app.webhooks.client import LocalNetworkRefused, webhook_http_client
 from app.webhooks.schemas import MASK, is_sensitive_header
 
 logger = logging.getLogger(__name__)
@@ -199,36 +199,10 @@ def _job(
 
 
 # --- 2. send -----------------------------------------------------------------------------------
-async def local_network_problem(url: str, allowed: bool) -> str | None:
-    """Why `url` may not be sent to: its host resolves to a non-public address while
-    `webhooks.allow_local_network` is off. (The check is made on each attempt; a name that
-    resolves differently between the check and httpx's own lookup is not caught.)"""
-    if allowed:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, ValueError):
-        return None  # unresolvable: httpx reports it as the attempt's error
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global:
-            return (
-                f"{host} resolves to {address}, a local-network address: webhooks reach such "
-                "hosts only with webhooks.allow_local_network: true"
-            )
-    return None
-
-
-async def _send(ctx: TaskContext, job: Job) -> Outcome:
+async def _send(ctx: TaskContext, http: httpx.AsyncClient, job: Job) -> Outcome:
     if job.problem is not None:
         return Outcome(job, None, None, None, None, 0, job.problem)
     request = build_request(job)
-    refused = await local_network_problem(request.url, ctx.settings.webhooks.allow_local_network)
-    if refused is not None:
-        return Outcome(job, request, None, None, None, 0, refused)
     timeout = ctx.settings.webhooks.timeout
     started = time.perf_counter()
     status: int | None = None
@@ -237,7 +211,7 @@ async def _send(ctx: TaskContext, job: Job) -> Outcome:
     error: str | None = None
     try:
         async with asyncio.timeout(timeout):
-            async with ctx.http.stream(
+            async with http.stream(
                 request.method,
                 request.url,
                 headers=request.headers,
@@ -255,6 +229,8 @@ async def _send(ctx: TaskContext, job: Job) -> Outcome:
                 body = _truncate(bytes(raw))
     except TimeoutError:
         error = f"timed out after {timeout:g} s"
+    except LocalNetworkRefused as exc:
+        error = str(exc)  # says what to change, as is
     except Exception as exc:  # a broken receiver is a failed attempt, never a crashed sender
         error = f"{exc.__class__.__name__}: {exc}"[:2000]
     duration = round((time.perf_counter() - started) * 1000)
@@ -325,8 +301,9 @@ async def _record(ctx: TaskContext, outcomes: Sequence[Outcome]) -> None:
                 delivery.next_attempt_at = now + timedelta(seconds=wait)
 
 
-async def deliver_due(ctx: TaskContext, *, limit: int = BATCH_SIZE) -> int:
-    """Send the deliveries that are due (at most `limit`); returns how many were attempted."""
+async def deliver_due(ctx: TaskContext, http: httpx.AsyncClient, *, limit: int = BATCH_SIZE) -> int:
+    """Send the deliveries that are due (at most `limit`) with `http`, a `webhook_http_client`
+    made from the same settings; returns how many were attempted."""
     jobs = await _claim(ctx, limit)
     if not jobs:
         return 0
@@ -334,7 +311,7 @@ async def deliver_due(ctx: TaskContext, *, limit: int = BATCH_SIZE) -> int:
 
     async def bounded(job: Job) -> Outcome:
         async with bound:
-            return await _send(ctx, job)
+            return await _send(ctx, http, job)
 
     outcomes = await asyncio.gather(*(bounded(job) for job in jobs))
     await _record(ctx, outcomes)
@@ -355,9 +332,20 @@ async def run_sender(
 ) -> None:
     """Deliver until cancelled (or `stop` is set): batch after batch while work is due, then
     sleep until the next due time, a wake-up (a new delivery was committed), or the poll."""
+    # Not ctx.http: that one reaches the registry, which is often on localhost.
+    async with webhook_http_client(ctx.settings.webhooks) as http:
+        await _deliver_until_stopped(ctx, http, wake, stop)
+
+
+async def _deliver_until_stopped(
+    ctx: TaskContext,
+    http: httpx.AsyncClient,
+    wake: asyncio.Event,
+    stop: asyncio.Event | None,
+) -> None:
     while stop is None or not stop.is_set():
         try:
-            sent = await deliver_due(ctx)
+            sent = await deliver_due(ctx, http)
             if sent:
                 continue
             wake.clear()  # before looking: a delivery committed after this wakes us again

@@ -34,12 +34,15 @@ from app.models import (
 from app.registries.client import client_factory
 from app.tasks.context import TaskContext
 from app.webhooks import repository, sender, service
-from app.webhooks.sender import local_network_problem
+from app.webhooks.client import webhook_http_client
 from tests.conftest import ClientFactory, make_settings
 from tests.events.test_events import event, post, push, worker_for
 from tests.fixtures import factories
 from tests.fixtures.database import throwaway_database
+from tests.support.network import PretendNetwork
 from tests.support.receiver import Blackhole, Receiver
+
+PUBLIC = "8.8.8.8"  # only ever reached through a PretendNetwork route
 
 # The receivers listen on 127.0.0.1: a local-network address, allowed here explicitly.
 FAST = {
@@ -64,6 +67,13 @@ async def task_context(
         )
 
 
+@pytest.fixture
+async def webhook_http(task_context: TaskContext) -> AsyncIterator[httpx.AsyncClient]:
+    """The sender's own client, as `run_sender` opens it (local network allowed here)."""
+    async with webhook_http_client(task_context.settings.webhooks) as http:
+        yield http
+
+
 async def admin_headers(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
     admin = await factories.create_user(session, username="alice", admin=True)
     return {"Portus-Auth": f"alice:{await factories.create_token(session, digester, admin)}"}
@@ -75,11 +85,13 @@ async def personal_namespace_id(session: AsyncSession) -> int:
     return user.namespace_id
 
 
-async def until_settled(ctx: TaskContext, delivery_id: int, timeout: float = 15) -> None:
+async def until_settled(
+    ctx: TaskContext, http: httpx.AsyncClient, delivery_id: int, timeout: float = 15
+) -> None:
     """Run the sender until the delivery is no longer pending."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        await sender.deliver_due(ctx)
+        await sender.deliver_due(ctx, http)
         async with ctx.sessionmaker() as session:
             status = await session.scalar(
                 select(WebhookDelivery.status).where(WebhookDelivery.id == delivery_id)
@@ -112,6 +124,7 @@ class TestDelivery:
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: Settings,
         task_context: TaskContext,
+        webhook_http: httpx.AsyncClient,
     ) -> None:
         await factories.create_registry(session)
         headers = await admin_headers(session, digester)
@@ -136,7 +149,7 @@ class TestDelivery:
 
                 delivery = await session.scalar(select(WebhookDelivery))
                 assert delivery is not None and delivery.event == "push"
-                await until_settled(task_context, delivery.id)
+                await until_settled(task_context, webhook_http, delivery.id)
 
                 got = receiver.wait_for(3)
                 assert len(got) == 3
@@ -175,7 +188,7 @@ class TestDelivery:
                 resent = await client.put(f"{base}/deliveries/{delivery.id}", headers=headers)
                 assert resent.status_code == 200, resent.text
                 assert resent.json()["status"] == "pending"
-                await until_settled(task_context, delivery.id)
+                await until_settled(task_context, webhook_http, delivery.id)
                 again = receiver.wait_for(4)[3]
                 assert again.method == "GET"
                 assert again.headers["x-portus-delivery"] == delivery.uuid
@@ -195,6 +208,7 @@ class TestDelivery:
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: Settings,
         task_context: TaskContext,
+        webhook_http: httpx.AsyncClient,
     ) -> None:
         await factories.create_registry(session)
         headers = await admin_headers(session, digester)
@@ -221,7 +235,7 @@ class TestDelivery:
                 task_context.client_for,
             )
             for delivery in deliveries:
-                await until_settled(ctx, delivery.id)
+                await until_settled(ctx, webhook_http, delivery.id)
             got = receiver.wait_for(4)
         for delivery in deliveries:
             await session.refresh(delivery)
@@ -239,6 +253,7 @@ class TestDelivery:
         client: httpx.AsyncClient,
         digester: TokenDigester,
         task_context: TaskContext,
+        webhook_http: httpx.AsyncClient,
     ) -> None:
         await factories.create_registry(session)
         headers = await admin_headers(session, digester)
@@ -248,7 +263,7 @@ class TestDelivery:
         await create_webhook(client, headers, namespace_id, url=dead_url)
         await service.enqueue(session, namespace_id, "push", {"id": "e"})
         await session.flush()
-        assert await sender.deliver_due(task_context) == 1
+        assert await sender.deliver_due(task_context, webhook_http) == 1
         attempt = await session.scalar(select(WebhookAttempt))
         assert attempt is not None
         assert attempt.response_status is None
@@ -259,7 +274,7 @@ class TestDelivery:
         assert delivery.status is DeliveryStatus.pending
         assert delivery.next_attempt_at is not None and delivery.lease_until is None
         # not due again before its backoff
-        assert await sender.deliver_due(task_context) == 0
+        assert await sender.deliver_due(task_context, webhook_http) == 0
 
 
 class TestIsolation:
@@ -271,6 +286,7 @@ class TestIsolation:
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: Settings,
         task_context: TaskContext,
+        webhook_http: httpx.AsyncClient,
     ) -> None:
         """While a request hangs until its timeout, the sender holds no transaction: events are
         received, processed, and enqueue more deliveries at full speed."""
@@ -287,7 +303,7 @@ class TestIsolation:
                 task_context.http,
                 task_context.client_for,
             )
-            sending = asyncio.create_task(sender.deliver_due(patient))
+            sending = asyncio.create_task(sender.deliver_due(patient, webhook_http))
             await asyncio.sleep(0.3)  # claimed, and now waiting for an answer
             assert not sending.done()
 
@@ -425,45 +441,84 @@ class TestRequests:
         assert sender.backoff_seconds(10, 3600, 10_000) == 3600
 
 
-async def test_local_network_targets_are_refused_unless_allowed() -> None:
-    refused = await local_network_problem("http://127.0.0.1:8080/hook", allowed=False)
-    assert refused is not None and "127.0.0.1" in refused
-    assert "webhooks.allow_local_network" in refused
-    for url in ("http://10.1.2.3/x", "http://[::1]/x", "http://169.254.169.254/latest/meta-data"):
-        assert await local_network_problem(url, allowed=False) is not None, url
-    assert await local_network_problem("http://localhost/x", allowed=False) is not None
-    assert await local_network_problem("http://127.0.0.1/x", allowed=True) is None
-    assert await local_network_problem("http://8.8.8.8/x", allowed=False) is None
-    # a name that does not resolve is left to the request's own error
-    assert await local_network_problem("http://no-such-host.invalid/x", allowed=False) is None
+class TestLocalNetwork:
+    """With `webhooks.allow_local_network` off (the default)."""
+
+    async def test_a_local_receiver_gets_nothing(
+        self,
+        session: AsyncSession,
+        make_client: ClientFactory,
+        digester: TokenDigester,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        task_context: TaskContext,
+    ) -> None:
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        namespace_id = await personal_namespace_id(session)
+        with Receiver() as receiver:
+            async with make_client(**FAST) as client:
+                await create_webhook(client, headers, namespace_id, url=receiver.url)
+                pushed = push("alice/app", "1.0", "sha256:aa")
+                assert (await post(client, pushed)).status_code == 202
+                assert await worker_for(sessionmaker, settings).process_batch() == 1
+            strict = strict_context(task_context)
+            async with webhook_http_client(strict.settings.webhooks) as http:
+                assert await sender.deliver_due(strict, http) == 1
+            delivery = await session.scalar(select(WebhookDelivery))
+            assert delivery is not None
+            await session.refresh(delivery)
+            assert delivery.status == DeliveryStatus.pending  # retried later, like any failure
+            attempt = await session.scalar(select(WebhookAttempt))
+            assert attempt is not None
+            assert attempt.error == (
+                "127.0.0.1 resolves to 127.0.0.1, a local-network address: webhooks reach such "
+                "hosts only with webhooks.allow_local_network: true"
+            )
+            assert receiver.received == []
+
+    async def test_a_name_that_rebinds_to_127_0_0_1_never_reaches_it(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        digester: TokenDigester,
+        task_context: TaskContext,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The owner's DNS server answers a public address to the first lookup and 127.0.0.1 to
+        the next ones. A sender that checked the name and then let httpx look it up again
+        connected to 127.0.0.1 (and logged the answer); the address checked must be the address
+        connected to."""
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        namespace_id = await personal_namespace_id(session)
+        network = PretendNetwork(monkeypatch)
+        strict = strict_context(task_context)
+        with Receiver() as internal, Receiver() as public:
+            network.answer("hooks.rebind.test", [PUBLIC], ["127.0.0.1"])
+            network.route(PUBLIC, ("127.0.0.1", public.port))
+            url = f"http://hooks.rebind.test:{internal.port}/hook"
+            await create_webhook(client, headers, namespace_id, url=url)
+            async with webhook_http_client(strict.settings.webhooks) as http:
+                for n in (1, 2):
+                    await service.enqueue(session, namespace_id, "push", {"id": str(n)})
+                    await session.flush()
+                    assert await sender.deliver_due(strict, http) == 1
+            assert [json.loads(request.body) for request in public.received] == [{"id": "1"}]
+            assert internal.received == []
+        attempts = list(await session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id)))
+        assert [(a.response_status, a.error) for a in attempts] == [
+            (200, None),
+            (
+                None,
+                "hooks.rebind.test resolves to 127.0.0.1, a local-network address: webhooks "
+                "reach such hosts only with webhooks.allow_local_network: true",
+            ),
+        ]
+        assert network.connections == [PUBLIC]
 
 
-async def test_a_local_receiver_gets_nothing_by_default(
-    session: AsyncSession,
-    make_client: ClientFactory,
-    digester: TokenDigester,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    task_context: TaskContext,
-) -> None:
-    await factories.create_registry(session)
-    headers = await admin_headers(session, digester)
-    namespace_id = await personal_namespace_id(session)
-    with Receiver() as receiver:
-        async with make_client(**FAST) as client:
-            await create_webhook(client, headers, namespace_id, url=receiver.url)
-            assert (await post(client, push("alice/app", "1.0", "sha256:aa"))).status_code == 202
-            assert await worker_for(sessionmaker, settings).process_batch() == 1
-        strict = replace(
-            task_context,
-            settings=make_settings(task_context.settings, webhooks={"allow_local_network": False}),
-        )
-        assert await sender.deliver_due(strict) == 1
-        delivery = await session.scalar(select(WebhookDelivery))
-        assert delivery is not None
-        await session.refresh(delivery)
-        assert delivery.status == DeliveryStatus.pending  # retried later, like any failure
-        attempt = await session.scalar(select(WebhookAttempt))
-        assert attempt is not None and attempt.error is not None
-        assert "local-network address" in attempt.error
-        assert receiver.received == []
+def strict_context(ctx: TaskContext) -> TaskContext:
+    return replace(
+        ctx, settings=make_settings(ctx.settings, webhooks={"allow_local_network": False})
+    )
