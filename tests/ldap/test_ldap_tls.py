@@ -59,7 +59,7 @@ async def test_a_certificate_from_another_ca_is_refused(
     method: str,
     port_attr: str,
 ) -> None:
-    other_ca, _, _ = make_ca(tmp_path, "some-other-ca")
+    other_ca = make_ca(tmp_path, "some-other-ca")
     # Without ca_file the system's CAs are used: they do not know the test CA either.
     for ca_file in (other_ca, ""):
         config = tls_config(slapd, method, port_attr, ca_file)

@@ -6,8 +6,6 @@ slapd.conf style, loaded offline with slapadd, run in the foreground on free loo
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import signal
 import socket
 import subprocess
@@ -19,11 +17,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
+from tests.support.tls import CertificateAuthority
 from tests.support.tools import free_port, require_tool
 
 SUFFIX = "dc=example,dc=org"
@@ -81,88 +77,21 @@ class Certificates:
     key_file: Path
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def make_ca(
-    directory: Path, name: str
-) -> tuple[Path, ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(_name(name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    path = directory / f"{name}.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path, key, cert
+def make_ca(directory: Path, name: str) -> Path:
+    """A CA's certificate file, `<name>.pem` (a CA that signs nothing the server presents)."""
+    return CertificateAuthority(name).write(directory / f"{name}.pem")
 
 
 def make_certificates(directory: Path) -> Certificates:
     """A CA and a server certificate for 127.0.0.1 / localhost signed by it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_file, ca_key, ca_cert = make_ca(directory, "test-ldap-ca")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
+    ca = CertificateAuthority("test-ldap-ca")
+    # slapd (OpenSSL or GnuTLS builds) reads the traditional key format.
+    issued = ca.issue(directory, key_format=serialization.PrivateFormat.TraditionalOpenSSL)
+    return Certificates(
+        ca_file=ca.write(directory / "test-ldap-ca.pem"),
+        cert_file=issued.cert_file,
+        key_file=issued.key_file,
     )
-    cert_file = directory / "server.pem"
-    key_file = directory / "server.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    key_file.chmod(0o600)
-    return Certificates(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
 
 
 class Slapd:
