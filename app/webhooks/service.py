@@ -39,12 +39,24 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 
 # --- the outbox --------------------------------------------------------------------------------
+async def enabled_webhook_ids(session: AsyncSession, namespace_id: int) -> Sequence[int]:
+    return await repository.enabled_webhook_ids(session, namespace_id)
+
+
 async def enqueue(
-    session: AsyncSession, namespace_id: int, kind: EventKind, payload: dict[str, Any]
+    session: AsyncSession,
+    namespace_id: int,
+    kind: EventKind,
+    payload: dict[str, Any],
+    *,
+    webhook_ids: Sequence[int] | None = None,
 ) -> int:
     """One pending delivery per enabled webhook of the namespace, in the caller's transaction:
-    it exists if and only if the event's effects commit. One query when there are no webhooks."""
-    webhook_ids = await repository.enabled_webhook_ids(session, namespace_id)
+    it exists if and only if the event's effects commit. One query when there are no webhooks;
+    none when the caller passes the namespace's `enabled_webhook_ids`, read in this transaction
+    (the event worker reads them once per batch)."""
+    if webhook_ids is None:
+        webhook_ids = await repository.enabled_webhook_ids(session, namespace_id)
     if not webhook_ids:
         return 0
     now = utcnow()
