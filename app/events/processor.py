@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,37 @@ class EventSkipped(Exception):
     """The event cannot be applied and never will be (unknown registry, invalid name...)."""
 
 
+@dataclass(frozen=True)
+class Actor:
+    """The user named by an event's `actor` (the columns the processing needs)."""
+
+    id: int
+    username: str
+
+
+@dataclass
+class BatchCache:
+    """What the events of one batch look up again and again, looked up once per batch.
+
+    It belongs to one batch's transaction (events.worker starts a new one per batch), so it
+    sees what that transaction sees. Events change namespaces and repositories: the processor
+    caches the ones it creates and drops a repository it removes, and `forget_changes` drops
+    both kinds whenever an event's savepoint rolls back (its creations and removals are undone).
+    Registries, users and webhooks are never changed by events and stay for the whole batch.
+    """
+
+    registries: list[Registry] | None = None
+    actors: dict[str, Actor | None] = field(default_factory=dict)
+    # Only rows that exist are cached: a miss is asked again (another event may create it).
+    namespaces: dict[tuple[int, str | None], Namespace] = field(default_factory=dict)
+    repositories: dict[tuple[int, str], Repository] = field(default_factory=dict)
+    webhook_ids: dict[int, Sequence[int]] = field(default_factory=dict)
+
+    def forget_changes(self) -> None:
+        self.namespaces.clear()
+        self.repositories.clear()
+
+
 @dataclass
 class EventContext:
     client_for: ClientFactory
@@ -45,6 +76,8 @@ class EventContext:
     manifests: dict[tuple[str, str], ManifestInfo | None] = field(default_factory=dict)
     # Called after a batch that handled events committed (wakes the webhook sender).
     on_committed: Callable[[], None] = field(default=lambda: None)
+    # Look-ups shared by the events of the batch being processed (see `BatchCache`).
+    batch: BatchCache = field(default_factory=BatchCache)
 
 
 def _push_key(data: dict[str, Any]) -> tuple[str, str] | None:
@@ -110,9 +143,16 @@ def _match_registry(registries: list[Registry], data: dict[str, Any]) -> Registr
     return None
 
 
-async def _registry_for(session: AsyncSession, data: dict[str, Any]) -> Registry:
-    registries = list((await session.scalars(select(Registry).order_by(Registry.id))).all())
-    registry = _match_registry(registries, data)
+async def batch_registries(session: AsyncSession, ctx: EventContext) -> list[Registry]:
+    """Every registry, read once per batch."""
+    if ctx.batch.registries is None:
+        statement = select(Registry).order_by(Registry.id)
+        ctx.batch.registries = list((await session.scalars(statement)).all())
+    return ctx.batch.registries
+
+
+async def _registry_for(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> Registry:
+    registry = _match_registry(await batch_registries(session, ctx), data)
     if registry is None:
         host = (data.get("request") or {}).get("host")
         raise EventSkipped(f"event from an unknown registry host {host!r}")
@@ -127,23 +167,73 @@ def _split(full_name: str) -> tuple[str | None, str]:
 
 
 async def _namespace(
-    session: AsyncSession, registry: Registry, name: str | None, actor: User | None, create: bool
+    session: AsyncSession,
+    ctx: EventContext,
+    registry: Registry,
+    name: str | None,
+    actor: Actor | None,
+    create: bool,
 ) -> Namespace | None:
-    namespace = await namespaces.namespace_by_name(session, registry.id, name)
-    if namespace is not None or not create or name is None:
+    key = (registry.id, name)
+    namespace = ctx.batch.namespaces.get(key)
+    if namespace is not None:
         return namespace
-    if not namespaces.is_valid_name(name):
-        raise EventSkipped(f"invalid namespace name {name!r}")
-    return await namespaces.find_or_create_pushed_namespace(
-        session, registry, name, actor.id if actor else None
-    )
+    namespace = await namespaces.namespace_by_name(session, registry.id, name)
+    if namespace is None and create and name is not None:
+        if not namespaces.is_valid_name(name):
+            raise EventSkipped(f"invalid namespace name {name!r}")
+        namespace = await namespaces.find_or_create_pushed_namespace(
+            session, registry, name, actor.id if actor else None
+        )
+    if namespace is not None:
+        ctx.batch.namespaces[key] = namespace
+    return namespace
 
 
-async def _actor(session: AsyncSession, data: dict[str, Any]) -> User | None:
+async def _repository(
+    session: AsyncSession, ctx: EventContext, namespace: Namespace, name: str, create: bool
+) -> Repository | None:
+    key = (namespace.id, name)
+    repository = ctx.batch.repositories.get(key)
+    if repository is not None:
+        return repository
+    if create:
+        repository = await repositories.find_or_create_repository(session, namespace, name)
+    else:
+        repository = await session.scalar(
+            select(Repository).where(
+                Repository.namespace_id == namespace.id, Repository.name == name
+            )
+        )
+    if repository is not None:
+        ctx.batch.repositories[key] = repository
+    return repository
+
+
+async def _actor(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> Actor | None:
     name = (data.get("actor") or {}).get("name")
     if not isinstance(name, str) or not name:
         return None
-    return await session.scalar(select(User).where(User.username == name))
+    if name not in ctx.batch.actors:
+        row = (
+            await session.execute(select(User.id, User.username).where(User.username == name))
+        ).first()
+        ctx.batch.actors[name] = None if row is None else Actor(row.id, row.username)
+    return ctx.batch.actors[name]
+
+
+async def _enqueue_webhooks(
+    session: AsyncSession,
+    ctx: EventContext,
+    namespace_id: int,
+    kind: webhooks.EventKind,
+    data: dict[str, Any],
+) -> None:
+    webhook_ids = ctx.batch.webhook_ids.get(namespace_id)
+    if webhook_ids is None:
+        webhook_ids = await webhooks.enabled_webhook_ids(session, namespace_id)
+        ctx.batch.webhook_ids[namespace_id] = webhook_ids
+    await webhooks.enqueue(session, namespace_id, kind, data, webhook_ids=webhook_ids)
 
 
 async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
@@ -152,13 +242,14 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
     digest = target.get("digest")
     if not isinstance(tag_name, str) or not tag_name or not isinstance(digest, str):
         return  # pushed by digest (an image of a list, say): no tag to record
-    registry = await _registry_for(session, data)
-    actor = await _actor(session, data)
+    registry = await _registry_for(session, ctx, data)
+    actor = await _actor(session, ctx, data)
     namespace_name, repository_name = _split(target["repository"])
-    namespace = await _namespace(session, registry, namespace_name, actor, create=True)
+    namespace = await _namespace(session, ctx, registry, namespace_name, actor, create=True)
     if namespace is None:
         raise EventSkipped("the registry has no global namespace")
-    repository = await repositories.find_or_create_repository(session, namespace, repository_name)
+    repository = await _repository(session, ctx, namespace, repository_name, create=True)
+    assert repository is not None
     pushed_at = _timestamp(data)
 
     tag = await session.scalar(
@@ -169,12 +260,12 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         # asked the registry just before the push, so its stamp can be the older one). One push,
         # recorded once: the event only names who pushed it, and when.
         await _credit_imported_push(session, repository, tag, actor, data, pushed_at)
-        await webhooks.enqueue(session, namespace.id, "push", data)
+        await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
         return
     if tag is not None and tag.pushed_at is not None and tag.pushed_at >= pushed_at:
         # Recorded already (a newer push, or the catalog sync saw the tag first). The push
         # still happened: its webhooks fire all the same (each event is handled once).
-        await webhooks.enqueue(session, namespace.id, "push", data)
+        await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
         return
 
     # The event's size is the manifest's own; ask the registry for the image's.
@@ -215,14 +306,14 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         recipient_id=tag.id,
         parameters={"tag_name": tag_name, "digest": digest},
     )
-    await webhooks.enqueue(session, namespace.id, "push", data)
+    await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
 
 
 async def _credit_imported_push(
     session: AsyncSession,
     repository: Repository,
     tag: Tag,
-    actor: User | None,
+    actor: Actor | None,
     data: dict[str, Any],
     pushed_at: datetime,
 ) -> None:
@@ -247,23 +338,19 @@ async def _credit_imported_push(
 
 
 async def _find_repository(
-    session: AsyncSession, data: dict[str, Any]
+    session: AsyncSession, ctx: EventContext, data: dict[str, Any]
 ) -> tuple[Namespace, Repository] | None:
-    registry = await _registry_for(session, data)
+    registry = await _registry_for(session, ctx, data)
     namespace_name, repository_name = _split(data["target"]["repository"])
-    namespace = await namespaces.namespace_by_name(session, registry.id, namespace_name)
+    namespace = await _namespace(session, ctx, registry, namespace_name, None, create=False)
     if namespace is None:
         return None
-    repository = await session.scalar(
-        select(Repository).where(
-            Repository.namespace_id == namespace.id, Repository.name == repository_name
-        )
-    )
+    repository = await _repository(session, ctx, namespace, repository_name, create=False)
     return None if repository is None else (namespace, repository)
 
 
 async def handle_pull(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
-    found = await _find_repository(session, data)
+    found = await _find_repository(session, ctx, data)
     if found is None:
         return
     _, repository = found
@@ -279,7 +366,7 @@ async def handle_pull(session: AsyncSession, ctx: EventContext, data: dict[str, 
 async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
     """A manifest deleted by digest removes its tags; the registry's per-tag follow-up event
     removes that one tag. Neither touches a tag pushed again after the delete."""
-    found = await _find_repository(session, data)
+    found = await _find_repository(session, ctx, data)
     if found is None:
         return
     namespace, repository = found
@@ -291,7 +378,7 @@ async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str
         matches = Tag.name == target["tag"]
     else:
         return
-    actor = await _actor(session, data)
+    actor = await _actor(session, ctx, data)
     tags = (
         await session.scalars(
             select(Tag).where(
@@ -301,7 +388,7 @@ async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str
             )
         )
     ).all()
-    await repositories.forget_tags(
+    removed = await repositories.forget_tags(
         session,
         namespace,
         repository,
@@ -309,6 +396,8 @@ async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str
         actor_id=actor.id if actor else None,
         registry_event=data,
     )
+    if removed:  # emptied: the repository went, and a later push creates it anew
+        ctx.batch.repositories.pop((namespace.id, repository.name), None)
 
 
 HANDLERS = {"push": handle_push, "pull": handle_pull, "delete": handle_delete}

@@ -19,8 +19,9 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.db import session_scope, utcnow
@@ -32,6 +33,9 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 50
 MAX_ATTEMPTS = 5
 IDLE_POLL_SECONDS = 1.0
+
+# The columns of a claimed event: (id, event_id, data, attempts).
+_Event = tuple[int, str, dict[str, Any], int]
 
 
 @dataclass
@@ -75,48 +79,64 @@ class EventWorker:
         if not postgresql:
             await self._prefetch(context)
         async with session_scope(self.sessionmaker) as session:
+            context.batch = processor.BatchCache()
             statement = (
-                select(RegistryEvent)
+                select(
+                    RegistryEvent.id,
+                    RegistryEvent.event_id,
+                    RegistryEvent.data,
+                    RegistryEvent.attempts,
+                )
                 .where(RegistryEvent.status == EventStatus.fresh)
                 .order_by(RegistryEvent.id)
                 .limit(BATCH_SIZE)
             )
             if postgresql:
                 statement = statement.with_for_update(skip_locked=True)
-            events = (await session.scalars(statement)).all()
+            events = (await session.execute(statement)).all()
             if postgresql and events:
-                registries = list((await session.scalars(select(Registry))).all())
+                registries = await processor.batch_registries(session, context)
                 await processor.prefetch_manifests(
                     context, registries, [event.data for event in events]
                 )
-            for event in events:
-                await self._process_one(session, context, event)
+            outcomes = [await self._process_one(session, context, event) for event in events]
+            if outcomes:
+                # Every event's outcome in one statement, in the batch's transaction.
+                await session.execute(update(RegistryEvent), outcomes)
+        context.batch = processor.BatchCache()  # nothing of it outlives its transaction
         self.health.processed += len(events)
         if events:
             context.on_committed()
         return len(events)
 
     async def _process_one(
-        self, session: AsyncSession, context: processor.EventContext, event: RegistryEvent
-    ) -> None:
-        event.attempts += 1
+        self, session: AsyncSession, context: processor.EventContext, event: Row[_Event]
+    ) -> dict[str, Any]:
+        """Handles one event in a savepoint of its own; the row's new columns."""
+        attempts = event.attempts + 1
+        status, error = EventStatus.fresh, None
         try:
             async with session.begin_nested():
                 await processor.handle(session, context, event.data)
         except processor.EventSkipped as exc:
-            event.status = EventStatus.done
-            event.error = str(exc)[:2000]
+            context.batch.forget_changes()
+            status, error = EventStatus.done, str(exc)[:2000]
         except Exception as exc:
-            logger.exception(
-                "registry event %s failed (attempt %d)", event.event_id, event.attempts
-            )
-            event.error = f"{exc.__class__.__name__}: {exc}"[:2000]
-            if event.attempts >= MAX_ATTEMPTS:
-                event.status = EventStatus.failed
+            # What the event created or removed was rolled back: the cache must not keep it.
+            context.batch.forget_changes()
+            logger.exception("registry event %s failed (attempt %d)", event.event_id, attempts)
+            error = f"{exc.__class__.__name__}: {exc}"[:2000]
+            if attempts >= MAX_ATTEMPTS:
+                status = EventStatus.failed
         else:
-            event.status = EventStatus.done
-            event.error = None
-        event.handled_at = utcnow()
+            status = EventStatus.done
+        return {
+            "id": event.id,
+            "attempts": attempts,
+            "status": status,
+            "error": error,
+            "handled_at": utcnow(),
+        }
 
     async def run(self) -> None:
         while True:

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.keys import load_signing_key
@@ -29,7 +34,9 @@ from app.models import (
 from app.registries.client import OCI_MANIFEST, ManifestInfo, client_factory
 from app.repositories import service as repositories
 from app.sync import service as sync_service
+from app.webhooks import service as webhooks
 from tests.fixtures import factories
+from tests.fixtures.database import backend
 from tests.fixtures.factories import REGISTRY_HOST
 
 LATER = "2026-11-29T03:00:00Z"  # after the pushes of `push()`
@@ -408,3 +415,146 @@ class TestFailures:
             assert bad.status == expected
         assert await worker.process_batch() == 0  # given up: never taken again
         assert [t.name for t in await session.scalars(select(Tag))] == ["good"]
+
+
+@contextmanager
+def statements(connection: AsyncConnection) -> Iterator[list[str]]:
+    """The SQL statements sent on `connection` meanwhile (an executemany counts once)."""
+    sent: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    sa_event.listen(connection.sync_engine, "before_cursor_execute", listen)
+    try:
+        yield sent
+    finally:
+        sa_event.remove(connection.sync_engine, "before_cursor_execute", listen)
+
+
+def reads(sent: list[str]) -> Counter[str]:
+    """SELECTs per table read."""
+    found = (re.match(r"SELECT .*? FROM (\w+)", statement) for statement in sent)
+    return Counter(match.group(1) for match in found if match is not None)
+
+
+async def outcomes(session: AsyncSession) -> list[tuple[str, EventStatus, str | None]]:
+    rows = await session.execute(
+        select(RegistryEvent.event_id, RegistryEvent.status, RegistryEvent.error)
+        .order_by(RegistryEvent.id)
+        .execution_options(populate_existing=True)
+    )
+    return [(row.event_id, row.status, row.error) for row in rows]
+
+
+class TestBatches:
+    """The events of a batch share their look-ups; each sees what the earlier ones did."""
+
+    async def test_a_batch_looks_each_row_up_once(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        connection: AsyncConnection,
+    ) -> None:
+        await factories.create_registry(session)
+        await factories.create_user(session, username="alice")
+        await session.commit()
+        pushes = [push("alice/app", f"t{n}", f"sha256:{n:064x}") for n in range(10)]
+        await post(client, *pushes)
+        with statements(connection) as sent:
+            assert await worker_for(sessionmaker, settings).process_batch() == 10
+        read = reads(sent)
+        # (on SQLite the manifests are looked up before the batch: its events and registries
+        # are read once more for that)
+        before = 1 if backend() == "sqlite" else 0
+        for table in ("registry_events", "registries"):
+            assert read[table] == 1 + before, (table, read)
+        for table in ("users", "namespaces", "webhooks"):
+            assert read[table] == 1, (table, read)
+        assert read["repositories"] == 1  # missing once, then created and remembered
+        assert read["tags"] == 10  # each push looks at its own tag (newer? imported?)
+        assert sum(s.startswith("UPDATE registry_events") for s in sent) == 1
+        assert set(await session.scalars(select(Tag.name))) == {f"t{n}" for n in range(10)}
+        assert {status for _, status, _ in await outcomes(session)} == {EventStatus.done}
+
+    async def test_a_repository_emptied_earlier_in_the_batch_is_created_again(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        await factories.create_registry(session)
+        await factories.create_user(session, username="alice")
+        first = push("alice/app", "1.0", "sha256:aa")
+        removed = event("delete", "alice/app", digest="sha256:aa", timestamp=LATER)
+        pulled_gone = event("pull", "alice/app", tag="1.0", method="GET", timestamp=LATER)
+        again = push("alice/app", "2.0", "sha256:bb", timestamp="2026-11-29T04:00:00Z")
+        pulled = event(
+            "pull", "alice/app", tag="2.0", method="GET", timestamp="2026-11-29T05:00:00Z"
+        )
+        await post(client, first, removed, pulled_gone, again, pulled)
+        assert await worker_for(sessionmaker, settings).process_batch() == 5
+
+        assert await outcomes(session) == [
+            (e["id"], EventStatus.done, None) for e in (first, removed, pulled_gone, again, pulled)
+        ]
+        repository = await session.scalar(select(Repository))
+        assert repository is not None and repository.name == "app"
+        tag = await session.scalar(select(Tag))
+        assert tag is not None and (tag.name, tag.repository_id) == ("2.0", repository.id)
+        assert tag.pulled_at == datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
+        keys = list(
+            await session.scalars(
+                select(Activity.key)
+                .where(Activity.trackable_type.in_(["Repository", "Namespace"]))
+                .where(Activity.key != "namespace.create")
+                .order_by(Activity.id)
+            )
+        )
+        assert keys == [
+            "repository.push",
+            "repository.delete",
+            "namespace.delete",
+            "repository.push",
+        ]
+
+    async def test_a_failed_event_leaves_nothing_for_the_next_ones(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The failing event created the namespace and the repository before it failed: its
+        savepoint undid them, and the next event of the batch creates them again."""
+        await factories.create_registry(session)
+        await factories.create_user(session, username="root", admin=True)
+        real_enqueue = webhooks.enqueue
+
+        async def broken_for_one_tag(
+            session: AsyncSession, namespace_id: int, kind: Any, payload: dict[str, Any], **kw: Any
+        ) -> int:
+            if payload["target"]["tag"] == "broken":
+                raise RuntimeError("this event cannot be handled")
+            return await real_enqueue(session, namespace_id, kind, payload, **kw)
+
+        monkeypatch.setattr(webhooks, "enqueue", broken_for_one_tag)
+        broken = push("newteam/app", "broken", "sha256:aa", actor="root")
+        good = push("newteam/app", "good", "sha256:bb", actor="root")
+        await post(client, broken, good)
+        assert await worker_for(sessionmaker, settings).process_batch() == 2
+
+        assert await outcomes(session) == [
+            (broken["id"], EventStatus.fresh, "RuntimeError: this event cannot be handled"),
+            (good["id"], EventStatus.done, None),
+        ]
+        namespace = await session.scalar(select(Namespace).where(Namespace.name == "newteam"))
+        assert namespace is not None
+        tag = await session.scalar(select(Tag))
+        assert tag is not None and tag.name == "good"
+        repository = await session.get(Repository, tag.repository_id)
+        assert repository is not None and repository.namespace_id == namespace.id
