@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Executable, Table, bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
@@ -39,6 +40,15 @@ _TAG_BY_NAME = select(Tag).where(
     Tag.repository_id == bindparam("repository_id"), Tag.name == bindparam("name")
 )
 _INSERT_TAG = insert(_TAGS).returning(_TAGS.c.id)
+# A new tag, or nothing if the repository has one of that name (a conflict inserts nothing).
+_INSERT_NEW_TAG: dict[str, Executable] = {
+    "postgresql": postgresql.insert(_TAGS)
+    .on_conflict_do_nothing(index_elements=["repository_id", "name"])
+    .returning(_TAGS.c.id),
+    "sqlite": sqlite.insert(_TAGS)
+    .on_conflict_do_nothing(index_elements=["repository_id", "name"])
+    .returning(_TAGS.c.id),
+}
 
 
 class EventSkipped(Exception):
@@ -259,51 +269,51 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
     repository = await _repository(session, ctx, namespace, repository_name, create=True)
     assert repository is not None
     pushed_at = _timestamp(data)
-
-    tag = await session.scalar(_TAG_BY_NAME, {"repository_id": repository.id, "name": tag_name})
-    if tag is not None and tag.digest == digest and tag.username is None and tag.user_id is None:
-        # The catalog sync imported this very push while its event waited (the sync may have
-        # asked the registry just before the push, so its stamp can be the older one). One push,
-        # recorded once: the event only names who pushed it, and when.
-        await _credit_imported_push(session, repository, tag, actor, data, pushed_at)
-        await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
-        return
-    if tag is not None and tag.pushed_at is not None and tag.pushed_at >= pushed_at:
-        # Recorded already (a newer push, or the catalog sync saw the tag first). The push
-        # still happened: its webhooks fire all the same (each event is handled once).
-        await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
-        return
-
-    # The event's size is the manifest's own; ask the registry for the image's.
     key = (target["repository"], digest)
-    info: ManifestInfo | None
+    tag_id: int | None = None
     if key in ctx.manifests:
-        info = ctx.manifests[key]
-    else:
-        try:
-            info = await ctx.client_for(registry).manifest(*key)
-        except RegistryError as exc:
-            logger.warning("cannot inspect %s@%s: %s", key[0], key[1], exc)
-            info = None
-    values = {
-        "digest": digest,
-        "media_type": info.media_type if info else target.get("mediaType"),
-        "image_id": info.image_id if info else None,
-        "size": info.size if info else None,
-        "user_id": actor.id if actor else None,
-        "username": actor.username if actor else (data.get("actor") or {}).get("name"),
-        "pushed_at": pushed_at,
-        "marked": False,
-    }
-    # A statement rather than the unit of work: a flush costs more CPU than the INSERT itself.
-    if tag is None:
-        tag_id = await session.scalar(
-            _INSERT_TAG, {"name": tag_name, "repository_id": repository.id, **values}
-        )
-    else:
-        for column, value in values.items():
-            setattr(tag, column, value)
-        tag_id = tag.id
+        # Most pushes are of a new tag whose manifest the batch looked up: inserted at once, and
+        # read first only when it exists already (a statement fewer for most pushes).
+        values = _tag_values(data, actor, ctx.manifests[key], pushed_at)
+        tag_id = await _insert_new_tag(session, repository.id, tag_name, values)
+    if tag_id is None:
+        tag = await session.scalar(_TAG_BY_NAME, {"repository_id": repository.id, "name": tag_name})
+        if (
+            tag is not None
+            and tag.digest == digest
+            and tag.username is None
+            and tag.user_id is None
+        ):
+            # The catalog sync imported this very push while its event waited (the sync may
+            # have asked the registry just before the push, so its stamp can be the older one).
+            # One push, recorded once: the event only names who pushed it, and when.
+            await _credit_imported_push(session, repository, tag, actor, data, pushed_at)
+            await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
+            return
+        if tag is not None and tag.pushed_at is not None and tag.pushed_at >= pushed_at:
+            # Recorded already (a newer push, or the catalog sync saw the tag first). The push
+            # still happened: its webhooks fire all the same (each event is handled once).
+            await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
+            return
+        # The event's size is the manifest's own; ask the registry for the image's.
+        info: ManifestInfo | None
+        if key in ctx.manifests:
+            info = ctx.manifests[key]
+        else:
+            try:
+                info = await ctx.client_for(registry).manifest(*key)
+            except RegistryError as exc:
+                logger.warning("cannot inspect %s@%s: %s", key[0], key[1], exc)
+                info = None
+        values = _tag_values(data, actor, info, pushed_at)
+        if tag is None:
+            tag_id = await session.scalar(
+                _INSERT_TAG, {"name": tag_name, "repository_id": repository.id, **values}
+            )
+        else:
+            for column, value in values.items():
+                setattr(tag, column, value)
+            tag_id = tag.id
     await activities.record_now(
         session,
         "repository.push",
@@ -315,6 +325,34 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         parameters={"tag_name": tag_name, "digest": digest},
     )
     await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
+
+
+def _tag_values(
+    data: dict[str, Any], actor: Actor | None, info: ManifestInfo | None, pushed_at: datetime
+) -> dict[str, Any]:
+    """A pushed tag's columns (the event's size is the manifest's own: `info` has the image's)."""
+    return {
+        "digest": data["target"]["digest"],
+        "media_type": info.media_type if info else data["target"].get("mediaType"),
+        "image_id": info.image_id if info else None,
+        "size": info.size if info else None,
+        "user_id": actor.id if actor else None,
+        "username": actor.username if actor else (data.get("actor") or {}).get("name"),
+        "pushed_at": pushed_at,
+        "marked": False,
+    }
+
+
+async def _insert_new_tag(
+    session: AsyncSession, repository_id: int, name: str, values: dict[str, Any]
+) -> int | None:
+    """The new tag's id; None if the repository has a tag of that name already."""
+    statement = _INSERT_NEW_TAG.get(session.get_bind().dialect.name)
+    if statement is None:
+        return None
+    params = {"name": name, "repository_id": repository_id, **values}
+    tag_id: int | None = await session.scalar(statement, params)
+    return tag_id
 
 
 async def _credit_imported_push(

@@ -474,7 +474,9 @@ class TestBatches:
         for table in ("users", "namespaces", "webhooks"):
             assert read[table] == 1, (table, read)
         assert read["repositories"] == 1  # missing once, then created and remembered
-        assert read["tags"] == 10  # each push looks at its own tag (newer? imported?)
+        assert read["tags"] == 0  # new tags: inserted, not looked for first
+        inserts = Counter(s.split()[2] for s in sent if s.startswith("INSERT"))
+        assert inserts == {"repositories": 1, "tags": 10, "activities": 10}
         assert sum(s.startswith("UPDATE registry_events") for s in sent) == 1
         assert set(await session.scalars(select(Tag.name))) == {f"t{n}" for n in range(10)}
         assert {status for _, status, _ in await outcomes(session)} == {EventStatus.done}
