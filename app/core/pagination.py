@@ -17,6 +17,18 @@ MAX_PAGE = 10**12  # keeps the row offset inside BIGINT
 
 
 @dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY term of a listing: `column`, the rows' attribute `attribute`."""
+
+    attribute: str
+    column: Any
+    descending: bool
+
+    def clause(self, *, reverse: bool = False) -> Any:
+        return self.column.desc() if self.descending != reverse else self.column.asc()
+
+
+@dataclass(frozen=True)
 class PageParams:
     page: int
     per_page: int
@@ -24,16 +36,18 @@ class PageParams:
     sort_attr: str | None = None
     sort_order: Literal["asc", "desc"] = "asc"
 
-    def order_by(self, columns: Mapping[str, Any]) -> list[Any]:
-        """ORDER BY for `sort_attr` (one of `columns`; `id` when absent), ties broken by id.
+    def sort_keys(self, columns: Mapping[str, Any]) -> list[SortKey]:
+        """The ordering for `sort_attr` (one of `columns`; `id` when absent), ties broken by id.
         Portus silently fell back to `id` on an unknown attribute; a 422 says what is allowed."""
         name = self.sort_attr or "id"
         if name not in columns:
             allowed = ", ".join(sorted(columns))
             raise Invalid({"sort_attr": [f"must be one of: {allowed}"]})
-        column = columns[name]
-        first = column.desc() if self.sort_order == "desc" else column.asc()
-        return [first] if name == "id" else [first, columns["id"].asc()]
+        first = SortKey(name, columns[name], self.sort_order == "desc")
+        return [first] if name == "id" else [first, SortKey("id", columns["id"], False)]
+
+    def order_by(self, columns: Mapping[str, Any]) -> list[Any]:
+        return [key.clause() for key in self.sort_keys(columns)]
 
     @property
     def offset(self) -> int:
@@ -64,6 +78,30 @@ def page_params(
 
 
 Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The rows to read for one page of an ordered listing."""
+
+    offset: int
+    limit: int | None
+    reverse: bool  # in the opposite order: the caller puts the rows back in order
+
+
+def page_slice(offset: int, limit: int | None, total: int | None) -> Slice | None:
+    """Where to read rows `offset`..`offset + limit` of `total` ordered rows (None: there are
+    none). An OFFSET costs every row it skips, so a page past the middle is read from the other
+    end: a page then skips at most half of the listing. `total` must be exact (a count in the
+    same visibility); without it, or for `all`, the page is read from the start."""
+    if limit is None or total is None:
+        return Slice(offset, limit, reverse=False)
+    if offset >= total:
+        return None
+    if 2 * offset + limit <= total:
+        return Slice(offset, limit, reverse=False)
+    from_end = total - offset - limit
+    return Slice(max(0, from_end), limit + min(0, from_end), reverse=True)
 
 
 def set_page_headers(request: Request, response: Response, params: PageParams, total: int) -> None:

@@ -59,14 +59,16 @@ async def list_repositories(
     pagination: Pagination,
 ) -> list[RepositoryRead]:
     """Repositories the caller may pull: public and protected ones, their teams', all for admins."""
+    keys = pagination.sort_keys(repository.REPOSITORY_SORT)
     visible = readable_namespaces(principal)
     total = await repository.count_visible(session, visible)
     rows = await repository.page_visible(
         session,
         visible,
+        keys=keys,
         offset=pagination.offset,
         limit=pagination.limit,
-        order=pagination.order_by(repository.REPOSITORY_SORT),
+        total=total,
     )
     set_page_headers(request, response, pagination, total)
     return [_summary(repo, ns, tags_count) for repo, ns, tags_count in rows]

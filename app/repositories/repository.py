@@ -7,6 +7,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     ScalarSelect,
+    Select,
     True_,
     bindparam,
     delete,
@@ -17,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import SortKey, page_slice
 from app.models import Comment, Namespace, Repository, RepositoryCountChange, Star, Tag
 
 
@@ -103,31 +105,53 @@ async def visible_repositories(
     return Repository.namespace_id.in_(inline)
 
 
-async def page_visible(
+async def page_query(
     session: AsyncSession,
     visible: ColumnElement[bool],
     *,
+    keys: Sequence[SortKey],
     offset: int,
     limit: int | None,
-    order: list[Any] | None = None,
-) -> list[tuple[Repository, Namespace, int]]:
-    ordering = order or [Repository.id]
+    total: int | None = None,
+) -> Select[Repository, Namespace, int] | None:
+    """Rows `offset`..`offset + limit` in the order of `keys` (None: there are none). With
+    `total`, the exact count of visible repositories, a page past the middle is read from the
+    end."""
+    window = page_slice(offset, limit, total)
+    if window is None:
+        return None
     # The page's ids first: the tag counts (a correlated subquery) are then computed for the
     # rows returned, not for every row an OFFSET skips.
     page_ids = (
         select(Repository.id)
         .where(await visible_repositories(session, visible))
-        .order_by(*ordering)
-        .offset(offset)
+        .order_by(*[key.clause(reverse=window.reverse) for key in keys])
+        .offset(window.offset)
     )
-    if limit is not None:
-        page_ids = page_ids.limit(limit)
-    statement = (
+    if window.limit is not None:
+        page_ids = page_ids.limit(window.limit)
+    return (
         select(Repository, Namespace, _tags_count().label("tags_count"))
         .join(Namespace, Namespace.id == Repository.namespace_id)
         .where(Repository.id.in_(page_ids.scalar_subquery()))
-        .order_by(*ordering)
+        .order_by(*[key.clause() for key in keys])
     )
+
+
+async def page_visible(
+    session: AsyncSession,
+    visible: ColumnElement[bool],
+    *,
+    keys: Sequence[SortKey],
+    offset: int,
+    limit: int | None,
+    total: int | None = None,
+) -> list[tuple[Repository, Namespace, int]]:
+    statement = await page_query(
+        session, visible, keys=keys, offset=offset, limit=limit, total=total
+    )
+    if statement is None:
+        return []
     return [(repo, ns, count) for repo, ns, count in (await session.execute(statement)).all()]
 
 
