@@ -25,9 +25,11 @@ def _url() -> str:
 def _include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    # PostgreSQL-only search indexes (the search_trigram_indexes and search_prefix_index
-    # revisions): expression indexes the models cannot declare for both backends.
-    return not (type_ == "index" and reflected and (name or "").endswith(("_trgm", "_prefix")))
+    # PostgreSQL-only indexes the models cannot declare for both backends: the search
+    # expression indexes (search_trigram_indexes, search_prefix_index revisions) and the
+    # INCLUDE index of repository pages (repository_page_index).
+    postgresql_only = ("_trgm", "_prefix", "_covering")
+    return not (type_ == "index" and reflected and (name or "").endswith(postgresql_only))
 
 
 def _configure(connection: Connection) -> None:
