@@ -8,8 +8,16 @@ from app.authz.principal import Principal
 from app.authz.queries import readable_namespaces
 from app.core.config import Settings
 from app.core.db import DbSession
+from app.core.errors import Invalid
 from app.core.openapi import error_responses
-from app.core.pagination import Pagination, set_page_headers
+from app.core.pagination import (
+    AFTER,
+    AfterCursor,
+    Pagination,
+    decode_cursor,
+    encode_cursor,
+    set_page_headers,
+)
 from app.core.params import ResourceId
 from app.core.state import SettingsDep, State
 from app.models import Namespace, Repository, Tag
@@ -57,9 +65,17 @@ async def list_repositories(
     session: DbSession,
     principal: CurrentUser,
     pagination: Pagination,
+    after: AfterCursor = None,
 ) -> list[RepositoryRead]:
-    """Repositories the caller may pull: public and protected ones, their teams', all for admins."""
+    """Repositories the caller may pull: public and protected ones, their teams', all for admins.
+
+    `Link rel="next"` carries an `after` cursor besides the next page number: following it reads
+    the next page from where this one ended, whatever its depth (a page number skips all the
+    rows before it). `page` keeps working alone."""
     keys = pagination.sort_keys(repository.REPOSITORY_SORT)
+    if after is not None and pagination.all:
+        raise Invalid({AFTER: ["cannot be combined with all"]})
+    after_values = None if after is None else decode_cursor(after, keys)
     visible = readable_namespaces(principal)
     total = await repository.count_visible(session, visible)
     rows = await repository.page_visible(
@@ -69,8 +85,13 @@ async def list_repositories(
         offset=pagination.offset,
         limit=pagination.limit,
         total=total,
+        after=after_values,
     )
-    set_page_headers(request, response, pagination, total)
+    next_cursor = None
+    if rows and not pagination.all:
+        last = rows[-1][0]
+        next_cursor = encode_cursor(keys, [getattr(last, key.attribute) for key in keys])
+    set_page_headers(request, response, pagination, total, next_cursor=next_cursor)
     return [_summary(repo, ns, tags_count) for repo, ns, tags_count in rows]
 
 

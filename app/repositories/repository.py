@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.pagination import SortKey, page_slice
+from app.core.pagination import Slice, SortKey, keyset_after, page_slice
 from app.models import Comment, Namespace, Repository, RepositoryCountChange, Star, Tag
 
 
@@ -113,11 +113,14 @@ async def page_query(
     offset: int,
     limit: int | None,
     total: int | None = None,
+    after: Sequence[Any] | None = None,
 ) -> Select[Repository, Namespace, int] | None:
-    """Rows `offset`..`offset + limit` in the order of `keys` (None: there are none). With
-    `total`, the exact count of visible repositories, a page past the middle is read from the
-    end."""
-    window = page_slice(offset, limit, total)
+    """One page in the order of `keys` (None: it is empty): the rows after the sort values
+    `after` (a keyset cursor), else rows `offset`..`offset + limit`. With `total`, the exact
+    count of visible repositories, a page past the middle is read from the end."""
+    window = (
+        Slice(0, limit, reverse=False) if after is not None else page_slice(offset, limit, total)
+    )
     if window is None:
         return None
     # The page's ids first: the tag counts (a correlated subquery) are then computed for the
@@ -128,6 +131,8 @@ async def page_query(
         .order_by(*[key.clause(reverse=window.reverse) for key in keys])
         .offset(window.offset)
     )
+    if after is not None:
+        page_ids = page_ids.where(keyset_after(keys, after))
     if window.limit is not None:
         page_ids = page_ids.limit(window.limit)
     return (
@@ -146,9 +151,10 @@ async def page_visible(
     offset: int,
     limit: int | None,
     total: int | None = None,
+    after: Sequence[Any] | None = None,
 ) -> list[tuple[Repository, Namespace, int]]:
     statement = await page_query(
-        session, visible, keys=keys, offset=offset, limit=limit, total=total
+        session, visible, keys=keys, offset=offset, limit=limit, total=total, after=after
     )
     if statement is None:
         return []

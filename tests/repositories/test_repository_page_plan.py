@@ -5,7 +5,7 @@ visibility map, walking from the nearer end of the list."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from sqlalchemy import ColumnElement, Select, text, true
@@ -57,7 +57,11 @@ async def seeded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]
 
 
 async def _plan(
-    url: str, visible: ColumnElement[bool], page: int, order: Literal["asc", "desc"] = "asc"
+    url: str,
+    visible: ColumnElement[bool],
+    page: int,
+    order: Literal["asc", "desc"] = "asc",
+    after: list[Any] | None = None,
 ) -> str:
     engine = create_engine(url, pool_size=1)
     try:
@@ -71,6 +75,7 @@ async def _plan(
                 offset=params.offset,
                 limit=params.limit,
                 total=total,
+                after=after,
             )
             assert isinstance(statement, Select)
             sql = str(
@@ -114,3 +119,22 @@ async def test_an_administrators_page_has_no_filter(seeded: str) -> None:
     plan = await _plan(seeded, true(), page=REPOSITORIES // PER_PAGE // 2 - 10)
     assert "Index Only Scan" in plan, plan
     assert "Filter" not in plan.split("Index Only Scan")[1].split("->")[0], plan
+
+
+async def test_a_cursor_page_starts_at_its_row(seeded: str) -> None:
+    """Following `after` reads from the cursor's position in the index: about a page of rows
+    however deep, where the same page by number skips thousands."""
+    engine = create_engine(seeded, pool_size=1)
+    try:
+        async with async_sessionmaker(engine)() as session:
+            middle = await session.scalar(
+                text("SELECT id FROM repositories ORDER BY id OFFSET :n LIMIT 1"),
+                {"n": REPOSITORIES // 2},
+            )
+    finally:
+        await engine.dispose()
+    plan = await _plan(seeded, _visible(), page=2, after=[middle])
+    assert "Index Only Scan using ix_repositories_id_covering" in plan, plan
+    assert "Index Cond: (id >" in plan, plan
+    (walked,) = [line for line in plan.splitlines() if "Index Only Scan using" in line]
+    assert int(walked.split("rows=")[-1].split()[0]) <= PER_PAGE, plan
