@@ -5,6 +5,8 @@ API, bulk-seeds teams, namespaces, repositories, tags and activities with COPY, 
 sequential requests (one httpx client) as a non-admin user, alice:
 
   repositories  GET /api/v1/repositories?page=<random>&per_page=25 (OFFSET grows with the page)
+  next (cursor) GET the `Link rel="next"` URL of a random page: page=<n+1>&after=<cursor>
+                (the random page itself is fetched beforehand, untimed)
   first page    GET /api/v1/repositories?per_page=25 (what the UI opens)
   tags          GET /api/v1/repositories/<random visible id>/tags
   search        GET /api/v1/search?q=app<random 1..999>
@@ -24,6 +26,7 @@ import asyncio
 import hashlib
 import math
 import random
+import re
 import secrets
 import subprocess
 import sys
@@ -58,9 +61,10 @@ HOSTNAME = "registry.bench:5000"
 FULL = {"teams": 1_000, "repositories": 100_000, "activities": 200_000}
 TAGS_PER_REPOSITORY = 10
 WARMUP = 20
-WORKLOADS = ("repositories", "first page", "tags", "search", "feed")
+WORKLOADS = ("repositories", "next (cursor)", "first page", "tags", "search", "feed")
 TARGET_P95_MS = 50.0
 TARGET_RATIO = 2.0
+LINK = re.compile(r'<([^>]+)>; rel="(\w+)"')
 
 
 @dataclass(frozen=True)
@@ -309,6 +313,26 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+async def _next_links(
+    get: Callable[[str, dict[str, Any] | None], Awaitable[httpx.Response]], pages: int, count: int
+) -> Iterator[str]:
+    """The `Link rel="next"` URLs of `count` random pages (fetched now, untimed), which carry an
+    `after` cursor besides the page number. Its own random sequence: the other workloads' are
+    unchanged."""
+    rng = random.Random(11)
+    links: list[str] = []
+    for _ in range(count):
+        page = rng.randint(1, max(1, pages - 1))
+        response = await get("/api/v1/repositories", {"page": page, "per_page": 25})
+        found = {rel: url for url, rel in LINK.findall(response.headers.get("Link", ""))}
+        if "next" not in found:
+            raise BenchError(f"page {page} of {pages} has no Link rel=next")
+        links.append(found["next"])
+    with_cursor = sum("after=" in link for link in links)
+    print(f"  {with_cursor} of {count} next links carry an after cursor", flush=True)
+    return iter(links)
+
+
 async def measure(base_url: str, setup: Setup, seeded: Seeded, requests: int) -> dict[str, Figures]:
     rng = random.Random(7)
     async with httpx.AsyncClient(
@@ -316,6 +340,7 @@ async def measure(base_url: str, setup: Setup, seeded: Seeded, requests: int) ->
     ) as client:
 
         async def get(path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+            # `path` may be a whole URL (a Link header's).
             response = await client.get(path, params=params)
             if response.status_code != 200:
                 raise BenchError(
@@ -329,10 +354,12 @@ async def measure(base_url: str, setup: Setup, seeded: Seeded, requests: int) ->
         if not seeded.visible_repository_ids:
             raise BenchError("no repository is visible to alice")
 
+        next_links = await _next_links(get, pages, WARMUP + requests)
         requesters: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
             "repositories": lambda: get(
                 "/api/v1/repositories", {"page": rng.randint(1, pages), "per_page": 25}
             ),
+            "next (cursor)": lambda: get(next(next_links)),
             "first page": lambda: get("/api/v1/repositories", {"per_page": 25}),
             "tags": lambda: get(
                 f"/api/v1/repositories/{rng.choice(seeded.visible_repository_ids)}/tags"
@@ -437,7 +464,7 @@ def _print_report(results: dict[float, dict[str, Figures]]) -> None:
     big = results[scales[-1]]
     print()
     print(f"targets (at scale {scales[-1]:g}):")
-    for name in ("repositories", "first page", "search"):
+    for name in ("repositories", "next (cursor)", "first page", "search"):
         p95 = big[name].p95_ms
         verdict = "met" if p95 < TARGET_P95_MS else "NOT met"
         print(f"  {name} p95 {p95:.2f} ms < {TARGET_P95_MS:g} ms: {verdict}")
