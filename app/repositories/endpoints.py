@@ -77,14 +77,12 @@ async def list_repositories(
         raise Invalid({AFTER: ["cannot be combined with all"]})
     after_values = None if after is None else decode_cursor(after, keys)
     visible = readable_namespaces(principal)
-    total = await repository.count_visible(session, visible)
-    rows = await repository.page_visible(
+    total, rows = await repository.page_visible(
         session,
         visible,
         keys=keys,
         offset=pagination.offset,
         limit=pagination.limit,
-        total=total,
         after=after_values,
     )
     next_cursor = None

@@ -4,14 +4,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     BindParameter,
     ColumnElement,
     ScalarSelect,
     Select,
     True_,
+    any_,
     bindparam,
     delete,
     func,
+    literal_column,
     select,
     true,
     update,
@@ -86,28 +90,60 @@ REPOSITORY_SORT = {
 INLINE_NAMESPACES = 5_000
 
 
-async def visible_repositories(
+async def visible_scope(
     session: AsyncSession, visible: ColumnElement[bool]
-) -> ColumnElement[bool]:
-    """`visible` (a condition on namespaces) as a condition on repositories alone. The visible
-    namespaces' ids are fetched first and inlined as constants: PostgreSQL then checks each
-    repository against a hash of them while it walks the primary key, where a join probes the
+) -> tuple[ColumnElement[bool], int]:
+    """`visible` (a condition on namespaces) as a condition on repositories alone, and how many
+    repositories it lets through (the namespaces' counters and pending changes), in one round
+    trip. The visible namespaces' ids are inlined as constants: PostgreSQL then checks each
+    repository against a hash of them while it walks an index, where a join probes the
     namespace of every row an OFFSET skips (35,000 rows at page 1,400: 14.6 ms -> 5.0 ms)."""
     if isinstance(visible, True_):
-        return true()
-    ids = list((await session.scalars(select(Namespace.id).where(visible))).all())
+        return true(), await count_visible(session, visible)
+    pending = (
+        select(
+            RepositoryCountChange.namespace_id,
+            func.sum(RepositoryCountChange.delta).label("delta"),
+        )
+        .group_by(RepositoryCountChange.namespace_id)
+        .subquery()
+    )
+    counted = Namespace.repositories_count + func.coalesce(pending.c.delta, 0)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    ids: list[int]
+    if postgresql:
+        # One row whose int8[] asyncpg decodes in C: 700 rows through the result took 3x longer.
+        statement = select(func.array_agg(Namespace.id), func.sum(counted))
+        agg, summed = (
+            await session.execute(
+                statement.outerjoin(pending, pending.c.namespace_id == Namespace.id).where(visible)
+            )
+        ).one()
+        ids, total = list(agg or []), int(summed or 0)
+    else:
+        rows = (
+            await session.execute(
+                select(Namespace.id, counted)
+                .outerjoin(pending, pending.c.namespace_id == Namespace.id)
+                .where(visible)
+            )
+        ).all()
+        ids, total = [id_ for id_, _ in rows], sum(int(count) for _, count in rows)
     if len(ids) > INLINE_NAMESPACES:
-        return Repository.namespace_id.in_(select(Namespace.id).where(visible))
-    # Integers from the database, rendered as literals (never user input).
+        return Repository.namespace_id.in_(select(Namespace.id).where(visible)), total
+    if postgresql:
+        # Integers from the database (never user input), as one array constant: SQLAlchemy's
+        # literal_execute rendered each of 700 values on every execution (0.8 ms a page).
+        array = "'{" + ",".join(str(int(id_)) for id_ in ids) + "}'::bigint[]"
+        return Repository.namespace_id == any_(literal_column(array, ARRAY(BigInteger))), total
     inline: BindParameter[list[int]] = bindparam(
         "visible_namespaces", ids, expanding=True, literal_execute=True
     )
-    return Repository.namespace_id.in_(inline)
+    return Repository.namespace_id.in_(inline), total
 
 
-async def page_query(
-    session: AsyncSession,
-    visible: ColumnElement[bool],
+def page_query(
+    scope: ColumnElement[bool],
     *,
     keys: Sequence[SortKey],
     offset: int,
@@ -115,9 +151,10 @@ async def page_query(
     total: int | None = None,
     after: Sequence[Any] | None = None,
 ) -> Select[Repository, Namespace, int] | None:
-    """One page in the order of `keys` (None: it is empty): the rows after the sort values
-    `after` (a keyset cursor), else rows `offset`..`offset + limit`. With `total`, the exact
-    count of visible repositories, a page past the middle is read from the end."""
+    """One page of the repositories in `scope` (see `visible_scope`) in the order of `keys`
+    (None: it is empty): the rows after the sort values `after` (a keyset cursor), else rows
+    `offset`..`offset + limit`. With `total`, the exact count of the repositories in `scope`, a
+    page past the middle is read from the end."""
     window = (
         Slice(0, limit, reverse=False) if after is not None else page_slice(offset, limit, total)
     )
@@ -127,7 +164,7 @@ async def page_query(
     # rows returned, not for every row an OFFSET skips.
     page_ids = (
         select(Repository.id)
-        .where(await visible_repositories(session, visible))
+        .where(scope)
         .order_by(*[key.clause(reverse=window.reverse) for key in keys])
         .offset(window.offset)
     )
@@ -150,15 +187,15 @@ async def page_visible(
     keys: Sequence[SortKey],
     offset: int,
     limit: int | None,
-    total: int | None = None,
     after: Sequence[Any] | None = None,
-) -> list[tuple[Repository, Namespace, int]]:
-    statement = await page_query(
-        session, visible, keys=keys, offset=offset, limit=limit, total=total, after=after
-    )
+) -> tuple[int, list[tuple[Repository, Namespace, int]]]:
+    """How many repositories `visible` lets through, and one page of them (`page_query`)."""
+    scope, total = await visible_scope(session, visible)
+    statement = page_query(scope, keys=keys, offset=offset, limit=limit, total=total, after=after)
     if statement is None:
-        return []
-    return [(repo, ns, count) for repo, ns, count in (await session.execute(statement)).all()]
+        return total, []
+    rows = (await session.execute(statement)).all()
+    return total, [(repo, ns, count) for repo, ns, count in rows]
 
 
 async def tags_of(session: AsyncSession, repository_id: int) -> Sequence[Tag]:

@@ -66,11 +66,10 @@ async def _plan(
     engine = create_engine(url, pool_size=1)
     try:
         async with async_sessionmaker(engine)() as session:
-            total = await repository.count_visible(session, visible)
+            scope, total = await repository.visible_scope(session, visible)
             params = PageParams(page=page, per_page=PER_PAGE, all=False, sort_order=order)
-            statement = await repository.page_query(
-                session,
-                visible,
+            statement = repository.page_query(
+                scope,
                 keys=params.sort_keys(repository.REPOSITORY_SORT),
                 offset=params.offset,
                 limit=params.limit,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.pagination import Slice, page_slice
 from app.models import Namespace, Repository, Role, Visibility
+from app.repositories import repository
 from tests.fixtures import factories
 
 PER_PAGE = 4
@@ -137,6 +138,20 @@ class TestRepositoryPages:
             assert response.headers["X-Total-Pages"] == str(pages)
             start = (page - 1) * PER_PAGE
             assert [r["id"] for r in response.json()] == expected[start : start + PER_PAGE], page
+
+    @pytest.mark.parametrize(("sort_attr", "order"), [(None, "asc"), ("name", "desc")])
+    async def test_pages_of_a_caller_who_sees_many_namespaces(
+        self,
+        client: httpx.AsyncClient,
+        listing: tuple[dict[str, str], list[Repository]],
+        monkeypatch: pytest.MonkeyPatch,
+        sort_attr: str | None,
+        order: str,
+    ) -> None:
+        """Above INLINE_NAMESPACES the visible namespaces are a subquery, not constants."""
+        monkeypatch.setattr(repository, "INLINE_NAMESPACES", 1)
+        await self.test_every_page_number_shows_its_rows(client, listing, sort_attr, order)
+        await self.test_following_next_walks_the_same_rows(client, listing, sort_attr, order)
 
     @pytest.mark.parametrize(("sort_attr", "order"), SORTS)
     async def test_following_next_walks_the_same_rows(
