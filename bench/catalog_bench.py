@@ -2,7 +2,7 @@
 
 Starts a real `portus serve` on a fresh PostgreSQL database per size, sets it up through the REST
 API, bulk-seeds teams, namespaces, repositories, tags and activities with COPY, then measures
-sequential requests (one httpx client) as a non-admin user, alice:
+sequential requests (one httpx client a size) as a non-admin user, alice:
 
   repositories  GET /api/v1/repositories?page=<random>&per_page=25 (OFFSET grows with the page)
   next (cursor) GET the `Link rel="next"` URL of a random page: page=<n+1>&after=<cursor>
@@ -12,17 +12,21 @@ sequential requests (one httpx client) as a non-admin user, alice:
   search        GET /api/v1/search?q=app<random 1..999>
   feed          GET /api/v1/activities/feed?per_page=25
 
-    .venv/bin/python bench/catalog_bench.py [--scale 1.0] [--requests 200]
-        [--pg postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/catalog_bench.py [--scale 1.0] [--requests 200] [--sequential]
+        [--no-vacuum] [--pg postgresql://postgres@127.0.0.1:5432/test]
 
 Without --scale it runs at 0.01 and at 1.0 (1,000 teams and namespaces, 100,000 repositories,
-1,000,000 tags, 200,000 activities) and prints p50/p95 of both and the full/1% ratio of p95.
+1,000,000 tags, 200,000 activities) and prints p50/p95 of both and the full/1% ratio of p95. Both
+services run side by side and each workload's requests alternate between them, so that load from
+elsewhere on the machine falls on both sizes alike; --sequential measures each size alone, right
+after seeding it (as the first versions of this bench did).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import math
 import random
@@ -333,58 +337,94 @@ async def _next_links(
     return iter(links)
 
 
-async def measure(base_url: str, setup: Setup, seeded: Seeded, requests: int) -> dict[str, Figures]:
+def _label(scale: float) -> str:
+    return "1%" if scale == 0.01 else ("full" if scale == 1.0 else f"x{scale:g}")
+
+
+Send = Callable[[], Awaitable[httpx.Response]]
+
+
+async def _requesters(client: httpx.AsyncClient, target: Target, requests: int) -> dict[str, Send]:
+    """One sender a workload, against one service; each size has its own random sequences
+    (the same as when the sizes are measured one after the other)."""
     rng = random.Random(7)
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=setup.alice_headers, timeout=60.0
-    ) as client:
 
-        async def get(path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-            # `path` may be a whole URL (a Link header's).
-            response = await client.get(path, params=params)
-            if response.status_code != 200:
-                raise BenchError(
-                    f"GET {response.request.url} answered {response.status_code}:\n"
-                    + response.text[:2000]
+    async def get(path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        # `path` may be a whole URL (a Link header's).
+        response = await client.get(path, params=params)
+        if response.status_code != 200:
+            raise BenchError(
+                f"GET {response.request.url} answered {response.status_code}:\n"
+                + response.text[:2000]
+            )
+        return response
+
+    first = await get("/api/v1/repositories", {"per_page": 25})
+    pages = int(first.headers["X-Total-Pages"])
+    visible = target.seeded.visible_repository_ids
+    if not visible:
+        raise BenchError("no repository is visible to alice")
+    next_links = await _next_links(get, pages, WARMUP + requests)
+    return {
+        "repositories": lambda: get(
+            "/api/v1/repositories", {"page": rng.randint(1, pages), "per_page": 25}
+        ),
+        "next (cursor)": lambda: get(next(next_links)),
+        "first page": lambda: get("/api/v1/repositories", {"per_page": 25}),
+        "tags": lambda: get(f"/api/v1/repositories/{rng.choice(visible)}/tags"),
+        "search": lambda: get("/api/v1/search", {"q": f"app{rng.randint(1, 999)}"}),
+        "feed": lambda: get("/api/v1/activities/feed", {"per_page": 25}),
+    }
+
+
+async def measure(targets: list[Target], requests: int) -> dict[float, dict[str, Figures]]:
+    """Each workload against every target, the requests alternating between them (1%, full,
+    full, 1%, ...): load from elsewhere on the machine then falls on every size alike."""
+    figures: dict[float, dict[str, Figures]] = {target.scale: {} for target in targets}
+    async with contextlib.AsyncExitStack() as stack:
+        senders = []
+        for target in targets:
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=target.base_url, headers=target.setup.alice_headers, timeout=60.0
                 )
-            return response
-
-        first = await get("/api/v1/repositories", {"per_page": 25})
-        pages = int(first.headers["X-Total-Pages"])
-        if not seeded.visible_repository_ids:
-            raise BenchError("no repository is visible to alice")
-
-        next_links = await _next_links(get, pages, WARMUP + requests)
-        requesters: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
-            "repositories": lambda: get(
-                "/api/v1/repositories", {"page": rng.randint(1, pages), "per_page": 25}
-            ),
-            "next (cursor)": lambda: get(next(next_links)),
-            "first page": lambda: get("/api/v1/repositories", {"per_page": 25}),
-            "tags": lambda: get(
-                f"/api/v1/repositories/{rng.choice(seeded.visible_repository_ids)}/tags"
-            ),
-            "search": lambda: get("/api/v1/search", {"q": f"app{rng.randint(1, 999)}"}),
-            "feed": lambda: get("/api/v1/activities/feed", {"per_page": 25}),
-        }
-        figures: dict[str, Figures] = {}
+            )
+            print(f"  {_label(target.scale)}: ", end="", flush=True)
+            senders.append(await _requesters(client, target, requests))
         for name in WORKLOADS:
-            send = requesters[name]
-            for _ in range(WARMUP):
-                await send()
-            samples: list[float] = []
-            for _ in range(requests):
-                t0 = time.perf_counter()
-                await send()
-                samples.append((time.perf_counter() - t0) * 1000.0)
-            result = Figures(_percentile(samples, 0.50), _percentile(samples, 0.95))
-            figures[name] = result
-            print(f"  {name:<13} p50 {result.p50_ms:8.2f} ms   p95 {result.p95_ms:8.2f} ms")
+            for sender in senders:
+                for _ in range(WARMUP):
+                    await sender[name]()
+            samples: list[list[float]] = [[] for _ in targets]
+            for i in range(requests):
+                order = list(range(len(targets)))
+                for k in order if i % 2 == 0 else reversed(order):
+                    t0 = time.perf_counter()
+                    await senders[k][name]()
+                    samples[k].append((time.perf_counter() - t0) * 1000.0)
+            for k, target in enumerate(targets):
+                result = Figures(_percentile(samples[k], 0.50), _percentile(samples[k], 0.95))
+                figures[target.scale][name] = result
+                print(
+                    f"  {_label(target.scale):<5}{name:<14} p50 {result.p50_ms:8.2f} ms"
+                    f"   p95 {result.p95_ms:8.2f} ms",
+                    flush=True,
+                )
     return figures
 
 
 # --- one size ------------------------------------------------------------------------------------
-def run_scale(args: argparse.Namespace, scale: float) -> tuple[Seeded, dict[str, Figures]]:
+@dataclass(frozen=True)
+class Target:
+    scale: float
+    base_url: str
+    setup: Setup
+    seeded: Seeded
+
+
+@contextlib.contextmanager
+def serving(args: argparse.Namespace, scale: float) -> Iterator[Target]:
+    """A fresh database seeded at `scale` and `portus serve` on it, until the block ends."""
     portus = _portus_executable()
     database = f"portus_catbench_{secrets.token_hex(6)}"
     admin_dsn = args.pg
@@ -420,7 +460,7 @@ def run_scale(args: argparse.Namespace, scale: float) -> tuple[Seeded, dict[str,
                 print(f"  the service folded the repository counts in {waited:.1f}s", flush=True)
                 counts = ", ".join(f"{v:,} {k}" for k, v in seeded.counts.items())
                 print(f"  seeded in {seeded.seconds:.1f}s: {counts}", flush=True)
-                figures = asyncio.run(measure(server.base_url, setup, seeded, args.requests))
+                yield Target(scale, server.base_url, setup, seeded)
                 if server.process.poll() is not None:
                     raise BenchError(
                         f"`portus serve` exited during the run; its log:\n{_tail(server.log_path)}"
@@ -438,14 +478,13 @@ def run_scale(args: argparse.Namespace, scale: float) -> tuple[Seeded, dict[str,
                 asyncio.run(_drop_database(admin_dsn, database))
             except (OSError, asyncpg.PostgresError) as exc:
                 print(f"warning: could not drop database {database}: {exc!r}", file=sys.stderr)
-    return seeded, figures
 
 
 def _print_report(results: dict[float, dict[str, Figures]]) -> None:
     scales = sorted(results)
     header = f"{'workload':<14}"
     for scale in scales:
-        label = "1%" if scale == 0.01 else ("full" if scale == 1.0 else f"x{scale:g}")
+        label = _label(scale)
         header += f"{label + ' p50':>12}{label + ' p95':>12}"
     both = len(scales) == 2
     if both:
@@ -485,6 +524,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="an existing database on the server; a fresh one is created beside it",
     )
     parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="measure each size alone, right after seeding it (by default both services run and "
+        "the requests alternate between them)",
+    )
+    parser.add_argument(
         "--no-vacuum",
         action="store_true",
         help="ANALYZE only after seeding (the visibility map stays unset, as right after a bulk "
@@ -509,8 +554,14 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[float, dict[str, Figures]] = {}
     try:
         with _terminate_as_exit():
-            for scale in scales:
-                _seeded, results[scale] = run_scale(args, scale)
+            if args.sequential:
+                for scale in scales:
+                    with serving(args, scale) as target:
+                        results |= asyncio.run(measure([target], args.requests))
+            else:
+                with contextlib.ExitStack() as stack:
+                    targets = [stack.enter_context(serving(args, scale)) for scale in scales]
+                    results = asyncio.run(measure(targets, args.requests))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
