@@ -173,7 +173,7 @@ def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
         payload = json.loads(raw)
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # deep nesting: json recurses
         payload = None
     if not isinstance(payload, dict) or not isinstance(payload.get("v"), list):
         raise Invalid({AFTER: ["is not a cursor from a Link header of this listing"]})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
@@ -98,11 +99,13 @@ def _starting_with(
     """Names equal to or starting with `term`, exact first, then by name: a range of the
     B-tree read in order and stopped at `limit`, however many names share the prefix."""
     key = _name_key(dialect)
-    after = term[:-1] + chr(ord(term[-1]) + 1)  # the first key past the prefix
+    in_range = key >= term
+    if term[-1] != chr(sys.maxunicode):  # the last code point has no successor: no upper bound
+        in_range = and_(in_range, key < term[:-1] + chr(ord(term[-1]) + 1))
     return (
         select(Repository.id, _full_name(), Repository.description, _rank(Repository.name, term))
         .join(Namespace, Namespace.id == Repository.namespace_id)
-        .where(visible, key >= term, key < after)
+        .where(visible, in_range)
         .order_by(key != term, key, _full_name())
         .limit(limit)
     )

@@ -227,6 +227,8 @@ class TestRepositoryPages:
             (_cursor({"s": "id", "o": "desc", "v": [1]}), "another sort_attr or sort_order"),
             (_cursor({"s": "name", "o": "asc", "v": ["a", 1]}), "another sort_attr"),
             ("x" * 2049, "at most 2048 characters"),
+            # nested deeper than the JSON parser recurses (a RecursionError, once a 500)
+            (base64.urlsafe_b64encode(b"[" * 1500).rstrip(b"=").decode(), "is not a cursor"),
         ],
     )
     async def test_a_bad_cursor_is_a_422_naming_it(

@@ -112,3 +112,14 @@ async def test_prefix_matches_come_first_and_fill_the_page(
     ]
     hits = (await client.get("/api/v1/search?q=-tool", headers=headers)).json()
     assert [h["name"] for h in hits if h["kind"] == "repository"] == ["many/a-tool"]
+
+
+async def test_a_term_ending_in_the_last_code_point_is_searched(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    """The prefix range's upper bound is the term's last character plus one: U+10FFFF has
+    none (it was a 500)."""
+    headers = await _world(session, digester)
+    response = await client.get("/api/v1/search", params={"q": "web\U0010ffff"}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == []
