@@ -66,22 +66,26 @@ async def get_principal(
             return await credentials.login_with_password(
                 state.sessionmaker, username, secret, state.ldap
             )
-        cookie = request.cookies.get(credentials.SESSION_COOKIE)
-        if cookie:
-            async with state.read_connection() as conn:
-                return await credentials.login_with_session(
-                    conn,
-                    state.digester,
-                    cookie,
-                    method=request.method,
-                    csrf_header=request.headers.get("x-csrf-token"),
-                )
-    except credentials.CsrfFailed as exc:
-        raise Forbidden("Authorization fails: missing or wrong X-CSRF-Token header") from exc
     except credentials.AuthenticationFailed as exc:
         await count_failed_login(state, request)
         raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
-    return ANONYMOUS
+    cookie = request.cookies.get(credentials.SESSION_COOKIE)
+    if not cookie:
+        return ANONYMOUS
+    try:
+        async with state.read_connection() as conn:
+            return await credentials.login_with_session(
+                conn,
+                state.digester,
+                cookie,
+                method=request.method,
+                csrf_header=request.headers.get("x-csrf-token"),
+            )
+    except credentials.CsrfFailed as exc:
+        raise Forbidden("Authorization fails: missing or wrong X-CSRF-Token header") from exc
+    except credentials.AuthenticationFailed as exc:
+        # An ended session is no guess: a stale tab polling must not throttle its address.
+        raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
 
 
 async def limit_password_attempts(state: AppState, request: Request) -> None:

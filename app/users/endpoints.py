@@ -48,6 +48,7 @@ async def bootstrap_admin(
     if not state.settings.first_user_admin.enabled:
         raise FeatureDisabled("first_user_admin is disabled: create administrators another way")
     fields = body.user
+    await ldap_accounts.refuse_directory_name(state.ldap, fields.username)
     _, token, plain = await service.bootstrap(
         session,
         state.digester,

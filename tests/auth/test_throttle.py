@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import throttle
+from app.auth.credentials import SESSION_COOKIE
 from app.core.config import LoginRateLimitSettings
 from app.core.db import utcnow
 from app.core.security import TokenDigester
@@ -74,6 +75,22 @@ async def test_wrong_tokens_and_session_logins_count_too(
         assert wrong.status_code == 401
         assert (await client.get("/api/v1/me", headers=basic("y", "nope"))).status_code == 401
         assert (await _token(client, basic("alice", PASSWORD))).status_code == 429
+
+
+async def test_a_stale_session_cookie_is_no_failed_login(
+    session: AsyncSession, make_client: ClientFactory
+) -> None:
+    """A browser tab polling with a session that ended is refused, but is no guess: it must not
+    get its address (a whole office behind one NAT) throttled."""
+    await factories.create_registry(session)
+    await factories.create_user(session, username="alice")
+    async with make_client(**LIMIT) as client:
+        client.cookies.set(SESSION_COOKIE, "ended-or-forged-session")
+        for _ in range(5):
+            assert (await client.get("/api/v1/me")).status_code == 401
+        client.cookies.clear()
+        assert (await _token(client, basic("alice", PASSWORD))).status_code == 200
+    assert (await session.scalars(select(LoginFailure))).all() == []
 
 
 async def test_the_limit_can_be_turned_off(

@@ -240,6 +240,29 @@ async def test_local_user_creation_with_a_directory_name_is_refused(
     assert "username" in renamed.json()["message"]
 
 
+async def test_the_bootstrap_admin_cannot_take_a_directory_name(
+    session: AsyncSession, make_client: ClientFactory, slapd: Slapd
+) -> None:
+    """A directory user of that name could otherwise log into the local administrator."""
+    await factories.create_registry(session)
+
+    def body(username: str) -> dict[str, object]:
+        return {
+            "user": {
+                "username": username,
+                "email": f"{username}@local.test",
+                "password": "local password 1",
+            }
+        }
+
+    async with make_client(ldap=ldap_config(slapd)) as client:
+        refused = await client.post("/api/v1/users/bootstrap", json=body("bob"))
+        assert refused.status_code == 422, refused.text
+        assert "LDAP" in refused.json()["message"]["username"][0]
+        created = await client.post("/api/v1/users/bootstrap", json=body("localadmin"))
+        assert created.status_code == 201, created.text
+
+
 async def test_local_accounts_and_bots_keep_working_even_with_the_directory_down(
     session: AsyncSession, digester: object, make_client: ClientFactory, slapd: Slapd
 ) -> None:
