@@ -434,13 +434,12 @@ async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str
             )
         )
     ).all()
+    if not tags:
+        return  # the per-tag follow-up of a delete by digest: its tag went with the digest
+    # The registry's own event is what the webhooks receive, once.
+    await _enqueue_webhooks(session, ctx, namespace.id, "delete", data)
     removed = await repositories.forget_tags(
-        session,
-        namespace,
-        repository,
-        tags,
-        actor_id=actor.id if actor else None,
-        registry_event=data,
+        session, namespace, repository, tags, actor_id=actor.id if actor else None, notify=False
     )
     if removed:  # emptied: the repository went, and a later push creates it anew
         ctx.batch.repositories.pop((namespace.id, repository.name), None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -107,21 +106,18 @@ async def forget_tags(
     *,
     actor_id: int | None,
     reason: str | None = None,
-    registry_event: dict[str, Any] | None = None,
+    notify: bool = True,
 ) -> bool:
     """Remove `tags` here (the registry no longer serves them), a `repository.delete` activity
-    each and the namespace's `delete` webhooks; a repository left without tags goes too
-    (`namespace.delete`). True if it went.
+    each and, with `notify`, the namespace's `delete` webhooks; a repository left without tags
+    goes too (`namespace.delete`). True if it went.
 
     Deletes made here (API, garbage collector, sync) reach the registry as the internal
     identity, whose notifications are ignored: a webhook per tag is fired here instead, in the
-    same transaction. A delete by a registry client arrives as the registry's own
-    `registry_event`: that event is what the webhooks receive, once."""
+    same transaction. A delete by a registry client arrives as the registry's own event, which
+    the event processor hands to the webhooks itself (`notify=False`)."""
     extra = {} if reason is None else {"reason": reason}
-    if registry_event is not None:
-        if tags:
-            await webhooks.enqueue(session, namespace.id, "delete", registry_event)
-    else:
+    if notify:
         await _notify_deleted(session, namespace, repository, tags, actor_id, reason)
     for tag in tags:
         activities.record(
@@ -173,6 +169,11 @@ async def _notify_deleted(
     actor_id: int | None,
     reason: str | None,
 ) -> None:
+    if not tags:
+        return
+    webhook_ids = await webhooks.enabled_webhook_ids(session, namespace.id)
+    if not webhook_ids:
+        return
     actor = await session.get(User, actor_id) if actor_id is not None else None
     full_name = repository.name if namespace.global_ else f"{namespace.name}/{repository.name}"
     for tag in tags:
@@ -188,6 +189,7 @@ async def _notify_deleted(
                 "actor": {"name": actor.username if actor else INTERNAL_USERNAME},
                 "source": {"portus": reason or "deleted through Portus"},
             },
+            webhook_ids=webhook_ids,
         )
 
 

@@ -286,6 +286,26 @@ class TestProcessing:
         )
         assert [p["id"] for p in payloads] == [by_digest["id"]]
 
+    async def test_a_delete_matching_no_tag_leaves_the_repository_alone(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        """A repository without tags (imported, or emptied and pushed to by digest) is not
+        removed by a delete event that removed nothing."""
+        await factories.create_registry(session)
+        await factories.create_user(session, username="alice")
+        namespace = await session.scalar(select(Namespace).where(Namespace.name == "alice"))
+        assert namespace is not None
+        await repositories.find_or_create_repository(session, namespace, "app")
+        await session.commit()
+        await post(client, event("delete", "alice/app", tag="gone", timestamp=LATER))
+        await worker_for(sessionmaker, settings).process_batch()
+        assert list(await session.scalars(select(Repository.name))) == ["app"]
+        assert list(await session.scalars(select(Activity.key))).count("namespace.delete") == 0
+
     async def test_admin_push_creates_the_namespace(
         self,
         session: AsyncSession,
