@@ -289,7 +289,10 @@ async def get_webhook_delivery(
     )
 
 
-@router.put("/{webhook_id}/deliveries/{delivery_id}", responses=ERRORS)
+@router.put(
+    "/{webhook_id}/deliveries/{delivery_id}",
+    responses=error_responses(401, 403, 404, (409, "A sender is sending it right now"), 422),
+)
 async def resend_webhook_delivery(
     namespace_id: ResourceId,
     webhook_id: ResourceId,

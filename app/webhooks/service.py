@@ -10,6 +10,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
@@ -18,7 +19,7 @@ from app.authz.principal import Principal
 from app.core.config import Settings
 from app.core.crypto import secret_box
 from app.core.db import utcnow
-from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import (
     DeliveryStatus,
     Namespace,
@@ -323,8 +324,12 @@ async def add_header(
     if await repository.header_name_taken(session, webhook.id, name):
         raise Invalid({"name": ["has already been taken"]})
     header = WebhookHeader(webhook_id=webhook.id, name=name, value=value)
-    session.add(header)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(header)
+            await session.flush()
+    except IntegrityError as exc:  # the same name added concurrently
+        raise Invalid({"name": ["has already been taken"]}) from exc
     return header
 
 
@@ -397,6 +402,9 @@ async def resend_delivery(
     delivery = await repository.get_delivery(session, webhook.id, delivery_id)
     if delivery is None:
         raise NotFound("Not found: no such delivery")
+    if delivery.lease_until is not None and delivery.lease_until > utcnow():
+        # A sender holds it: clearing its lease would let another sender send it too.
+        raise Conflict("the delivery is being sent right now: re-send it once this attempt ends")
     delivery.status = DeliveryStatus.pending
     delivery.cycle_attempts = 0
     delivery.next_attempt_at = utcnow()

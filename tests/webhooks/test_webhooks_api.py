@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.crypto import secret_box
+from app.core.db import utcnow
 from app.core.security import TokenDigester
 from app.models import Activity, Namespace, Role, Visibility, Webhook, WebhookDelivery
-from app.webhooks import service
+from app.webhooks import repository, service
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 
@@ -419,3 +421,40 @@ class TestValidation:
         response = await client.put(f"{base}/deliveries/{delivery}", headers=world.owner)
         assert response.status_code == 422
         assert "enabled" in response.json()["message"]
+
+    async def test_resending_a_delivery_a_sender_holds_is_409(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World
+    ) -> None:
+        """Clearing a live lease would let a second sender send the same delivery."""
+        created = await create(client, world)
+        await service.enqueue(session, world.namespace.id, "push", {"id": "e"})
+        delivery = await session.scalar(select(WebhookDelivery))
+        assert delivery is not None
+        delivery.lease_until = utcnow() + timedelta(seconds=30)
+        await session.flush()
+        url = f"{hooks(world.namespace)}/{created['id']}/deliveries/{delivery.id}"
+        response = await client.put(url, headers=world.owner)
+        assert response.status_code == 409, response.text
+        assert "being sent" in response.json()["message"]
+        delivery.lease_until = utcnow() - timedelta(seconds=1)  # that sender died
+        await session.flush()
+        assert (await client.put(url, headers=world.owner)).status_code == 200
+
+    async def test_a_header_added_twice_at_once_is_422_not_500(
+        self, client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Two requests both pass the name check; the unique constraint decides."""
+
+        async def never_taken(*_args: Any) -> bool:
+            return False
+
+        monkeypatch.setattr(repository, "header_name_taken", never_taken)
+        created = await create(client, world)
+        url = f"{hooks(world.namespace)}/{created['id']}/headers"
+        header = {"name": "X-Twice", "value": "1"}
+        assert (await client.post(url, json=header, headers=world.owner)).status_code == 201
+        again = await client.post(url, json=header, headers=world.owner)
+        assert again.status_code == 422, again.text
+        assert "name" in again.json()["message"]
+        listed = await client.get(url, headers=world.owner)
+        assert [h["name"] for h in listed.json()] == ["X-Twice"]
