@@ -54,6 +54,9 @@ class SyncReport:
     tags_removed: list[str] = field(default_factory=list)
     # One line per registry or repository that could not be synchronised; the others were.
     errors: list[str] = field(default_factory=list)
+    # Registries whose catalog could not be read: the pass failed for them (it backs off).
+    # A repository's own error (a name the registry accepts and we do not) fails no pass.
+    unreachable: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -112,6 +115,7 @@ async def _sync_registry(
     except RegistryError as exc:
         # Never remove anything on the strength of a partial catalog.
         report.errors.append(f"{registry.hostname}: catalog: {exc}")
+        report.unreachable.append(registry.hostname)
         return
     async with session_scope(ctx.sessionmaker) as session:
         known = await queries.full_names(session, registry.id)

@@ -54,7 +54,13 @@ async def sync_catalog(context: TaskContext) -> str | None:
         f"{len(report.repositories_removed)} repositories, {len(report.tags_removed)} tags"
     )
     if report.errors:
-        raise PassFailed(f"{summary}; {len(report.errors)} errors, first: {report.errors[0]}")
+        summary += f"; {len(report.errors)} errors, first: {report.errors[0]}"
+    if report.unreachable:
+        raise PassFailed(summary)
+    # Errors of single repositories recur on every pass (an odd name in the catalog, say): they
+    # are reported, but backing the whole sync off for them would starve every other repository.
+    for error in report.errors:
+        logger.warning("catalog sync: %s", error)
     return summary
 
 

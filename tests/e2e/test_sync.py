@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ from sqlalchemy import select
 from app.core.db import session_scope
 from app.models import Activity, Namespace, Registry, Tag, Visibility
 from app.sync.service import sync_pass
+from app.tasks.periodic import PassFailed
+from app.tasks.runner import sync_catalog
+from tests.conftest import make_settings
 from tests.e2e.registry_bench import registry_bench
 from tests.support.tools import require_tool
 
@@ -136,3 +140,25 @@ async def test_rows_written_after_the_registry_was_asked_are_left_alone(tmp_path
         assert {name: d for name, (d, _) in (await bench.db_tags()).items()} == {
             "team/app:1": digest
         }
+
+
+async def test_a_repository_the_sync_cannot_take_fails_no_pass(tmp_path: Path) -> None:
+    """`a__b` is a name the registry accepts and Portus's namespaces do not. That error comes
+    back on every pass: it is reported, but does not fail the pass (a failed pass backs the
+    whole sync off, up to 5 minutes, for every other repository). An unreachable registry does
+    fail it."""
+    require_tool("skopeo")
+    async with registry_bench(tmp_path) as bench:
+        bench.push("a__b/app", "1", b"odd")
+        bench.push("team/app", "1", b"one")
+        ctx = replace(
+            bench.ctx,
+            settings=make_settings(bench.ctx.settings, background={"sync": {"strategy": "update"}}),
+        )
+        summary = await sync_catalog(ctx)
+        assert summary is not None
+        assert "1 errors" in summary and "a__b" in summary
+        assert list(await bench.db_tags()) == ["team/app:1"]
+        bench.registry.stop()
+        with pytest.raises(PassFailed, match="catalog"):
+            await sync_catalog(ctx)
