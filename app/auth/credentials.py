@@ -44,9 +44,13 @@ BAD_CREDENTIALS = "invalid username or password"
 
 
 class AuthenticationFailed(Exception):
-    def __init__(self, message: str = BAD_CREDENTIALS) -> None:
+    """Refused credentials. `guess` (the default): counted against the client's address by
+    login_rate_limit; a directory that cannot be asked is no guess of the client's."""
+
+    def __init__(self, message: str = BAD_CREDENTIALS, *, guess: bool = True) -> None:
         super().__init__(message)
         self.message = message
+        self.guess = guess
 
 
 def principal_for(user: User | repository.TokenOwner) -> Principal:
@@ -231,7 +235,9 @@ async def _login_with_directory(
     if unavailable is not None:
         if local_mismatch:  # the local password was wrong: that failure counts all the same
             await _record_failure(sessionmaker, username)
-        raise AuthenticationFailed(f"the LDAP directory cannot be used: {unavailable.message}")
+        raise AuthenticationFailed(
+            f"the LDAP directory cannot be used: {unavailable.message}", guess=False
+        )
     if found is None:
         await _record_failure(sessionmaker, username)
         raise AuthenticationFailed()

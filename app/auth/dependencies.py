@@ -67,7 +67,7 @@ async def get_principal(
                 state.sessionmaker, username, secret, state.ldap
             )
     except credentials.AuthenticationFailed as exc:
-        await count_failed_login(state, request)
+        await count_failed_login(state, request, exc)
         raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
     cookie = request.cookies.get(credentials.SESSION_COOKIE)
     if not cookie:
@@ -98,7 +98,11 @@ async def limit_password_attempts(state: AppState, request: Request) -> None:
         raise TooManyRequests(str(exc), exc.retry_after) from exc
 
 
-async def count_failed_login(state: AppState, request: Request) -> None:
+async def count_failed_login(
+    state: AppState, request: Request, failure: credentials.AuthenticationFailed
+) -> None:
+    if not failure.guess:
+        return
     await throttle.record_failure(
         state.sessionmaker, state.settings.login_rate_limit, throttle.client_address(request)
     )

@@ -175,8 +175,9 @@ async def _refused(
     state: AppState, request: Request, exc: credentials.AuthenticationFailed
 ) -> JSONResponse:
     """Wrong credentials: counted against the client's address (login_rate_limit)."""
-    client = throttle.client_address(request)
-    await throttle.record_failure(state.sessionmaker, state.settings.login_rate_limit, client)
+    if exc.guess:
+        client = throttle.client_address(request)
+        await throttle.record_failure(state.sessionmaker, state.settings.login_rate_limit, client)
     return _error(request, exc.message)
 
 

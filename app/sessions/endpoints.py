@@ -78,7 +78,7 @@ async def log_in(
             state.sessionmaker, body.username, body.password, state.ldap
         )
     except credentials.AuthenticationFailed as exc:
-        await count_failed_login(state, request)
+        await count_failed_login(state, request, exc)
         raise Unauthenticated(f"Authentication fails: {exc.message}") from exc
     assert principal.user_id is not None
     token = await service.open_session(session, state.digester, principal.user_id)

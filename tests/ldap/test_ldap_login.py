@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Activity, Namespace, TeamUser, User
+from app.models import Activity, LoginFailure, Namespace, TeamUser, User
 from app.users import service as users
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
@@ -303,6 +303,26 @@ async def test_an_unreachable_directory_gives_a_clear_message(
         token = await client.get("/v2/token", params={"service": "s"}, auth=("alice", pw("alice")))
         assert token.status_code == 401
         assert "LDAP directory cannot be used" in token.text
+
+
+async def test_a_directory_outage_is_no_guess_for_the_rate_limit(
+    session: AsyncSession, make_client: ClientFactory, slapd: Slapd
+) -> None:
+    """A whole office behind one address keeps logging in (CI retries, docker login) while the
+    directory is down: those refusals are not counted, or the office would get 429s that
+    outlast the outage."""
+    await factories.create_user(session, username="boss", admin=True)
+    config = ldap_config(slapd, port=free_port(), timeout=1)
+    async with make_client(ldap=config, login_rate_limit={"attempts": 2, "window": 600}) as client:
+        for _ in range(4):
+            refused = await client.get("/api/v1/me", auth=("alice", pw("alice")))
+            assert refused.status_code == 401
+            assert "LDAP directory cannot be used" in refused.text
+            token = await client.get("/v2/token", params={"service": "s"}, auth=("alice", "x"))
+            assert token.status_code == 401
+        local = await client.get("/api/v1/me", auth=("boss", PASSWORD))
+        assert local.status_code == 200, local.text
+    assert (await session.scalars(select(LoginFailure))).all() == []
 
 
 async def test_anonymous_search_without_a_service_bind(
