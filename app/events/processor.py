@@ -403,10 +403,16 @@ async def handle_pull(session: AsyncSession, ctx: EventContext, data: dict[str, 
     target = data["target"]
     pulled_at = _timestamp(data)
     matches = Tag.name == target["tag"] if target.get("tag") else Tag.digest == target.get("digest")
-    tags = await session.scalars(select(Tag).where(Tag.repository_id == repository.id, matches))
-    for tag in tags:
-        if tag.pulled_at is None or tag.pulled_at < pulled_at:
-            tag.pulled_at = pulled_at
+    # One statement (pulls are the most frequent events); an older pull never moves it back.
+    await session.execute(
+        update(Tag)
+        .where(
+            Tag.repository_id == repository.id,
+            matches,
+            or_(Tag.pulled_at.is_(None), Tag.pulled_at < pulled_at),
+        )
+        .values(pulled_at=pulled_at)
+    )
 
 
 async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:

@@ -306,6 +306,25 @@ class TestProcessing:
         assert list(await session.scalars(select(Repository.name))) == ["app"]
         assert list(await session.scalars(select(Activity.key))).count("namespace.delete") == 0
 
+    async def test_an_older_pull_never_moves_pulled_at_back(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        await factories.create_registry(session)
+        await factories.create_user(session, username="alice")
+        newer = event(
+            "pull", "alice/app", tag="1.0", method="GET", timestamp="2026-11-29T06:00:00Z"
+        )
+        older = event("pull", "alice/app", digest="sha256:aa", method="GET", timestamp=LATER)
+        await post(client, push("alice/app", "1.0", "sha256:aa"), newer, older)
+        await worker_for(sessionmaker, settings).process_batch()
+        tag = await session.scalar(select(Tag))
+        assert tag is not None
+        assert tag.pulled_at == datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+
     async def test_admin_push_creates_the_namespace(
         self,
         session: AsyncSession,
