@@ -259,11 +259,6 @@ class ProgressBar:
             self.bar.close()
 
 
-def _quiet_http_log() -> None:
-    """One line per registry request would tear the progress bar apart."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
 def _print_list(title: str, items: Sequence[str]) -> None:
     print(f"{title}: {len(items)}")
     for item in items:
@@ -274,7 +269,6 @@ async def _sync(settings: Settings, strategy: str) -> int:
     from app.sync.service import sync_pass
     from app.tasks.context import open_task_context
 
-    _quiet_http_log()
     print(
         f"catalog sync: strategy {strategy} (background.sync.strategy: "
         f"{settings.background.sync.strategy}), registry.catalog_page: "
@@ -306,7 +300,6 @@ async def _gc(settings: Settings, dry_run: bool) -> int:
     from app.gc.service import gc_pass
     from app.tasks.context import open_task_context
 
-    _quiet_http_log()
     gc = settings.delete.garbage_collector
     pattern = f"/{gc.tag}/" if gc.tag else "(every tag)"
     print(

@@ -156,7 +156,7 @@ def can_manage_members(principal: Principal, team: TeamFacts) -> bool:
 
 def can_exclude_from_ldap_sync(principal: Principal, team: TeamFacts) -> bool:
     """`POST /teams/:id/ldap_check`: the team's owners or an administrator."""
-    return not team.hidden and (principal.superuser or team.role is Role.owner)
+    return can_manage_members(principal, team)
 
 
 # --- namespaces (reference §6.2) -------------------------------------------------------------

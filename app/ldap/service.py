@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import repository as auth_repository
 from app.core.errors import Invalid, ServiceUnavailable
 from app.ldap.directory import Directory, DirectoryUnavailable, DirectoryUser
 from app.models import User
@@ -41,9 +42,7 @@ async def provision(session: AsyncSession, found: DirectoryUser, *, first_user_a
     administrator may have made it admin in Portus). Raises Invalid when the directory name
     cannot be a Portus user name.
     """
-    user = await session.scalar(
-        select(User).where(User.username == found.username).with_for_update()
-    )
+    user = await auth_repository.user_by_username(session, found.username)
     if user is None:
         admin = found.admin or (first_user_admin and await _no_people_yet(session))
         return await users.create_user(

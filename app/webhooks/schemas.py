@@ -12,7 +12,6 @@ from app.core.params import Text
 MethodName = Literal["GET", "POST"]
 ContentTypeName = Literal["application/json", "application/x-www-form-urlencoded"]
 DeliveryStatusName = Literal["pending", "delivered", "failed"]
-EventName = Literal["push", "delete"]
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Set by the HTTP client or by the sender itself: a custom header may not replace them.
