@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import api
 from app.auth.errors import TokenRequestError, handle_token_error
+from app.core.body_limit import BodyLimitMiddleware, BodyLimits
 from app.core.config import Settings
 from app.core.db import (
     ReadConnection,
@@ -127,6 +128,8 @@ def create_app(
         summary="Registry token service and notification receiver",
     )
     app.add_exception_handler(TokenRequestError, handle_token_error)
+    limits = settings.request_limits
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(api=limits.api, events=limits.events))
     install_error_handlers(app)
     api.include_registry_routes(app)
     app.mount("/api", api.create_api_app())

@@ -318,6 +318,17 @@ class LoginRateLimitSettings(_Node):
     window: int = Field(300, ge=1)
 
 
+class RequestLimitsSettings(_Node):
+    """Largest request body accepted, in bytes, per route class; larger ones get a 413 (read no
+    further than the limit, so a burst of huge bodies cannot exhaust memory)."""
+
+    # The REST API, /v2/token and everything else: JSON of a few fields (a description of up to
+    # 65,535 characters is the largest, ~400 KB when every character is escaped).
+    api: int = Field(1024 * 1024, ge=1024)
+    # The registry's notifications: envelopes of up to `threshold` events of ~1 KB each.
+    events: int = Field(16 * 1024 * 1024, ge=1024)
+
+
 class WebhookSettings(_Node):
     """Outgoing namespace webhooks: how long one request may take, and how failures are retried
     (attempt n waits `backoff_base * 2**(n-1)` seconds, at most `backoff_max`)."""
@@ -366,6 +377,7 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:3000", description="URL users and the registry use")
     notifications: NotificationSettings = NotificationSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    request_limits: RequestLimitsSettings = RequestLimitsSettings()
 
     @field_validator("public_url")
     @classmethod
