@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, or_
 
 from app.core.errors import Invalid
 from app.core.state import SettingsDep
+from app.core.text import load_json
 
 MAX_PER_PAGE = 1000
 MAX_PAGE = 10**12  # keeps the row offset inside BIGINT
@@ -156,8 +157,8 @@ def _cursor_value(key: SortKey, value: Any) -> Any:
     kind = key.column.type.python_type
     if kind is int and type(value) is int and value in _BIGINT:
         return value
-    if kind is str and isinstance(value, str) and "\x00" not in value:
-        return value
+    if kind is str and isinstance(value, str):
+        return value  # storable: load_json refused NUL and lone surrogates
     if kind is datetime and isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
@@ -172,8 +173,9 @@ def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
     `encode_cursor` made for this ordering."""
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        payload = json.loads(raw)
-    except (ValueError, binascii.Error, RecursionError):  # deep nesting: json recurses
+        # Refuses lone surrogates too (JSON's "\ud800"): no database driver can encode one.
+        payload = load_json(raw, max_depth=2)
+    except (ValueError, binascii.Error):
         payload = None
     if not isinstance(payload, dict) or not isinstance(payload.get("v"), list):
         raise Invalid({AFTER: ["is not a cursor from a Link header of this listing"]})

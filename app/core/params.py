@@ -7,16 +7,20 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator
 
+from app.core.text import text_problem
+
 MAX_ID = 2**63 - 1  # BIGINT: larger ids are a 422, not a database error
 
 ResourceId = Annotated[int, Path(ge=1, le=MAX_ID, description="numeric id")]
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
-# Text fields of request bodies: PostgreSQL cannot store NUL, and no client means to send one.
-Text = Annotated[str, AfterValidator(_no_nul)]
+# Text fields of request bodies: no NUL (PostgreSQL cannot store it) and no lone surrogate (no
+# driver can encode it), which no client means to send.
+Text = Annotated[str, AfterValidator(_storable)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -10,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import INTERNAL_USERNAME
 from app.core.errors import BadRequest
+from app.core.text import JsonRefused, load_json
 from app.models import EventStatus, RegistryEvent
 from app.registries.client import MANIFEST_TYPES
 
@@ -17,13 +17,12 @@ HANDLED_ACTIONS = ("push", "pull", "delete")
 
 
 def parse_envelope(raw: bytes) -> list[dict[str, Any]]:
-    """`{"events": [...]}`; anything else is a 400 naming the problem."""
-    if b"\\u0000" in raw or b"\x00" in raw:
-        raise BadRequest("the body contains NUL characters")
+    """`{"events": [...]}`; anything else is a 400 naming the problem. Every string in it is
+    storable text (the whole event is kept), nested no deeper than an event ever is."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+        body = load_json(raw)
+    except JsonRefused as exc:
+        raise BadRequest(f"the body is refused: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise BadRequest('the body must be an object with an "events" list')
     events: list[dict[str, Any]] = body["events"]
