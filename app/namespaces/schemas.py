@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.names import DisplayName
 from app.core.params import Text
 
 VisibilityName = Literal["private", "protected", "public"]
@@ -30,7 +31,7 @@ class NamespaceRead(BaseModel):
 class NamespaceUpdateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Text | None = Field(None, min_length=1, max_length=255)
+    name: DisplayName | None = Field(None, min_length=1, max_length=255)
     description: Text | None = Field(None, max_length=65535)
     visibility: VisibilityName | None = None
     team: Text | None = Field(None, min_length=1, max_length=255, description="team name")
@@ -39,7 +40,7 @@ class NamespaceUpdateFields(BaseModel):
 class NamespaceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Text = Field(min_length=1, max_length=255)
+    name: DisplayName = Field(min_length=1, max_length=255)
     team: Text = Field(min_length=1, max_length=255, description="name of a (visible) team")
     description: Text | None = Field(None, max_length=65535)
 

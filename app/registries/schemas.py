@@ -4,13 +4,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.names import DisplayName
 from app.core.params import Text
 
 
 class RegistryFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Text = Field(min_length=1, max_length=255)
+    name: DisplayName = Field(min_length=1, max_length=255)
     hostname: Text = Field(
         min_length=1,
         max_length=255,
@@ -43,7 +44,7 @@ class RegistryRead(BaseModel):
 class RegistryUpdateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Text | None = Field(None, min_length=1, max_length=255)
+    name: DisplayName | None = Field(None, min_length=1, max_length=255)
     hostname: Text | None = Field(
         None, min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-]+(:\d{1,5})?$"
     )

@@ -14,6 +14,7 @@ from app.auth import credentials
 from app.auth.dependencies import CurrentUser, Public, count_failed_login, limit_password_attempts
 from app.core.db import DbSession
 from app.core.errors import Unauthenticated
+from app.core.names import DisplayName
 from app.core.openapi import error_responses
 from app.core.params import Text
 from app.core.security import SESSION_MARKER, parse_token
@@ -45,7 +46,7 @@ class MeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Text | None = Field(None, min_length=3, max_length=255)
-    display_name: Text | None = Field(None, max_length=255)
+    display_name: DisplayName | None = Field(None, max_length=255)
 
 
 class PasswordChange(BaseModel):

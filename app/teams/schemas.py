@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.names import DisplayName
 from app.core.params import MAX_ID, Text
 from app.models import LdapCheck
 
@@ -38,7 +39,7 @@ class TeamRead(BaseModel):
 class TeamCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Text = Field(min_length=1, max_length=255)
+    name: DisplayName = Field(min_length=1, max_length=255)
     description: Text | None = Field(None, max_length=65535)
     owner_id: int | None = Field(None, ge=1, le=MAX_ID, description="administrators only")
 
@@ -46,7 +47,7 @@ class TeamCreate(BaseModel):
 class TeamUpdateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Text | None = Field(None, min_length=1, max_length=255)
+    name: DisplayName | None = Field(None, min_length=1, max_length=255)
     description: Text | None = Field(None, max_length=65535)
 
 

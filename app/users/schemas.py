@@ -6,16 +6,17 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from app.core.config import Settings
+from app.core.names import DisplayName
 from app.core.params import Text
 
 
 class UserCreateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: Text = Field(min_length=1, max_length=255)
+    username: DisplayName = Field(min_length=1, max_length=255)
     email: Text = Field(min_length=3, max_length=255)
     password: Text | None = Field(None, max_length=128)
-    display_name: Text | None = Field(None, max_length=255)
+    display_name: DisplayName | None = Field(None, max_length=255)
     bot: bool = False
 
 
@@ -30,10 +31,10 @@ class UserCreate(BaseModel):
 class BootstrapFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: Text = Field(min_length=1, max_length=255)
+    username: DisplayName = Field(min_length=1, max_length=255)
     email: Text = Field(min_length=3, max_length=255)
     password: Text = Field(max_length=128)
-    display_name: Text | None = Field(None, max_length=255)
+    display_name: DisplayName | None = Field(None, max_length=255)
 
 
 class BootstrapCreate(BaseModel):
@@ -87,7 +88,7 @@ class UserCreated(UserRead):
 class ApplicationTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    application: Text = Field(min_length=1, max_length=255)
+    application: DisplayName = Field(min_length=1, max_length=255)
 
 
 class ApplicationTokenRead(BaseModel):
@@ -122,10 +123,10 @@ UserCreated.model_rebuild()
 class UserUpdateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: Text | None = Field(None, min_length=1, max_length=255)
+    username: DisplayName | None = Field(None, min_length=1, max_length=255)
     email: Text | None = Field(None, min_length=3, max_length=255)
     password: Text | None = Field(None, max_length=128)
-    display_name: Text | None = Field(None, max_length=255)
+    display_name: DisplayName | None = Field(None, max_length=255)
 
 
 class UserUpdate(BaseModel):

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.core.names import DisplayName
 from app.core.params import Text
 
 MethodName = Literal["GET", "POST"]
@@ -67,7 +68,7 @@ def _header_value(value: str) -> str:
 HttpUrl = Annotated[Text, Field(min_length=1, max_length=2048), AfterValidator(_http_url)]
 HeaderName = Annotated[Text, Field(min_length=1, max_length=255), AfterValidator(_header_name)]
 HeaderValue = Annotated[Text, Field(max_length=4096), AfterValidator(_header_value)]
-Name = Annotated[Text, Field(min_length=1, max_length=255)]
+Name = Annotated[DisplayName, Field(min_length=1, max_length=255)]
 Credential = Annotated[Text, Field(max_length=255), AfterValidator(_header_value)]
 
 
