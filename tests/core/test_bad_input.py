@@ -145,3 +145,26 @@ class TestJsonApi:
         response = await client.post("/api/v1/teams", content=body, headers=alice | JSON)
         assert 400 <= response.status_code < 500
         assert "message" in response.json()
+
+
+class TestQueryAndPath:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/api/v1/users/%ED%A0%80",  # a UTF-8-encoded surrogate: not UTF-8, decoded as U+FFFD
+            "/api/v1/users/a%00b",
+            "/api/v1/search?q=%ED%A0%80",
+            "/api/v1/search?q=a%00b",
+            "/api/v1/namespaces/validate?name=%ED%A0%80",
+            "/api/v1/repositories?sort_attr=%ED%A0%80",
+            "/api/v1/repositories?after=%ED%A0%80",
+        ],
+    )
+    async def test_undecodable_or_nul_parameters_are_never_a_500(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester, url: str
+    ) -> None:
+        admin = await factories.create_user(session, username="root", admin=True)
+        token = await factories.create_token(session, digester, admin)
+        response = await client.get(url, headers={"Portus-Auth": f"root:{token}"})
+        assert response.status_code < 500, response.text
+        assert response.status_code in (200, 404, 422), response.text

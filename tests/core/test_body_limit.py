@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -77,7 +78,11 @@ class TestStreamedBody:
         ],
     )
     async def test_a_chunked_body_is_cut_off_past_the_limit(
-        self, limited: httpx.AsyncClient, path: str, content_type: str
+        self,
+        limited: httpx.AsyncClient,
+        path: str,
+        content_type: str,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         body = Chunks(100_000)  # ~100 MB if it were all read
         response = await limited.post(
@@ -89,6 +94,8 @@ class TestStreamedBody:
         assert str(API_LIMIT) in response.json()["message"]
         # Read no further than the limit (and the chunk that passed it): memory stays flat.
         assert body.consumed <= API_LIMIT // CHUNK + 1
+        # A client error, not logged as an unhandled one.
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
     async def test_events_are_cut_off_at_their_own_limit(self, limited: httpx.AsyncClient) -> None:
         body = Chunks(100_000)
