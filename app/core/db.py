@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
@@ -37,6 +37,23 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table) and has_integer_id(table):
+            # Without AUTOINCREMENT SQLite hands a deleted row's id (the highest) to the next
+            # insert, and what still names the old id (activities) then reads as the new row's.
+            # Set here rather than in each model's __table_args__ so that no table forgets it.
+            table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+def has_integer_id(table: Table) -> bool:
+    """A single integer primary key, numbered by the database."""
+    columns = list(table.primary_key.columns)
+    if len(columns) != 1:
+        return False
+    return isinstance(columns[0].type, Integer) and not columns[0].foreign_keys
 
 
 # SQLite only has 64-bit INTEGER primary keys when the type is exactly INTEGER.

@@ -432,6 +432,25 @@ class TestAdministration:
         self_delete = await client.delete(f"/api/v1/users/{root.id}", headers=headers)
         assert self_delete.status_code == 403
 
+    async def test_a_deleted_users_id_is_never_given_to_another(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        """SQLite without AUTOINCREMENT numbered the next user like the deleted newest one, and
+        the activities that kept the old id then read as the new user's."""
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        deleted = await client.delete(f"/api/v1/users/{alice.id}", headers=headers)
+        assert deleted.status_code == 204
+        created = await client.post(
+            "/api/v1/users",
+            json={
+                "user": {"username": "mallory", "email": "m@example.com", "password": "p4ssw0rd!"}
+            },
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["id"] > alice.id
+
 
 async def test_sorting(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
