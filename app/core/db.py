@@ -6,13 +6,14 @@ import enum
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -25,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from app.core.errors import BadRequest, Conflict, ServiceUnavailable, is_data_exception
+from app.core.files import private_sqlite_database
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -112,6 +114,9 @@ class IntEnumType(TypeDecorator[E], Generic[E]):
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_sqlite_database(Path(database))
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _install_sqlite_hooks(engine)
         return engine
