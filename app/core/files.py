@@ -7,6 +7,7 @@ stop a running installation over a mode it can fix itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -57,6 +58,7 @@ def private_sqlite_database(path: Path) -> None:
     tightened. A missing directory is left for SQLite to report."""
     if not path.parent.is_dir():
         return
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     for suffix in ("", "-wal", "-shm", "-journal"):
         private_file(path.with_name(path.name + suffix))

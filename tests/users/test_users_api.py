@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
@@ -358,6 +358,34 @@ class TestAdministration:
             auth=("alice", factories.PASSWORD),
         )
         assert await refresh_status(relogin.json()["refresh_token"]) == 200
+
+    async def test_a_token_stored_while_disabled_dies_when_enabled(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        """A login that read the account as enabled just before the disable can store its
+        identity token after the disable's delete: enabling must not bring that one to life."""
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        docker = await client.get(
+            "/v2/token",
+            params={"service": "s", "offline_token": "true"},
+            auth=("alice", factories.PASSWORD),
+        )
+        # the racing login's token: present while the account is disabled
+        await session.execute(update(User).where(User.id == alice.id).values(enabled=False))
+        on = await client.put(
+            f"/api/v1/users/{alice.id}/enabled", json={"enabled": True}, headers=headers
+        )
+        assert on.status_code == 200
+        refreshed = await client.post(
+            "/v2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": docker.json()["refresh_token"],
+                "service": "s",
+            },
+        )
+        assert refreshed.status_code == 401
 
     async def test_enabling_an_enabled_user_keeps_their_sessions(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
