@@ -111,6 +111,8 @@ def _load_private_key(path: Path) -> PrivateKey:
 
 def load_signing_key(settings: Settings) -> SigningKey:
     keys_dir = settings.data_dir / "keys"
+    if not settings.key_path or not settings.certificate_path:
+        private_directory(keys_dir)  # what is generated is kept there
     if settings.key_path:
         key_path = Path(settings.key_path)
     else:

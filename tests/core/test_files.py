@@ -72,6 +72,7 @@ class TestDataDirectory:
         finally:
             server.stop()
         assert mode(data) == 0o700
+        assert mode(data / "keys") == 0o700
         assert wal == 0o600
         for name in ("portus.sqlite3", *SECRETS):
             assert mode(data / name) == 0o600, name
