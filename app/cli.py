@@ -21,6 +21,7 @@ from sqlalchemy import text
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.db import create_engine, create_sessionmaker, session_scope
 from app.core.errors import AppError, Invalid
+from app.core.files import private_directory
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.main import ROOT, schema_head
@@ -38,7 +39,7 @@ def _alembic_config(settings: Settings) -> Config:
 
 
 def migrate(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     command.upgrade(_alembic_config(settings), "head")
 
 

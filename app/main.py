@@ -27,6 +27,7 @@ from app.core.db import (
     open_read_connections,
 )
 from app.core.errors import install_error_handlers
+from app.core.files import private_directory
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.core.security import TokenDigester
@@ -52,7 +53,7 @@ def build_state(
     http: httpx.AsyncClient,
     read_connection: ReadConnection,
 ) -> AppState:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     secret_key = instance_secret(settings.data_dir, "secret_key_base", settings.secret_key_base)
     return AppState(
         settings=settings,

@@ -32,16 +32,38 @@ def _include_object(
     return not (type_ == "index" and reflected and (name or "").endswith(postgresql_only))
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    # On the driver's connection: SQLAlchemy would open a transaction first, and inside one
+    # SQLite ignores this pragma.
+    cursor = connection.connection.cursor()
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    cursor.close()
+
+
 def _configure(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
         include_object=_include_object,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    if sqlite:
+        # SQLite's procedure for schema changes: a table rebuild (batch mode, or a migration's
+        # own) drops the old table, which with foreign keys on deletes the rows that reference
+        # it (ON DELETE CASCADE). Off during the migrations, checked before the commit.
+        _sqlite_foreign_keys(connection, on=False)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migrations broke foreign keys: {broken[:5]}")
+    finally:
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=True)
 
 
 async def _run_online() -> None:

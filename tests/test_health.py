@@ -4,6 +4,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
+from app.core.security import TokenDigester
 from app.models import RegistryEvent, TaskRun
 from tests.fixtures import factories
 
@@ -14,15 +15,16 @@ async def test_ping(client: httpx.AsyncClient) -> None:
 
 
 async def test_health_reports_database_and_registry(
-    session: AsyncSession, client: httpx.AsyncClient
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
-    healthy = await client.get("/api/v1/health")
+    admin = await factories.admin_headers(session, digester)
+    healthy = await client.get("/api/v1/health", headers=admin)
     assert healthy.status_code == 200
     assert healthy.json()["database"] == {"msg": "database is up-to-date", "success": True}
     assert healthy.json()["registry"]["msg"] == "no registry configured"
     # A registry nobody answers for: the component fails and the whole answer is 503.
     await factories.create_registry(session, hostname="127.0.0.1:9")
-    failing = await client.get("/api/v1/health")
+    failing = await client.get("/api/v1/health", headers=admin)
     assert failing.status_code == 503
     assert failing.json()["registry"]["success"] is False
 
@@ -44,8 +46,9 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
 
 
 async def test_health_shows_every_process_background_tasks(
-    session: AsyncSession, client: httpx.AsyncClient
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
+    admin = await factories.admin_headers(session, digester)
     session.add_all(
         [
             TaskRun(task="gc", worker="a:1", summary="deleted 3 tags", finished_at=utcnow()),
@@ -54,7 +57,7 @@ async def test_health_shows_every_process_background_tasks(
         ]
     )
     await session.flush()
-    answer = await client.get("/api/v1/health")
+    answer = await client.get("/api/v1/health", headers=admin)
     assert answer.status_code == 503  # the last sync pass failed
     background = answer.json()["background"]
     assert background["success"] is False
@@ -65,4 +68,57 @@ async def test_health_shows_every_process_background_tasks(
     # a later good pass clears it
     session.add(TaskRun(task="sync", worker="a:1", finished_at=utcnow()))
     await session.flush()
-    assert (await client.get("/api/v1/health")).status_code == 200
+    assert (await client.get("/api/v1/health", headers=admin)).status_code == 200
+
+
+class TestHealthForEveryoneElse:
+    """Up or down per component; what failed, where and on which process only for admins."""
+
+    async def _failing_installation(self, session: AsyncSession) -> None:
+        await factories.create_registry(session, hostname="127.0.0.1:9")
+        session.add(
+            TaskRun(
+                task="sync",
+                worker="build-host-7:4242",
+                error="ConnectError: 10.1.2.3 refused",
+                finished_at=utcnow(),
+            )
+        )
+        await session.flush()
+
+    async def test_anonymous_sees_up_or_down_only(
+        self, session: AsyncSession, client: httpx.AsyncClient
+    ) -> None:
+        await self._failing_installation(session)
+        answer = await client.get("/api/v1/health")
+        assert answer.status_code == 503
+        assert answer.json() == {
+            "database": {"success": True},
+            "registry": {"success": False},
+            "background": {"success": False},
+            "mail": {"success": True},
+        }
+
+    async def test_a_user_who_is_no_admin_sees_the_same(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        await self._failing_installation(session)
+        user = await factories.create_user(session)
+        token = await factories.create_token(session, digester, user)
+        answer = await client.get(
+            "/api/v1/health", headers={"Portus-Auth": f"{user.username}:{token}"}
+        )
+        assert answer.status_code == 503
+        assert set(answer.json()["background"]) == {"success"}
+        for secret in ("build-host-7", "4242", "10.1.2.3", "127.0.0.1:9", "msg"):
+            assert secret not in answer.text
+
+    async def test_an_admin_sees_the_details(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        await self._failing_installation(session)
+        admin = await factories.admin_headers(session, digester)
+        answer = await client.get("/api/v1/health", headers=admin)
+        assert answer.status_code == 503
+        assert answer.json()["background"]["tasks"]["sync"]["worker"] == "build-host-7:4242"
+        assert "127.0.0.1:9" in answer.json()["registry"]["msg"]

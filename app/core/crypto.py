@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 
 from app.core.config import Settings
+from app.core.files import private_directory
 from app.core.instance import instance_secret
 
 __all__ = ["InvalidToken", "SecretBox", "secret_box"]
@@ -43,5 +44,5 @@ def _box(data_dir: Path, configured: str, purpose: str) -> SecretBox:
 
 def secret_box(settings: Settings, purpose: str = "portus webhook secrets") -> SecretBox:
     """The box of this instance (the same `secret_key_base` the token digests use)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     return _box(settings.data_dir, settings.secret_key_base.get_secret_value(), purpose)

@@ -6,13 +6,14 @@ import enum
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -25,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from app.core.errors import BadRequest, Conflict, ServiceUnavailable, is_data_exception
+from app.core.files import private_sqlite_database
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,6 +39,23 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table) and has_integer_id(table):
+            # Without AUTOINCREMENT SQLite hands a deleted row's id (the highest) to the next
+            # insert, and what still names the old id (activities) then reads as the new row's.
+            # Set here rather than in each model's __table_args__ so that no table forgets it.
+            table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+def has_integer_id(table: Table) -> bool:
+    """A single integer primary key, numbered by the database."""
+    columns = list(table.primary_key.columns)
+    if len(columns) != 1:
+        return False
+    return isinstance(columns[0].type, Integer) and not columns[0].foreign_keys
 
 
 # SQLite only has 64-bit INTEGER primary keys when the type is exactly INTEGER.
@@ -95,6 +114,9 @@ class IntEnumType(TypeDecorator[E], Generic[E]):
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_sqlite_database(Path(database))
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _install_sqlite_hooks(engine)
         return engine

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from app.core.files import private_file
 from app.core.keys import create_private_file
 
 
@@ -21,4 +22,5 @@ def instance_secret(data_dir: Path, name: str, configured: SecretStr) -> str:
     path = data_dir / name
     if not path.exists():
         create_private_file(path, secrets.token_urlsafe(32).encode())
+    private_file(path)
     return path.read_text().strip()

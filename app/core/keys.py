@@ -22,6 +22,7 @@ from jose import jwk, jwt
 from jose.backends.base import Key
 
 from app.core.config import ConfigError, Settings
+from app.core.files import private_directory, private_file
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 _EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
@@ -63,7 +64,7 @@ def create_private_file(path: Path, data: bytes) -> bool:
     """Create `path` (mode 0600) whole or not at all, unless it exists: written to a temporary
     file, then linked into place, so a crash or a second process starting at the same moment
     never leaves a half-written key. False when another process won."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -110,6 +111,8 @@ def _load_private_key(path: Path) -> PrivateKey:
 
 def load_signing_key(settings: Settings) -> SigningKey:
     keys_dir = settings.data_dir / "keys"
+    if not settings.key_path or not settings.certificate_path:
+        private_directory(keys_dir)  # what is generated is kept there
     if settings.key_path:
         key_path = Path(settings.key_path)
     else:
@@ -124,6 +127,7 @@ def load_signing_key(settings: Settings) -> SigningKey:
                     serialization.NoEncryption(),
                 ),
             )
+        private_file(key_path)
     key = _load_private_key(key_path)
 
     if settings.certificate_path:

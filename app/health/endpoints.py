@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.auth.dependencies import Public
+from app.auth.dependencies import OptionalPrincipal, Public
 from app.core.db import DbSession
 from app.core.state import State
 from app.ldap.directory import Directory, DirectoryUnavailable
@@ -46,7 +46,10 @@ async def _ldap_component(directory: Directory) -> dict[str, Any]:
     # The body of a 503 is the same report as a 200's, not the error envelope.
     responses={503: {"model": dict[str, dict[str, Any]], "description": "A component is failing"}},
 )
-async def health(session: DbSession, state: State) -> JSONResponse:
+async def health(session: DbSession, state: State, principal: OptionalPrincipal) -> JSONResponse:
+    """Up or down per component for anybody (a load balancer, a monitor). The details (what
+    failed and why, schema revisions, task runs with their host names and pids, mail counts,
+    the directory's address) for administrators only: they map the installation."""
     components: dict[str, dict[str, Any]] = {}
     try:
         revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
@@ -89,4 +92,6 @@ async def health(session: DbSession, state: State) -> JSONResponse:
     if state.ldap is not None:
         components["ldap"] = await _ldap_component(state.ldap)
     ok = all(c.get("success", True) for c in components.values())
+    if not principal.admin:
+        components = {name: {"success": c.get("success", True)} for name, c in components.items()}
     return JSONResponse(components, status_code=200 if ok else 503)

@@ -26,6 +26,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.db import session_scope, utcnow
+from app.core.files import private_directory
 from app.models import TaskRun
 from app.tasks.context import TaskContext
 
@@ -98,7 +99,7 @@ async def _unlock(connection: AsyncConnection, key: int) -> None:
 
 
 def _open_lock_file(directory: Path, name: str) -> int:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)
     return os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
 

@@ -327,7 +327,11 @@ async def set_enabled(
     session: AsyncSession, principal: Principal, user_id: int, *, enabled: bool
 ) -> User:
     """Admins enable and disable others; anyone may disable themself, unless they are the last
-    administrator (nobody could administer the service then)."""
+    administrator (nobody could administer the service then).
+
+    Disabling ends the user's browser sessions, identity (refresh) tokens and reset links for
+    good: enabling again does not bring them back. Application tokens are only suspended while
+    disabled (as in Portus)."""
     if principal.user_id != user_id and not principal.admin:
         raise Forbidden("Authorization fails: only administrators change other users")
     if principal.user_id == user_id and enabled:
@@ -336,7 +340,13 @@ async def set_enabled(
     user = await get_user(session, str(user_id))
     if not enabled and user.admin and not await _other_admins(session, user.id):
         raise Invalid({"enabled": ["the last administrator cannot be disabled"]})
+    was_enabled = user.enabled
     user.enabled = enabled
+    # Also on enabling a disabled user: a login that read the account as enabled just before it
+    # was disabled may have stored its token after the disable's delete; nobody can log in while
+    # disabled, so no rightful session or identity token exists at that point.
+    if not enabled or not was_enabled:
+        await repository.revoke_logins(session, user.id)
     activities.record(
         session,
         "user.enabled" if enabled else "user.disabled",

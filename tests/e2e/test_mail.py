@@ -99,7 +99,7 @@ def test_the_background_sender_delivers(tmp_path: Path, stack_db: str) -> None:
                 # The server has the mail before the sender records it as sent.
                 deadline = time.monotonic() + 10
                 while True:
-                    health = client.get("/api/v1/health").json()
+                    health = client.get("/api/v1/health", headers=admin).json()
                     if health["mail"]["pending"] == 0 or time.monotonic() > deadline:
                         break
                     time.sleep(0.1)

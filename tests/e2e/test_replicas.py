@@ -344,7 +344,8 @@ def test_registry_down_backs_off_and_recovers(cluster: Cluster) -> None:
     # the sync passes meet the dead registry: recorded, shown by health (on any replica)
     def sync_failure_shown() -> Any:
         with cluster.replicas[1].client() as client:
-            tasks = client.get("/api/v1/health").json()["background"]["tasks"]
+            health = client.get("/api/v1/health", headers=cluster.headers)
+            tasks = health.json()["background"]["tasks"]
         return tasks.get("sync", {}).get("last_error")
 
     error = _wait(sync_failure_shown, 30, "the failed sync in health")

@@ -6,6 +6,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.security import TokenDigester
 from app.models import Activity, LoginFailure, Namespace, TeamUser, User
 from app.users import service as users
 from tests.conftest import ClientFactory
@@ -336,15 +337,16 @@ async def test_anonymous_search_without_a_service_bind(
 
 
 async def test_health_checks_the_service_bind(
-    session: AsyncSession, make_client: ClientFactory, slapd: Slapd
+    session: AsyncSession, make_client: ClientFactory, slapd: Slapd, digester: TokenDigester
 ) -> None:
+    admin = await factories.admin_headers(session, digester)
     async with make_client(ldap=ldap_config(slapd)) as client:
-        healthy = await client.get("/api/v1/health")
+        healthy = await client.get("/api/v1/health", headers=admin)
         assert healthy.json()["ldap"]["success"] is True
         assert str(slapd.port) in healthy.json()["ldap"]["msg"]
     wrong = ldap_config(slapd, authentication={"password": "not-the-service-password"})
     async with make_client(ldap=wrong) as client:
-        failing = await client.get("/api/v1/health")
+        failing = await client.get("/api/v1/health", headers=admin)
         assert failing.status_code == 503
         assert failing.json()["ldap"]["success"] is False
         assert "refused to bind" in failing.json()["ldap"]["msg"]

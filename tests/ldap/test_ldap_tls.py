@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import LdapSettings
+from app.core.security import TokenDigester
 from app.ldap.directory import Directory, DirectoryUnavailable, tls_minimum_version
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
@@ -54,12 +55,14 @@ async def test_login_over_tls_with_the_test_ca(
 async def test_a_certificate_from_another_ca_is_refused(
     tmp_path: Path,
     session: AsyncSession,
+    digester: TokenDigester,
     make_client: ClientFactory,
     slapd: Slapd,
     method: str,
     port_attr: str,
 ) -> None:
     other_ca = make_ca(tmp_path, "some-other-ca")
+    admin = await factories.admin_headers(session, digester)
     # Without ca_file the system's CAs are used: they do not know the test CA either.
     for ca_file in (other_ca, ""):
         config = tls_config(slapd, method, port_attr, ca_file)
@@ -71,7 +74,7 @@ async def test_a_certificate_from_another_ca_is_refused(
             message = login.json()["message"]
             assert "LDAP directory cannot be used" in message
             assert "certificate verify failed" in message.lower(), message
-            health = await client.get("/api/v1/health")
+            health = await client.get("/api/v1/health", headers=admin)
             assert health.status_code == 503
             assert "certificate verify failed" in health.json()["ldap"]["msg"].lower()
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import EmailSettings, Settings
 from app.core.db import utcnow
+from app.core.security import TokenDigester
 from app.mail import outbox, templates
 from app.mail.sender import send_due_mail
 from app.models import MailMessage, MailStatus
@@ -158,8 +159,10 @@ async def test_peer_verification_refuses_an_untrusted_certificate_clearly(
     sender: SenderFactory,
     pki: Pki,
     mode: Mode,
+    digester: TokenDigester,
 ) -> None:
     await factories.create_user(session, username="alice", email="alice@example.com")
+    admin = await factories.admin_headers(session, digester)
     with smtp_server(mode, pki) as server:
         smtp = server.settings(openssl_verify_mode="peer", ca_file=str(pki.other_ca_file))
         async with make_client(email=_api_email(smtp), public_url=PUBLIC_URL) as client:
@@ -177,7 +180,7 @@ async def test_peer_verification_refuses_an_untrusted_certificate_clearly(
             )
             assert "unable to get local issuer certificate" in row.last_error
             assert "email.smtp.ca_file" in row.last_error
-            health = await client.get("/api/v1/health")
+            health = await client.get("/api/v1/health", headers=admin)
             assert health.status_code == 503
             mail = health.json()["mail"]
             assert mail["success"] is False
@@ -192,7 +195,7 @@ async def test_peer_verification_refuses_an_untrusted_certificate_clearly(
             assert len(server.wait_for(1)) == 1
             row = await _row(session)
             assert row.status is MailStatus.sent and row.attempts == 2
-            healthy = await client.get("/api/v1/health")
+            healthy = await client.get("/api/v1/health", headers=admin)
             assert healthy.status_code == 200
             assert healthy.json()["mail"]["success"] is True
             assert healthy.json()["mail"]["pending"] == 0
@@ -237,7 +240,10 @@ async def test_a_refused_login_is_recorded_without_the_password(
 
 
 async def test_gives_up_after_the_last_attempt(
-    session: AsyncSession, make_client: ClientFactory, sender: SenderFactory
+    session: AsyncSession,
+    make_client: ClientFactory,
+    sender: SenderFactory,
+    digester: TokenDigester,
 ) -> None:
     user = await factories.create_user(session, username="alice", email="alice@example.com")
     nobody = {"enabled": True, "address": "127.0.0.1", "port": free_port()}
@@ -260,6 +266,7 @@ async def test_gives_up_after_the_last_attempt(
     # Exponential back-off between attempts (30 s, 60 s, 120 s, ...; at most an hour).
     assert [round(d / 30) * 30 for d in delays[:4]] == [30, 60, 120, 240]
     assert max(delays[:-1]) <= 3600
+    admin = await factories.admin_headers(session, digester)
     async with make_client(email=_api_email(nobody)) as client:
-        mail = (await client.get("/api/v1/health")).json()["mail"]
+        mail = (await client.get("/api/v1/health", headers=admin)).json()["mail"]
     assert mail["failed"] == 1 and mail["pending"] == 0 and mail["success"] is False

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
@@ -304,6 +304,113 @@ class TestAdministration:
         )
         assert last_admin.status_code == 422
 
+    async def test_disable_revokes_sessions_and_identity_tokens_for_good(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        make_client: ClientFactory,
+        digester: TokenDigester,
+    ) -> None:
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        app_token = await factories.create_token(session, digester, alice)
+        docker = await client.get(
+            "/v2/token",
+            params={"service": "s", "offline_token": "true"},
+            auth=("alice", factories.PASSWORD),
+        )
+        refresh = docker.json()["refresh_token"]
+        from_app_token = await client.get(
+            "/v2/token", params={"service": "s", "offline_token": "true"}, auth=("alice", app_token)
+        )
+        app_refresh = from_app_token.json()["refresh_token"]
+
+        async def refresh_status(token: str) -> int:
+            answer = await client.post(
+                "/v2/token",
+                data={"grant_type": "refresh_token", "refresh_token": token, "service": "s"},
+            )
+            return answer.status_code
+
+        async with make_client() as browser:
+            login = await browser.post(
+                "/api/v1/session", json={"username": "alice", "password": factories.PASSWORD}
+            )
+            assert login.status_code == 200
+            assert (await browser.get("/api/v1/me")).status_code == 200
+            assert await refresh_status(refresh) == 200
+            for enabled in (False, True):
+                toggled = await client.put(
+                    f"/api/v1/users/{alice.id}/enabled", json={"enabled": enabled}, headers=headers
+                )
+                assert toggled.status_code == 200
+            # back on: the session and both identity tokens stay dead...
+            assert (await browser.get("/api/v1/me")).status_code == 401
+        assert await refresh_status(refresh) == 401
+        assert await refresh_status(app_refresh) == 401
+        # ...the application token works again (suspended only, as in Portus)...
+        api = await client.get("/api/v1/teams", headers=auth("alice", app_token))
+        assert api.status_code == 200
+        # ...and so does the password, for a new session and identity token.
+        relogin = await client.get(
+            "/v2/token",
+            params={"service": "s", "offline_token": "true"},
+            auth=("alice", factories.PASSWORD),
+        )
+        assert await refresh_status(relogin.json()["refresh_token"]) == 200
+
+    async def test_a_token_stored_while_disabled_dies_when_enabled(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        """A login that read the account as enabled just before the disable can store its
+        identity token after the disable's delete: enabling must not bring that one to life."""
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        docker = await client.get(
+            "/v2/token",
+            params={"service": "s", "offline_token": "true"},
+            auth=("alice", factories.PASSWORD),
+        )
+        # the racing login's token: present while the account is disabled
+        await session.execute(update(User).where(User.id == alice.id).values(enabled=False))
+        on = await client.put(
+            f"/api/v1/users/{alice.id}/enabled", json={"enabled": True}, headers=headers
+        )
+        assert on.status_code == 200
+        refreshed = await client.post(
+            "/v2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": docker.json()["refresh_token"],
+                "service": "s",
+            },
+        )
+        assert refreshed.status_code == 401
+
+    async def test_enabling_an_enabled_user_keeps_their_sessions(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        docker = await client.get(
+            "/v2/token",
+            params={"service": "s", "offline_token": "true"},
+            auth=("alice", factories.PASSWORD),
+        )
+        again = await client.put(
+            f"/api/v1/users/{alice.id}/enabled", json={"enabled": True}, headers=headers
+        )
+        assert again.status_code == 200
+        refreshed = await client.post(
+            "/v2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": docker.json()["refresh_token"],
+                "service": "s",
+            },
+        )
+        assert refreshed.status_code == 200
+
     async def test_toggle_admin_joins_the_global_team(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
@@ -352,6 +459,25 @@ class TestAdministration:
         assert root is not None
         self_delete = await client.delete(f"/api/v1/users/{root.id}", headers=headers)
         assert self_delete.status_code == 403
+
+    async def test_a_deleted_users_id_is_never_given_to_another(
+        self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+    ) -> None:
+        """SQLite without AUTOINCREMENT numbered the next user like the deleted newest one, and
+        the activities that kept the old id then read as the new user's."""
+        headers = await admin_headers(session, digester)
+        alice = await factories.create_user(session, username="alice")
+        deleted = await client.delete(f"/api/v1/users/{alice.id}", headers=headers)
+        assert deleted.status_code == 204
+        created = await client.post(
+            "/api/v1/users",
+            json={
+                "user": {"username": "mallory", "email": "m@example.com", "password": "p4ssw0rd!"}
+            },
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["id"] > alice.id
 
 
 async def test_sorting(
