@@ -14,10 +14,11 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app import api
 from app.auth.errors import TokenRequestError, handle_token_error
+from app.core import metrics
 from app.core.config import Settings
 from app.core.db import (
     ReadConnection,
@@ -28,9 +29,11 @@ from app.core.db import (
 from app.core.errors import install_error_handlers
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
+from app.core.middleware import RequestMiddleware
 from app.core.security import TokenDigester
 from app.core.state import AppState
 from app.ldap.directory import Directory
+from app.metrics import endpoints as metrics_endpoints
 from app.registries.client import client_factory
 from app.tasks.context import TaskContext
 from app.tasks.runner import BackgroundRunner
@@ -86,6 +89,9 @@ def create_app(
         if maker is None:
             engine = create_engine(settings.resolved_database_url)
             maker = create_sessionmaker(engine)
+        if settings.metrics.enabled:
+            bind = maker.kw["bind"]
+            metrics.instrument_pool(bind.engine if isinstance(bind, AsyncConnection) else bind)
         async with (
             httpx.AsyncClient(trust_env=False) as http,
             open_read_connections(maker.kw["bind"]) as read_connection,
@@ -128,7 +134,11 @@ def create_app(
     )
     app.add_exception_handler(TokenRequestError, handle_token_error)
     install_error_handlers(app)
+    # Outermost of the app's own middleware: its id and timing cover the whole request.
+    app.add_middleware(RequestMiddleware, record_metrics=settings.metrics.enabled)
     api.include_registry_routes(app)
+    if settings.metrics.enabled:
+        app.include_router(metrics_endpoints.router)
     app.mount("/api", api.create_api_app())
     if (FRONTEND_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
