@@ -68,9 +68,14 @@ class RequestContextFilter(logging.Filter):
         masked = mask_credentials(message)
         if masked != message:
             record.msg, record.args = masked, None
+        # Exception texts may quote a request too (or a source line): formatted and masked
+        # here as well, even when another handler formatted them first.
         if record.exc_info and not record.exc_text:
-            # Exception texts may quote a request too: formatted and masked here as well.
-            record.exc_text = mask_credentials(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_credentials(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_credentials(record.stack_info)
         return True
 
 
