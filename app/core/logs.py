@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal
@@ -46,7 +46,7 @@ def request_id_from(header: bytes | None) -> str:
     """The client's `X-Request-Id` when it is sane, else a new random one."""
     if header is not None and _SANE_REQUEST_ID.fullmatch(header):
         return header.decode("ascii")
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4, a tenth of its cost
 
 
 def mask_credentials(text: str) -> str:

@@ -47,6 +47,8 @@ class RequestMiddleware:
     def __init__(self, app: ASGIApp, *, record_metrics: bool) -> None:
         self.app = app
         self.record_metrics = record_metrics
+        # Bounded like the label sets: routes x methods x status codes.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,8 +80,17 @@ class RequestMiddleware:
                 elapsed = time.perf_counter() - started
                 route = route_template(scope, root_path)
                 method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-                metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-                metrics.HTTP_LATENCY.labels(method, route).observe(elapsed)
+                key = (method, route, status)
+                children = self._children.get(key)
+                if children is None:
+                    # labels() takes a lock and builds a key: once per label set, not per request
+                    children = (
+                        metrics.HTTP_REQUESTS.labels(method, route, str(status)),
+                        metrics.HTTP_LATENCY.labels(method, route),
+                    )
+                    self._children[key] = children
+                children[0].inc()
+                children[1].observe(elapsed)
         # Reset only after a normal end: an exception is logged further out (the last-resort
         # 500 handler, uvicorn), and those lines belong to this request too.
         REQUEST_ID.reset(token)
