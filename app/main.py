@@ -122,6 +122,7 @@ def create_app(
                     state.ldap.close()
                 if engine is not None:
                     await engine.dispose()
+                metrics.process_stopped()
 
     app = FastAPI(
         title="Portus",

@@ -23,7 +23,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -99,6 +99,12 @@ def render(extra: CollectorRegistry | None = None) -> bytes:
     if extra is not None:
         output += generate_latest(extra)
     return output
+
+
+def process_stopped() -> None:
+    """Multiprocess mode: this worker's live gauges (its pool) no longer count once it stops."""
+    if multiprocess():
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def _checked_out(*_args: Any) -> None:

@@ -208,7 +208,10 @@ _WORKER = """
 import sys
 from app.core import metrics
 metrics.HTTP_REQUESTS.labels("GET", "/probe", "200").inc(int(sys.argv[1]))
+metrics.DB_POOL_IN_USE.inc(int(sys.argv[1]))
 sys.stdout.buffer.write(metrics.render())
+if sys.argv[2] == "stop":
+    metrics.process_stopped()
 """
 
 
@@ -217,13 +220,15 @@ def test_several_worker_processes_share_one_view(tmp_path: Path) -> None:
     env = os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     outputs = [
         subprocess.run(
-            [sys.executable, "-c", _WORKER, str(n)],
+            [sys.executable, "-c", _WORKER, str(n), end],
             env=env,
             capture_output=True,
             check=True,
             timeout=60,
         ).stdout.decode()
-        for n in (2, 5)
+        for n, end in ((2, "stop"), (5, "keep"))
     ]
     line = 'portus_http_requests_total{method="GET",route="/probe",status="200"} 7.0'
     assert line in outputs[1], outputs[1]
+    # The pool of a worker that stopped is no longer counted; its requests still are.
+    assert "portus_db_pool_connections_in_use 5.0" in outputs[1], outputs[1]
