@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
+from app.core import logs
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.db import create_engine, create_sessionmaker, session_scope
 from app.core.errors import AppError, Invalid
@@ -76,6 +77,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=args.log_level,
         proxy_headers=True,
         access_log=args.access_log,
+        # uvicorn's loggers go through the handler of logs.configure (format, request id,
+        # masking) instead of handlers of their own.
+        log_config=None,
     )
     return 0
 
@@ -383,13 +387,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # `serve --log-level` sets the service's own level too (not only uvicorn's).
     level = str(getattr(args, "log_level", "info")).upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO), format="%(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    logs.configure(settings.logging.format, getattr(logging, level, logging.INFO))
     # One line per request the service makes (registry, webhooks) is debugging, not information.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        settings = load_settings()
         return int(args.func(settings, args))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

@@ -14,10 +14,11 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app import api
 from app.auth.errors import TokenRequestError, handle_token_error
+from app.core import metrics
 from app.core.body_limit import BodyLimitMiddleware, BodyLimits
 from app.core.config import Settings
 from app.core.db import (
@@ -30,9 +31,11 @@ from app.core.errors import install_error_handlers
 from app.core.files import private_directory
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
+from app.core.middleware import RequestMiddleware
 from app.core.security import TokenDigester
 from app.core.state import AppState
 from app.ldap.directory import Directory
+from app.metrics import endpoints as metrics_endpoints
 from app.registries.client import client_factory
 from app.tasks.context import TaskContext
 from app.tasks.runner import BackgroundRunner
@@ -88,6 +91,9 @@ def create_app(
         if maker is None:
             engine = create_engine(settings.resolved_database_url)
             maker = create_sessionmaker(engine)
+        if settings.metrics.enabled:
+            bind = maker.kw["bind"]
+            metrics.instrument_pool(bind.engine if isinstance(bind, AsyncConnection) else bind)
         async with (
             httpx.AsyncClient(trust_env=False) as http,
             open_read_connections(maker.kw["bind"]) as read_connection,
@@ -118,6 +124,7 @@ def create_app(
                     state.ldap.close()
                 if engine is not None:
                     await engine.dispose()
+                metrics.process_stopped()
 
     app = FastAPI(
         title="Portus",
@@ -132,7 +139,11 @@ def create_app(
     limits = settings.request_limits
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(api=limits.api, events=limits.events))
     install_error_handlers(app)
+    # Outermost of the app's own middleware: its id and timing cover the whole request.
+    app.add_middleware(RequestMiddleware, record_metrics=settings.metrics.enabled)
     api.include_registry_routes(app)
+    if settings.metrics.enabled:
+        app.include_router(metrics_endpoints.router)
     app.mount("/api", api.create_api_app())
     if (FRONTEND_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")

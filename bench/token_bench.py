@@ -11,7 +11,7 @@ and prints requests/s, p50 and p99 latency for each, with the throughput ratios 
 The machine is shared and noisy: compare the ratios, not the absolute figures.
 
     .venv/bin/python bench/token_bench.py [--duration 10] [--connections 32]
-        [--pg postgresql://postgres@127.0.0.1:5432/test] [--json PATH]
+        [--pg postgresql://postgres@127.0.0.1:5432/test] [--json PATH] [--metrics]
 
 The load client is `wrk` when it is on PATH (`apt-get install -y wrk`), else an asyncio httpx
 load generator running in a separate process (`--client` forces one). The last line of stdout is
@@ -616,6 +616,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             config = tmp_path / "config.yml"
             config.write_text("")
             env = _service_env(service_url, data_dir, config)
+            if args.metrics:
+                # The request metrics on (the middleware times every request): their cost.
+                env.update(
+                    PORTUS_METRICS_ENABLED="true", PORTUS_METRICS_TOKEN=secrets.token_hex(16)
+                )
 
             migrated = subprocess.run(
                 [portus, "migrate"], env=env, capture_output=True, text=True, check=False
@@ -718,6 +723,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--metrics", action="store_true", help="run the service with metrics.enabled"
+    )
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.connections < 1 or args.warmup < 0:
         parser.error("--duration must be > 0, --connections >= 1, --warmup >= 0")

@@ -22,6 +22,7 @@ from fastapi.security import (
 
 from app.auth import credentials, throttle
 from app.authz.principal import ANONYMOUS, Principal
+from app.core import metrics
 from app.core.errors import Forbidden, TooManyRequests, Unauthenticated
 from app.core.state import AppState, State
 
@@ -95,12 +96,14 @@ async def limit_password_attempts(state: AppState, request: Request) -> None:
             state.sessionmaker, state.settings.login_rate_limit, throttle.client_address(request)
         )
     except throttle.TooManyFailures as exc:
+        metrics.LOGIN_THROTTLED.labels("api").inc()
         raise TooManyRequests(str(exc), exc.retry_after) from exc
 
 
 async def count_failed_login(
     state: AppState, request: Request, failure: credentials.AuthenticationFailed
 ) -> None:
+    metrics.LOGIN_FAILURES.labels("api").inc()
     if not failure.guess:
         return
     await throttle.record_failure(

@@ -17,6 +17,7 @@ from app.auth import credentials, repository, service, throttle
 from app.auth.errors import TokenRequestError, token_error_response
 from app.auth.scope import Scope, parse_scopes
 from app.authz.principal import ANONYMOUS, Principal
+from app.core import metrics
 from app.core.db import session_scope
 from app.core.state import AppState
 
@@ -44,9 +45,30 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _error(
     request: Request, message: str, status_code: int = 401, code: str = "UNAUTHORIZED"
 ) -> JSONResponse:
-    realm = request.url.hostname or "portus"
-    exc = TokenRequestError(message, status_code=status_code, code=code)
-    return token_error_response(exc, realm)
+    return _refusal(request, TokenRequestError(message, status_code=status_code, code=code))
+
+
+# Metrics reasons of the token service's refusals, by error code (a fixed set of labels).
+_REFUSAL_REASONS = {
+    "TOOMANYREQUESTS": "throttled",
+    "INVALID_REQUEST": "invalid_request",
+    "UNSUPPORTED": "invalid_request",
+    "TOO_LARGE": "too_large",
+}
+
+
+def _refusal(request: Request, exc: TokenRequestError) -> JSONResponse:
+    reason = _REFUSAL_REASONS.get(exc.code, "unauthorized")
+    metrics.TOKEN_REQUESTS.labels("refused", reason).inc()
+    return token_error_response(exc, request.url.hostname or "portus")
+
+
+def _granted(issued: service.IssuedRegistryToken, scopes: list[Scope]) -> None:
+    """Counted as partial when some requested action was not granted (an action policy refused,
+    an unknown namespace): what a client sees as "denied" on push or pull."""
+    asked = sum(len(set(scope.actions)) for scope in scopes)
+    given = sum(len(granted.actions) for granted in issued.access)
+    metrics.TOKEN_REQUESTS.labels("granted", "full" if given >= asked else "partial").inc()
 
 
 async def _issue(
@@ -162,6 +184,7 @@ async def _password_login(
     try:
         await throttle.check(state.sessionmaker, state.settings.login_rate_limit, client)
     except throttle.TooManyFailures as exc:
+        metrics.LOGIN_THROTTLED.labels("registry_token").inc()
         raise TokenRequestError(
             str(exc),
             status_code=429,
@@ -175,10 +198,13 @@ async def _refused(
     state: AppState, request: Request, exc: credentials.AuthenticationFailed
 ) -> JSONResponse:
     """Wrong credentials: counted against the client's address (login_rate_limit)."""
+    metrics.LOGIN_FAILURES.labels("registry_token").inc()
+    metrics.TOKEN_REQUESTS.labels("refused", "bad_credentials").inc()
     if exc.guess:
         client = throttle.client_address(request)
         await throttle.record_failure(state.sessionmaker, state.settings.login_rate_limit, client)
-    return _error(request, exc.message)
+    realm = request.url.hostname or "portus"
+    return token_error_response(TokenRequestError(exc.message), realm)
 
 
 @router.get(
@@ -213,10 +239,11 @@ async def get_token(request: Request) -> JSONResponse:
             else:
                 issued = await _issue(state, conn, principal, service_name, scopes)
     except TokenRequestError as exc:
-        return token_error_response(exc, request.url.hostname or "portus")
+        return _refusal(request, exc)
     except credentials.AuthenticationFailed as exc:
         return await _refused(state, request, exc)
 
+    _granted(issued, scopes)
     body = issued.body()
     if (params.get("offline_token") or "").lower() == "true" and principal.user_id is not None:
         # docker login: an identity token, so that docker stores it instead of the password.
@@ -269,10 +296,11 @@ async def post_token(request: Request) -> JSONResponse:
             else:
                 issued = await _issue(state, conn, principal, service_name, scopes)
     except TokenRequestError as exc:
-        return token_error_response(exc, request.url.hostname or "portus")
+        return _refusal(request, exc)
     except credentials.AuthenticationFailed as exc:
         return await _refused(state, request, exc)
 
+    _granted(issued, scopes)
     if grant_type == "password" and fields.get("access_type") == "offline":
         async with session_scope(state.sessionmaker) as session:
             refresh_token = await service.create_refresh_token(

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -343,6 +351,26 @@ class WebhookSettings(_Node):
     allow_local_network: bool = False
 
 
+class MetricsSettings(_Node):
+    """Prometheus metrics at `/metrics`: off by default; when on, a scraper must send
+    `Authorization: Bearer <token>` (compared in constant time)."""
+
+    enabled: bool = False
+    token: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _token_when_enabled(self) -> MetricsSettings:
+        if self.enabled and len(self.token.get_secret_value()) < 16:
+            raise ValueError("metrics.token must be set (16 characters or more) to enable metrics")
+        return self
+
+
+class LoggingSettings(_Node):
+    # text: one human-readable line per record; json: one JSON object per line, with the
+    # request id of the request that logged it.
+    format: Literal["text", "json"] = "text"
+
+
 class Settings(BaseSettings):
     """The whole configuration tree. Portus keys first, then the keys this implementation adds."""
 
@@ -378,6 +406,8 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     webhooks: WebhookSettings = WebhookSettings()
     request_limits: RequestLimitsSettings = RequestLimitsSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @field_validator("public_url")
     @classmethod

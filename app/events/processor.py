@@ -18,11 +18,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
+from app.authz import policy
+from app.authz.principal import ANONYMOUS, Principal, PrincipalKind
+from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.names import is_repository_name
-from app.models import Activity, Namespace, Registry, Repository, Tag, User
+from app.models import Activity, Namespace, Registry, Repository, Role, Tag, TeamUser, User
 from app.namespaces import service as namespaces
-from app.registries.client import ManifestInfo, RegistryClient, RegistryError
+from app.registries.client import ManifestInfo, ManifestNotFound, RegistryClient, RegistryError
 from app.repositories import service as repositories
 from app.webhooks import service as webhooks
 
@@ -55,12 +58,30 @@ class EventSkipped(Exception):
     """The event cannot be applied and never will be (unknown registry, invalid name...)."""
 
 
+# `EventContext.manifests` value of a manifest the registry answered 404 for.
+NOT_SERVED = "not served"
+
+
 @dataclass(frozen=True)
 class Actor:
     """The user named by an event's `actor` (the columns the processing needs)."""
 
     id: int
     username: str
+    admin: bool
+    bot: bool
+    namespace_id: int | None
+
+    def principal(self) -> Principal:
+        """The actor as the token service saw them when it let them push."""
+        return Principal(
+            kind=PrincipalKind.user,
+            user_id=self.id,
+            username=self.username,
+            admin=self.admin,
+            bot=self.bot,
+            personal_namespace_id=self.namespace_id,
+        )
 
 
 @dataclass
@@ -80,18 +101,24 @@ class BatchCache:
     namespaces: dict[tuple[int, str | None], Namespace] = field(default_factory=dict)
     repositories: dict[tuple[int, str], Repository] = field(default_factory=dict)
     webhook_ids: dict[int, Sequence[int]] = field(default_factory=dict)
+    # (namespace id, user id) -> the user's role in the namespace's team.
+    roles: dict[tuple[int, int], Role | None] = field(default_factory=dict)
 
     def forget_changes(self) -> None:
         self.namespaces.clear()
         self.repositories.clear()
+        self.roles.clear()
 
 
 @dataclass
 class EventContext:
     client_for: ClientFactory
+    # Push permissions are checked with the token service's policy, under these settings.
+    settings: Settings
     # The batch's manifests, asked from the registry before its events are processed (see
-    # `prefetch_manifests` and events.worker): never while holding SQLite's write lock.
-    manifests: dict[tuple[str, str], ManifestInfo | None] = field(default_factory=dict)
+    # `prefetch_manifests` and events.worker): never while holding SQLite's write lock. None:
+    # the registry could not be asked; NOT_SERVED: it answered 404.
+    manifests: dict[tuple[str, str], ManifestInfo | str | None] = field(default_factory=dict)
     # Called after a batch that handled events committed (wakes the webhook sender).
     on_committed: Callable[[], None] = field(default=lambda: None)
     # Look-ups shared by the events of the batch being processed (see `BatchCache`).
@@ -125,6 +152,8 @@ async def prefetch_manifests(
         async with limit:
             try:
                 ctx.manifests[key] = await ctx.client_for(registry).manifest(*key)
+            except ManifestNotFound:
+                ctx.manifests[key] = NOT_SERVED
             except RegistryError as exc:
                 logger.warning("cannot inspect %s@%s: %s", key[0], key[1], exc)
                 ctx.manifests[key] = None
@@ -200,6 +229,13 @@ async def _namespace(
     if namespace is None and create and name is not None:
         if not namespaces.is_valid_name(name):
             raise EventSkipped(f"invalid namespace name {name!r}")
+        # The token service grants a push into a missing namespace to administrators only; an
+        # event saying otherwise was not written by the registry (or came with a forged actor).
+        principal = actor.principal() if actor else ANONYMOUS
+        if not policy.can_push(principal, policy.UNKNOWN_NAMESPACE, ctx.settings):
+            raise EventSkipped(
+                f"{_actor_name(actor)} may not push to the missing namespace {name!r}"
+            )
         namespace = await namespaces.find_or_create_pushed_namespace(
             session, registry, name, actor.id if actor else None
         )
@@ -228,16 +264,44 @@ async def _repository(
     return repository
 
 
+def _actor_name(actor: Actor | None) -> str:
+    return "an unknown user" if actor is None else repr(actor.username)
+
+
 async def _actor(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> Actor | None:
     name = (data.get("actor") or {}).get("name")
     if not isinstance(name, str) or not name:
         return None
     if name not in ctx.batch.actors:
-        row = (
-            await session.execute(select(User.id, User.username).where(User.username == name))
-        ).first()
-        ctx.batch.actors[name] = None if row is None else Actor(row.id, row.username)
+        statement = select(User.id, User.username, User.admin, User.bot, User.namespace_id)
+        row = (await session.execute(statement.where(User.username == name))).first()
+        ctx.batch.actors[name] = None if row is None else Actor(*row)
     return ctx.batch.actors[name]
+
+
+async def _check_push(
+    session: AsyncSession, ctx: EventContext, namespace: Namespace, actor: Actor | None
+) -> None:
+    """The token service's rule (policy.can_push) for an existing namespace: a push it would not
+    have let the actor make is not recorded."""
+    principal = ANONYMOUS
+    role: Role | None = None
+    if actor is not None:
+        principal = actor.principal()
+        key = (namespace.id, actor.id)
+        if key not in ctx.batch.roles:
+            ctx.batch.roles[key] = await session.scalar(
+                select(TeamUser.role).where(
+                    TeamUser.team_id == namespace.team_id, TeamUser.user_id == actor.id
+                )
+            )
+        role = ctx.batch.roles[key]
+    facts = policy.NamespaceFacts(
+        id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
+    )
+    if not policy.can_push(principal, facts, ctx.settings):
+        label = "the global namespace" if namespace.global_ else f"namespace {namespace.name!r}"
+        raise EventSkipped(f"{_actor_name(actor)} may not push to {label}")
 
 
 async def _enqueue_webhooks(
@@ -263,19 +327,32 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
     registry = await _registry_for(session, ctx, data)
     actor = await _actor(session, ctx, data)
     namespace_name, repository_name = _split(target["repository"])
+    key = (target["repository"], digest)
+    if key not in ctx.manifests:
+        ctx.manifests[key] = await _inspect(ctx, registry, key)
+    prefetched = ctx.manifests[key]
+    if prefetched == NOT_SERVED:
+        # The registry's word is what counts: a tag for a manifest it does not serve is a
+        # forged event (or one whose manifest was deleted since), never something to show.
+        logger.warning(
+            "registry event %s skipped: the registry does not serve %s@%s",
+            data.get("id"),
+            key[0],
+            key[1],
+        )
+        raise EventSkipped(f"the registry does not serve {key[0]}@{key[1]}")
+    info = prefetched if isinstance(prefetched, ManifestInfo) else None
     namespace = await _namespace(session, ctx, registry, namespace_name, actor, create=True)
     if namespace is None:
         raise EventSkipped("the registry has no global namespace")
+    await _check_push(session, ctx, namespace, actor)
     repository = await _repository(session, ctx, namespace, repository_name, create=True)
     assert repository is not None
     pushed_at = _timestamp(data)
-    key = (target["repository"], digest)
-    tag_id: int | None = None
-    if key in ctx.manifests:
-        # Most pushes are of a new tag whose manifest the batch looked up: inserted at once, and
-        # read first only when it exists already (a statement fewer for most pushes).
-        values = _tag_values(data, actor, ctx.manifests[key], pushed_at)
-        tag_id = await _insert_new_tag(session, repository.id, tag_name, values)
+    # Most pushes are of a new tag: inserted at once, and read first only when it exists
+    # already (a statement fewer for most pushes).
+    values = _tag_values(data, actor, info, pushed_at)
+    tag_id = await _insert_new_tag(session, repository.id, tag_name, values)
     if tag_id is None:
         tag = await session.scalar(_TAG_BY_NAME, {"repository_id": repository.id, "name": tag_name})
         if (
@@ -295,17 +372,6 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
             # still happened: its webhooks fire all the same (each event is handled once).
             await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
             return
-        # The event's size is the manifest's own; ask the registry for the image's.
-        info: ManifestInfo | None
-        if key in ctx.manifests:
-            info = ctx.manifests[key]
-        else:
-            try:
-                info = await ctx.client_for(registry).manifest(*key)
-            except RegistryError as exc:
-                logger.warning("cannot inspect %s@%s: %s", key[0], key[1], exc)
-                info = None
-        values = _tag_values(data, actor, info, pushed_at)
         if tag is None:
             tag_id = await session.scalar(
                 _INSERT_TAG, {"name": tag_name, "repository_id": repository.id, **values}
@@ -381,6 +447,19 @@ async def _credit_imported_push(
         )
         .values(owner_id=actor.id)
     )
+
+
+async def _inspect(
+    ctx: EventContext, registry: Registry, key: tuple[str, str]
+) -> ManifestInfo | str | None:
+    """A manifest the batch did not prefetch, asked now (see `prefetch_manifests`)."""
+    try:
+        return await ctx.client_for(registry).manifest(*key)
+    except ManifestNotFound:
+        return NOT_SERVED
+    except RegistryError as exc:
+        logger.warning("cannot inspect %s@%s: %s", key[0], key[1], exc)
+        return None
 
 
 async def _find_repository(

@@ -43,6 +43,10 @@ class RegistryError(Exception):
     pass
 
 
+class ManifestNotFound(RegistryError):
+    """The registry answered 404: it does not serve that manifest (unlike an outage, final)."""
+
+
 @dataclass(frozen=True)
 class ManifestInfo:
     digest: str
@@ -191,6 +195,8 @@ class RegistryClient:
             )
         except httpx.HTTPError as exc:
             raise RegistryError(f"registry unreachable: {exc}") from exc
+        if response.status_code == 404:
+            raise ManifestNotFound(f"manifest {repository}@{reference}: HTTP 404")
         if response.status_code != 200:
             raise RegistryError(f"manifest {repository}@{reference}: HTTP {response.status_code}")
         digest = response.headers.get("Docker-Content-Digest", reference)
@@ -208,7 +214,12 @@ class RegistryClient:
         if media_type in LIST_TYPES or "manifests" in body:
             size = 0
             for child in body.get("manifests", []):
-                child_info = await self.manifest(repository, child["digest"])
+                try:
+                    child_info = await self.manifest(repository, child["digest"])
+                except ManifestNotFound as exc:
+                    # The list itself is served: a missing image is the registry's problem,
+                    # not a sign that the list was never pushed.
+                    raise RegistryError(str(exc)) from exc
                 size += child_info.size
             return ManifestInfo(digest=digest, media_type=media_type, image_id=None, size=size)
         config = body.get("config") or {}

@@ -117,7 +117,11 @@ class BackgroundRunner:
         if settings.background.registry.enabled:
             runner.event_worker = EventWorker(
                 context.sessionmaker,
-                EventContext(client_for=context.client_for, on_committed=runner.webhook_wake.set),
+                EventContext(
+                    client_for=context.client_for,
+                    settings=settings,
+                    on_committed=runner.webhook_wake.set,
+                ),
             )
         runner.periodic = [PeriodicRunner(context, task) for task in periodic_tasks(context)]
         return runner

@@ -216,6 +216,76 @@ class TestSkopeo:
         assert recorded["size"] > 2 * 100
 
 
+class TestForgedEvents:
+    """Whoever holds the notification secret cannot make the service record what the registry
+    does not serve, nor what the token service would not have allowed."""
+
+    def test_only_what_the_registry_serves_and_policy_allows_is_recorded(
+        self, stack: Stack, skopeo: Skopeo, image: Path
+    ) -> None:
+        repo = f"docker://{stack.registry.host}/alice/forged"
+        alice = f"alice:{ALICE_PW}"
+        ok(skopeo.copy(f"oci:{image}:latest", f"{repo}:real", dest_creds=alice))
+
+        def tags() -> dict[str, dict[str, Any]]:
+            repos = stack.api("GET", "/repositories?all=true", headers=stack.admin_headers).json()
+            found = [r for r in repos if r["full_name"] == "alice/forged"]
+            if not found:
+                return {}
+            listed = stack.api(
+                "GET", f"/repositories/{found[0]['id']}/tags", headers=stack.admin_headers
+            ).json()
+            return {t["name"]: t for t in listed}
+
+        real = stack.wait_for(lambda: tags().get("real"))
+
+        def forged(repository: str, tag: str, digest: str, actor: str) -> dict[str, Any]:
+            return {
+                "id": str(uuid.uuid4()),
+                "timestamp": "2026-12-01T00:00:00Z",
+                "action": "push",
+                "target": {
+                    "repository": repository,
+                    "tag": tag,
+                    "digest": digest,
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                },
+                "request": {"host": stack.registry.host, "method": "PUT"},
+                "actor": {"name": actor},
+            }
+
+        events = [
+            # a digest the registry does not have, in a repository it has
+            forged("alice/forged", "ghost", "sha256:" + "0" * 64, "alice"),
+            # a real digest in a repository the registry does not have
+            forged("alice/never-pushed", "1", real["digest"], "alice"),
+            # bob, into alice's namespace, with a manifest the registry serves there
+            forged("alice/forged", "by-bob", real["digest"], "bob"),
+            # bob, into a namespace nobody created
+            forged("bobsteam/app", "1", real["digest"], "bob"),
+        ]
+        with stack.server.client() as client:
+            sent = client.post(
+                "/v2/webhooks/events",
+                content=json.dumps({"events": events}),
+                headers={"Authorization": "Bearer e2e-notifications-secret"},
+            )
+        assert sent.status_code == 202, sent.text
+        assert sent.json() == {"stored": len(events)}
+        # Events are handled in order: once a later real push is recorded, so are the forgeries.
+        ok(skopeo.copy(f"oci:{image}:other", f"{repo}:after", dest_creds=alice))
+        recorded = stack.wait_for(lambda: tags() if "after" in tags() else None)
+        assert set(recorded) == {"real", "after"}
+        repos = stack.api("GET", "/repositories?all=true", headers=stack.admin_headers).json()
+        names = {r["full_name"] for r in repos}
+        assert "alice/never-pushed" not in names
+        assert not any(name.startswith("bobsteam/") for name in names)
+        namespaces = stack.api("GET", "/namespaces", headers=stack.admin_headers).json()
+        assert "bobsteam" not in {n["name"] for n in namespaces}
+        log = stack.server.log_text()
+        assert events[0]["id"] in log and events[1]["id"] in log
+
+
 class TestTagDelete:
     def test_deleting_a_tag_keeps_the_tags_that_share_its_digest(
         self, stack: Stack, skopeo: Skopeo, image: Path

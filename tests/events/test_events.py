@@ -26,6 +26,7 @@ from app.models import (
     Namespace,
     RegistryEvent,
     Repository,
+    Role,
     Tag,
     Visibility,
     Webhook,
@@ -73,7 +74,7 @@ def worker_for(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
     """A worker whose registry is unreachable: sizes fall back, nothing else changes."""
     http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
     client_for = client_factory(http, settings, load_signing_key(settings))
-    return EventWorker(sessionmaker, EventContext(client_for=client_for))
+    return EventWorker(sessionmaker, EventContext(client_for=client_for, settings=settings))
 
 
 async def stored(session: AsyncSession) -> int:
@@ -349,6 +350,7 @@ class TestProcessing:
         settings: Settings,
     ) -> None:
         await factories.create_registry(session)
+        await factories.create_user(session, username="root", admin=True)
         await post(client, push("busybox", "1", "sha256:aa", actor="root"))
         await worker_for(sessionmaker, settings).process_batch()
         repository = await session.scalar(select(Repository))
@@ -402,11 +404,120 @@ class TestHostileEvents:
         settings: Settings,
     ) -> None:
         registry = await factories.create_registry(session)
+        await factories.create_user(session, username="root", admin=True)
         global_name = f"portus_global_namespace_{registry.id}"
         await post(client, push(f"{global_name}/foo", "1", "sha256:aa", actor="root"))
         await worker_for(sessionmaker, settings).process_batch()
         # Not filed as `foo` in the global namespace (which is what `foo` alone would mean).
         assert await session.scalar(select(func.count(Repository.id))) == 0
+
+    async def test_a_forged_push_by_a_user_creates_no_namespace(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        """Only administrators may push into a missing namespace (the token service's rule):
+        an event claiming that bob did is refused, whoever wrote it."""
+        await factories.create_registry(session)
+        await factories.create_user(session, username="bob")
+        forged = push("newteam/app", "1", "sha256:aa", actor="bob")
+        nobody = push("otherteam/app", "1", "sha256:bb", actor="ghost")
+        await post(client, forged, nobody)
+        await worker_for(sessionmaker, settings).process_batch()
+        names = set(await session.scalars(select(Namespace.name)))
+        assert not names & {"newteam", "otherteam"}
+        assert await session.scalar(select(func.count(Repository.id))) == 0
+        assert await outcomes(session) == [
+            (
+                forged["id"],
+                EventStatus.done,
+                "'bob' may not push to the missing namespace 'newteam'",
+            ),
+            (
+                nobody["id"],
+                EventStatus.done,
+                "an unknown user may not push to the missing namespace 'otherteam'",
+            ),
+        ]
+
+    async def test_a_forged_push_into_a_namespace_the_actor_may_not_push_to(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        """bob may pull from alice's team (a viewer) but not push: no tag, as no token."""
+        registry = await factories.create_registry(session)
+        alice = await factories.create_user(session, username="alice")
+        bob = await factories.create_user(session, username="bob")
+        await factories.create_namespace(
+            session,
+            registry,
+            name="team",
+            members={alice.id: Role.contributor, bob.id: Role.viewer},
+        )
+        by_bob = push("team/app", "1", "sha256:aa", actor="bob")
+        by_alice = push("team/app", "2", "sha256:bb", actor="alice")
+        await post(client, by_bob, by_alice)
+        await worker_for(sessionmaker, settings).process_batch()
+        assert list(await session.scalars(select(Tag.name))) == ["2"]
+        assert (await outcomes(session))[0][2] == "'bob' may not push to namespace 'team'"
+
+    async def test_a_push_of_a_manifest_the_registry_does_not_serve_is_skipped(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A 404 for the pushed digest: no tag, nothing created, the event is done (never
+        retried) and logged with its id. A registry that cannot be asked is no such answer."""
+        await factories.create_registry(session)
+        await factories.create_user(session, username="root", admin=True)
+        served = {"sha256:" + "1" * 64: OCI_MANIFEST}
+
+        def registry(request: httpx.Request) -> httpx.Response:
+            reference = request.url.path.rsplit("/", 1)[-1]
+            if reference == "sha256:" + "5" * 64:
+                return httpx.Response(503)
+            if reference not in served:
+                return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+            body = {"schemaVersion": 2, "config": {"size": 10, "digest": "sha256:cfg"}}
+            headers = {"Docker-Content-Digest": reference, "Content-Type": OCI_MANIFEST}
+            return httpx.Response(200, json=body | {"layers": []}, headers=headers)
+
+        http = httpx.AsyncClient(transport=httpx.MockTransport(registry))
+        client_for = client_factory(http, settings, load_signing_key(settings))
+        worker = EventWorker(sessionmaker, EventContext(client_for=client_for, settings=settings))
+        forged = push("newteam/app", "forged", "sha256:" + "0" * 64, actor="root")
+        await post(client, forged)
+        with caplog.at_level("WARNING", logger="app.events.processor"):
+            await worker.process_batch()
+        assert (
+            await session.scalar(
+                select(func.count(Namespace.id)).where(Namespace.name == "newteam")
+            )
+            == 0
+        )
+        assert await session.scalar(select(func.count(Tag.id))) == 0
+        [(_, status, error)] = await outcomes(session)
+        assert status is EventStatus.done
+        assert error is not None and "does not serve newteam/app@sha256:0000" in error
+        assert any(forged["id"] in record.getMessage() for record in caplog.records)
+
+        real = push("newteam/app", "real", "sha256:" + "1" * 64, actor="root")
+        unreachable = push("newteam/app", "later", "sha256:" + "5" * 64, actor="root")
+        await post(client, real, unreachable)
+        await worker.process_batch()
+        tags = {t.name: t for t in await session.scalars(select(Tag))}
+        assert set(tags) == {"real", "later"}
+        assert tags["real"].size == 10 and tags["real"].image_id == "cfg"
+        assert tags["later"].size is None  # recorded from the event alone, as before
+        await http.aclose()
 
     async def test_nul_characters_are_a_400(self, client: httpx.AsyncClient) -> None:
         body = json.dumps({"events": [push("a/b", "1", "sha256:1") | {"id": "x\u0000y"}]})
