@@ -230,7 +230,12 @@ async def _send(ctx: TaskContext, http: httpx.AsyncClient, job: Job) -> Outcome:
     except TimeoutError:
         error = f"timed out after {timeout:g} s"
     except LocalNetworkRefused as exc:
-        error = str(exc)  # says what to change, as is
+        # The log says only that it was refused (no address: that would be a DNS oracle);
+        # the server's own log says more, for the administrator.
+        logger.warning(
+            "webhook delivery %s refused: %s resolves to %s", job.uuid, exc.host, exc.address
+        )
+        error = LocalNetworkRefused.MESSAGE
     except Exception as exc:  # a broken receiver is a failed attempt, never a crashed sender
         error = f"{exc.__class__.__name__}: {exc}"[:2000]
     duration = round((time.perf_counter() - started) * 1000)

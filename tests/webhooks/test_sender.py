@@ -57,6 +57,14 @@ FAST = {
 
 
 @pytest.fixture
+async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with local targets allowed: these tests point webhooks at 127.0.0.1 (the check
+    when a webhook is saved is tested in test_webhooks_api.py)."""
+    async with make_client(**FAST) as c:
+        yield c
+
+
+@pytest.fixture
 async def task_context(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> AsyncIterator[TaskContext]:
@@ -471,10 +479,8 @@ class TestLocalNetwork:
             assert delivery.status == DeliveryStatus.pending  # retried later, like any failure
             attempt = await session.scalar(select(WebhookAttempt))
             assert attempt is not None
-            assert attempt.error == (
-                "127.0.0.1 resolves to 127.0.0.1, a local-network address: webhooks reach such "
-                "hosts only with webhooks.allow_local_network: true"
-            )
+            # no address named: the delivery log would be a DNS oracle for namespace members
+            assert attempt.error == "refused: not a public address"
             assert receiver.received == []
 
     async def test_a_name_that_rebinds_to_127_0_0_1_never_reaches_it(
@@ -509,12 +515,46 @@ class TestLocalNetwork:
         attempts = list(await session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id)))
         assert [(a.response_status, a.error) for a in attempts] == [
             (200, None),
-            (
-                None,
-                "hooks.rebind.test resolves to 127.0.0.1, a local-network address: webhooks "
-                "reach such hosts only with webhooks.allow_local_network: true",
-            ),
+            (None, "refused: not a public address"),
         ]
+        assert network.connections == [PUBLIC]
+
+    async def test_a_redirect_to_a_local_address_is_recorded_not_followed(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        digester: TokenDigester,
+        task_context: TaskContext,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A public receiver answering 302 to an internal URL: the attempt is the 302 (a failed
+        one, retried later); nothing asks the internal URL."""
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        namespace_id = await personal_namespace_id(session)
+        network = PretendNetwork(monkeypatch)
+        strict = strict_context(task_context)
+        with Receiver() as internal, Receiver(statuses=[302], location="") as public:
+            public.location = f"{internal.url}?stolen=1"
+            network.answer("hooks.redirect.test", [PUBLIC])
+            network.route(PUBLIC, ("127.0.0.1", public.port))
+            url = f"http://hooks.redirect.test:{public.port}/hook"
+            await create_webhook(client, headers, namespace_id, url=url)
+            await service.enqueue(session, namespace_id, "push", {"id": "1"})
+            await session.flush()
+            async with webhook_http_client(strict.settings.webhooks) as http:
+                assert await sender.deliver_due(strict, http) == 1
+            assert len(public.received) == 1
+            assert internal.received == []
+        attempt = await session.scalar(select(WebhookAttempt))
+        assert attempt is not None
+        assert attempt.response_status == 302 and attempt.error is None
+        assert attempt.response_headers is not None
+        assert attempt.response_headers["location"].endswith("?stolen=1")
+        delivery = await session.scalar(select(WebhookDelivery))
+        assert delivery is not None
+        await session.refresh(delivery)
+        assert delivery.status is DeliveryStatus.pending and delivery.last_status_code == 302
         assert network.connections == [PUBLIC]
 
 
