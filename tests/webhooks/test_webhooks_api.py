@@ -15,10 +15,19 @@ from app.core.config import Settings
 from app.core.crypto import secret_box
 from app.core.db import utcnow
 from app.core.security import TokenDigester
-from app.models import Activity, Namespace, Role, Visibility, Webhook, WebhookDelivery
+from app.models import (
+    Activity,
+    Namespace,
+    Role,
+    Visibility,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from app.webhooks import repository, service
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.network import PretendNetwork
 
 BODY = {
     "name": "ci",
@@ -26,6 +35,21 @@ BODY = {
     "username": "robot",
     "password": "hunter2-very-secret",
 }
+
+
+PUBLIC = "8.8.8.8"
+
+
+@pytest.fixture(autouse=True)
+async def network(monkeypatch: pytest.MonkeyPatch) -> PretendNetwork:
+    """The names these tests use, answered without a DNS server (a webhook's host is looked up
+    when it is saved)."""
+    pretend = PretendNetwork(monkeypatch)
+    pretend.answer("ci.example.com", [PUBLIC])
+    pretend.answer("hooks.example.com", [PUBLIC, "2001:4860:4860::8888"])
+    pretend.answer("intranet.example.com", ["10.20.30.40"])
+    pretend.answer("sneaky.example.com", [PUBLIC, "::ffff:169.254.169.254"])
+    return pretend
 
 
 @dataclass
@@ -180,9 +204,15 @@ class TestCrud:
         )
         assert duplicate.status_code == 422
         assert duplicate.json()["message"] == {"name": ["has already been taken"]}
+        for who in (world.owner, world.admin):
+            listed = await client.get(url, headers=who)
+            assert [(h["name"], h["value"]) for h in listed.json()] == [
+                ("X-Team", "a"),
+                ("Authorization", "********"),
+            ]
         listed = await client.get(url, headers=world.viewer)
         assert [(h["name"], h["value"]) for h in listed.json()] == [
-            ("X-Team", "a"),
+            ("X-Team", "********"),
             ("Authorization", "********"),
         ]
         assert "s3cr3t" not in listed.text
@@ -215,6 +245,58 @@ class TestCrud:
         assert detail.json()["payload"] == {"id": "event-2"}
         assert detail.json()["attempt_log"] == []
         assert (await client.get(f"{url}/999999", headers=world.viewer)).status_code == 404
+
+    async def test_header_values_are_shown_to_owners_and_admins_only(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World
+    ) -> None:
+        """Whether a value is a credential cannot be told from its name: every value is masked
+        for members who are not owners, in the header list and in the attempt log."""
+        created = await create(client, world)
+        url = f"{hooks(world.namespace)}/{created['id']}"
+        custom = {"X-Auth": "a-1", "X-Hub-Key": "hub-2", "X-Signature": "sig-3", "X-Plain": "p-4"}
+        for name, value in custom.items():
+            added = await client.post(
+                f"{url}/headers", json={"name": name, "value": value}, headers=world.owner
+            )
+            assert added.status_code == 201 and added.json()["value"] == value
+        await service.enqueue(session, world.namespace.id, "push", {"id": "e"})
+        delivery = await session.scalar(select(WebhookDelivery))
+        assert delivery is not None
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                number=1,
+                request_method="POST",
+                request_url=created["url"],
+                request_headers=custom | {"Authorization": "********"},
+                request_body="{}",
+                response_status=200,
+                response_headers={"set-cookie": "session=receiver-7"},
+                response_body="ok",
+                duration_ms=5,
+            )
+        )
+        await session.flush()
+        detail_url = f"{url}/deliveries/{delivery.id}"
+
+        for who in (world.owner, world.admin):
+            headers = (await client.get(f"{url}/headers", headers=who)).json()
+            assert {h["name"]: h["value"] for h in headers} == custom
+            attempt = (await client.get(detail_url, headers=who)).json()["attempt_log"][0]
+            assert attempt["request_headers"] == custom | {"Authorization": "********"}
+            assert attempt["response_headers"] == {"set-cookie": "session=receiver-7"}
+
+        listed = await client.get(f"{url}/headers", headers=world.viewer)
+        assert listed.status_code == 200
+        assert {h["name"]: h["value"] for h in listed.json()} == dict.fromkeys(custom, "********")
+        detail = await client.get(detail_url, headers=world.viewer)
+        assert detail.status_code == 200
+        attempt = detail.json()["attempt_log"][0]
+        assert set(attempt["request_headers"]) == {*custom, "Authorization"}
+        assert set(attempt["request_headers"].values()) == {"********"}
+        assert attempt["response_headers"] == {"set-cookie": "********"}
+        for value in [*custom.values(), "receiver-7"]:
+            assert value not in listed.text + detail.text
 
     async def test_disabled_webhooks_get_no_deliveries(
         self, session: AsyncSession, client: httpx.AsyncClient, world: World
@@ -389,6 +471,58 @@ class TestValidation:
         assert null.status_code == 422 and "url" in null.json()["message"]
         bad = await client.put(url, json={"url": "gopher://x"}, headers=world.owner)
         assert bad.status_code == 422 and "url" in bad.json()["message"]
+
+    @pytest.mark.parametrize(
+        ("url", "problem"),
+        [
+            ("http://127.0.0.1:8080/hook", "must point to a public address"),
+            ("http://[::7f00:1]/hook", "must point to a public address"),
+            ("http://169.254.169.254/latest/meta-data", "must point to a public address"),
+            ("https://intranet.example.com/hook", "must point to a public address"),
+            ("https://sneaky.example.com/hook", "must point to a public address"),
+            ("https://no-such-host.invalid/hook", "does not resolve"),
+        ],
+    )
+    async def test_local_or_unresolvable_targets_are_422_on_create_and_update(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World, url: str, problem: str
+    ) -> None:
+        refused = await client.post(
+            hooks(world.namespace), json=BODY | {"url": url}, headers=world.owner
+        )
+        assert refused.status_code == 422, refused.text
+        [message] = refused.json()["message"]["url"]
+        assert problem in message
+        # what the name resolves to is never told (a DNS oracle)
+        for address in ("10.20.30.40", "169.254", "a9fe", "127.0.0.1", "7f00"):
+            assert address not in message
+        assert await session.scalar(select(Webhook.id)) is None
+
+        created = await create(client, world)
+        changed = await client.put(
+            f"{hooks(world.namespace)}/{created['id']}", json={"url": url}, headers=world.owner
+        )
+        assert changed.status_code == 422, changed.text
+        assert problem in changed.json()["message"]["url"][0]
+        shown = await client.get(f"{hooks(world.namespace)}/{created['id']}", headers=world.owner)
+        assert shown.json()["url"] == BODY["url"]
+
+    async def test_public_targets_and_local_ones_when_allowed(
+        self, make_client: ClientFactory, world: World
+    ) -> None:
+        async with make_client() as client:
+            public = await client.post(
+                hooks(world.namespace),
+                json=BODY | {"url": "https://hooks.example.com/in"},
+                headers=world.owner,
+            )
+            assert public.status_code == 201, public.text
+        async with make_client(webhooks={"allow_local_network": True}) as client:
+            local = await client.post(
+                hooks(world.namespace),
+                json=BODY | {"url": "http://127.0.0.1:8080/hook"},
+                headers=world.owner,
+            )
+            assert local.status_code == 201, local.text
 
     @pytest.mark.parametrize(
         ("header", "field"),
