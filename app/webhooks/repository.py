@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery, WebhookHeader
+from app.models import (
+    DeliveryStatus,
+    Namespace,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookHeader,
+)
 
 WEBHOOK_SORT = {
     "id": Webhook.id,
@@ -112,17 +120,54 @@ def _due(now: datetime) -> Any:
     )
 
 
+def _held(now: datetime) -> Any:
+    """The webhooks with a delivery in flight (leased by any sender)."""
+    return select(WebhookDelivery.webhook_id).where(
+        WebhookDelivery.status == DeliveryStatus.pending, WebhookDelivery.lease_until > now
+    )
+
+
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[tuple[WebhookDelivery, Webhook]]:
-    """Lease up to `limit` due deliveries. On PostgreSQL the rows stay locked until the claim
-    commits and other senders skip them; SQLite has one writer at a time anyway."""
+    """Lease the oldest due delivery of each of up to `limit` webhooks that have none in
+    flight, taking the webhooks in turn: the one served longest ago (or never) first.
+
+    So a webhook has one request in flight at a time (its deliveries go out in order), and a
+    webhook with a thousand due deliveries gets one turn like any other: another namespace's
+    delivery waits for at most one request of each webhook ahead of it, never for the backlog.
+
+    On PostgreSQL the rows stay locked until the claim commits and other senders skip them;
+    SQLite has one writer at a time anyway. (Two replicas claiming at the same instant may
+    each take one delivery of the same webhook: a rare second request in flight, not a loss.)"""
+    ranked = (
+        select(
+            WebhookDelivery.id,
+            WebhookDelivery.next_attempt_at,
+            Webhook.last_claimed_at,
+            func.row_number()
+            .over(
+                partition_by=WebhookDelivery.webhook_id,
+                order_by=(WebhookDelivery.next_attempt_at, WebhookDelivery.id),
+            )
+            .label("place"),
+        )
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(_due(now), WebhookDelivery.webhook_id.not_in(_held(now)))
+        .subquery()
+    )
+    firsts = (
+        select(ranked.c.id)
+        .where(ranked.c.place == 1)
+        .order_by(
+            ranked.c.last_claimed_at.asc().nulls_first(), ranked.c.next_attempt_at, ranked.c.id
+        )
+        .limit(limit)
+    )
     statement = (
         select(WebhookDelivery, Webhook)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(_due(now))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
+        .where(WebhookDelivery.id.in_(firsts))
     )
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(of=WebhookDelivery, skip_locked=True)
@@ -132,6 +177,12 @@ async def claim_due(
             update(WebhookDelivery)
             .where(WebhookDelivery.id.in_([delivery.id for delivery, _ in rows]))
             .values(lease_until=lease_until)
+        )
+        await session.execute(
+            update(Webhook)
+            .where(Webhook.id.in_([webhook.id for _, webhook in rows]))
+            # a turn is no change of the webhook: updated_at stays
+            .values(last_claimed_at=now, updated_at=Webhook.updated_at)
         )
     return rows
 
@@ -150,14 +201,76 @@ async def headers_by_webhook(
     return found
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    """When the earliest pending delivery of an enabled webhook becomes due (its lease counts)."""
-    statement = (
-        select(
-            func.min(func.coalesce(WebhookDelivery.lease_until, WebhookDelivery.next_attempt_at))
-        )
+async def next_due_at(session: AsyncSession, now: datetime) -> datetime | None:
+    """When a sender may next find something to claim: the earliest next attempt of a webhook
+    with nothing in flight, or the earliest end of a lease (a sender that died)."""
+    pending = and_(WebhookDelivery.status == DeliveryStatus.pending, Webhook.enabled)
+    free = await session.scalar(
+        select(func.min(WebhookDelivery.next_attempt_at))
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(WebhookDelivery.status == DeliveryStatus.pending, Webhook.enabled)
+        .where(pending, WebhookDelivery.webhook_id.not_in(_held(now)))
     )
-    value = await session.scalar(statement)
-    return value if isinstance(value, datetime) else None
+    lease_ends = await session.scalar(
+        select(func.min(WebhookDelivery.lease_until))
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(pending, WebhookDelivery.lease_until > now)
+    )
+    times = [value for value in (free, lease_ends) if isinstance(value, datetime)]
+    return min(times) if times else None
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    pending: int  # waiting to be sent, now or after a back-off (disabled webhooks' included)
+    due: int  # of those, due now
+    failed: int  # given up on (kept until the retention deletes them)
+    oldest_due_at: datetime | None  # how long the queue lags
+
+
+async def queue_depth(session: AsyncSession, now: datetime) -> QueueDepth:
+    """The outbox at a glance (for metrics and health)."""
+    status = WebhookDelivery.status
+    is_due = and_(status == DeliveryStatus.pending, WebhookDelivery.next_attempt_at <= now)
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(status == DeliveryStatus.pending),
+                func.count().filter(is_due),
+                func.count().filter(status == DeliveryStatus.failed),
+                func.min(WebhookDelivery.next_attempt_at).filter(is_due),
+            )
+        )
+    ).one()
+    oldest = row[3] if isinstance(row[3], datetime) else None
+    return QueueDepth(int(row[0]), int(row[1]), int(row[2]), oldest)
+
+
+async def delete_old_deliveries(
+    session: AsyncSession, status: DeliveryStatus, created_before: datetime, *, limit: int
+) -> int:
+    """Up to `limit` deliveries in `status` created before the date; their attempts go with
+    them (ON DELETE CASCADE)."""
+    oldest = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.status == status, WebhookDelivery.created_at < created_before)
+        .order_by(WebhookDelivery.created_at)
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(WebhookDelivery).where(WebhookDelivery.id.in_(oldest.scalar_subquery()))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- the API's limit ---------------------------------------------------------------------------
+async def count_webhooks_locked(session: AsyncSession, namespace_id: int) -> int:
+    """The namespace's webhooks, counted with the namespace row locked (PostgreSQL) so that two
+    creations at once cannot both pass the limit; SQLite's write transactions are serial."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(Namespace.id).where(Namespace.id == namespace_id).with_for_update()
+        )
+    total = await session.scalar(
+        select(func.count(Webhook.id)).where(Webhook.namespace_id == namespace_id)
+    )
+    return int(total or 0)

@@ -193,6 +193,10 @@ async def create_webhook(
 ) -> tuple[Webhook, str]:
     """The webhook and its signing secret in plaintext (returned this once)."""
     scope = await _scope(session, settings, principal, namespace_id, "create")
+    limit = settings.webhooks.max_per_namespace
+    if await repository.count_webhooks_locked(session, scope.namespace.id) >= limit:
+        # Each webhook gets its own turn in the sender: the limit bounds a namespace's share.
+        raise Invalid({"webhooks": [f"a namespace has at most {limit} webhooks"]})
     await _check_url(settings, data.url)
     box = secret_box(settings)
     secret = new_secret()

@@ -506,6 +506,31 @@ class TestValidation:
         shown = await client.get(f"{hooks(world.namespace)}/{created['id']}", headers=world.owner)
         assert shown.json()["url"] == BODY["url"]
 
+    async def test_a_namespace_has_at_most_max_per_namespace_webhooks(
+        self, make_client: ClientFactory, world: World
+    ) -> None:
+        async with make_client(webhooks={"max_per_namespace": 2}) as client:
+            for n in range(2):
+                await create(client, world, name=f"hook-{n}")
+            third = await client.post(
+                hooks(world.namespace), json=BODY | {"name": "hook-3"}, headers=world.admin
+            )
+            assert third.status_code == 422, third.text
+            assert third.json()["message"] == {"webhooks": ["a namespace has at most 2 webhooks"]}
+            # another namespace has its own
+            other = await client.post(hooks(world.public), json=BODY, headers=world.owner)
+            assert other.status_code == 201, other.text
+            # deleting one makes room
+            first = (await client.get(hooks(world.namespace), headers=world.owner)).json()[0]
+            gone = await client.delete(
+                f"{hooks(world.namespace)}/{first['id']}", headers=world.owner
+            )
+            assert gone.status_code == 204
+            again = await client.post(
+                hooks(world.namespace), json=BODY | {"name": "hook-3"}, headers=world.owner
+            )
+            assert again.status_code == 201, again.text
+
     async def test_public_targets_and_local_ones_when_allowed(
         self, make_client: ClientFactory, world: World
     ) -> None:
