@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.crypto import secret_box
-from app.core.db import utcnow
+from app.core.db import create_engine, create_sessionmaker, session_scope, utcnow
 from app.core.security import TokenDigester
 from app.models import (
     Activity,
@@ -27,6 +29,7 @@ from app.models import (
 from app.webhooks import repository, service
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.fixtures.database import throwaway_database
 from tests.support.network import PretendNetwork
 
 BODY = {
@@ -617,3 +620,37 @@ class TestValidation:
         assert "name" in again.json()["message"]
         listed = await client.get(url, headers=world.owner)
         assert [h["name"] for h in listed.json()] == ["X-Twice"]
+
+
+class TestLimitRace:
+    async def test_two_creations_at_once_cannot_both_pass_the_limit(self, tmp_path: Path) -> None:
+        """The second count waits for the first creation's transaction (PostgreSQL: the
+        namespace row's lock; SQLite: BEGIN IMMEDIATE), and so sees its webhook."""
+        async with throwaway_database(tmp_path) as url:
+            engine = create_engine(url, pool_size=2)
+            maker = create_sessionmaker(engine)
+            try:
+                async with session_scope(maker) as session:
+                    registry = await factories.create_registry(session)
+                    namespace_id = (await factories.create_namespace(session, registry)).id
+                async with maker() as first, maker() as second:
+                    assert await repository.count_webhooks_locked(first, namespace_id) == 0
+                    first.add(
+                        Webhook(
+                            namespace_id=namespace_id,
+                            name="w",
+                            url="https://ci.example.com/",
+                            secret_encrypted="-",
+                        )
+                    )
+                    await first.flush()
+                    counting = asyncio.create_task(
+                        repository.count_webhooks_locked(second, namespace_id)
+                    )
+                    await asyncio.sleep(0.5)
+                    assert not counting.done()  # waits for the first creation
+                    await first.commit()
+                    assert await asyncio.wait_for(counting, 10) == 1
+                    await second.rollback()
+            finally:
+                await engine.dispose()
