@@ -120,10 +120,28 @@ def _due(now: datetime) -> Any:
     )
 
 
-def _held(now: datetime) -> Any:
-    """The webhooks with a delivery in flight (leased by any sender)."""
-    return select(WebhookDelivery.webhook_id).where(
-        WebhookDelivery.status == DeliveryStatus.pending, WebhookDelivery.lease_until > now
+def _free(now: datetime) -> Any:
+    """Enabled webhooks with no request in flight."""
+    return and_(
+        Webhook.enabled,
+        or_(Webhook.in_flight_until.is_(None), Webhook.in_flight_until <= now),
+    )
+
+
+def _oldest_pending(now: datetime | None) -> Any:
+    """A webhook's oldest pending delivery (due by `now`, if given), correlated to `webhooks`:
+    one probe of (webhook_id, status, next_attempt_at, id) whatever the backlog."""
+    statement = select(WebhookDelivery.id).where(
+        WebhookDelivery.webhook_id == Webhook.id,
+        WebhookDelivery.status == DeliveryStatus.pending,
+    )
+    if now is not None:
+        statement = statement.where(WebhookDelivery.next_attempt_at <= now)
+    return (
+        statement.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(1)
+        .correlate(Webhook)
+        .scalar_subquery()
     )
 
 
@@ -136,38 +154,32 @@ async def claim_due(
     So a webhook has one request in flight at a time (its deliveries go out in order), and a
     webhook with a thousand due deliveries gets one turn like any other: another namespace's
     delivery waits for at most one request of each webhook ahead of it, never for the backlog.
+    The cost grows with the number of webhooks, not with the backlog.
 
-    On PostgreSQL the rows stay locked until the claim commits and other senders skip them;
-    SQLite has one writer at a time anyway. (Two replicas claiming at the same instant may
-    each take one delivery of the same webhook: a rare second request in flight, not a loss.)"""
-    ranked = (
-        select(
-            WebhookDelivery.id,
-            WebhookDelivery.next_attempt_at,
-            Webhook.last_claimed_at,
-            func.row_number()
-            .over(
-                partition_by=WebhookDelivery.webhook_id,
-                order_by=(WebhookDelivery.next_attempt_at, WebhookDelivery.id),
-            )
-            .label("place"),
-        )
-        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(_due(now), WebhookDelivery.webhook_id.not_in(_held(now)))
+    On PostgreSQL the rows stay locked until the claim commits and other senders skip them; the
+    due conditions are repeated on the locked rows so that a row another sender leased in the
+    meantime is re-checked and left out. SQLite has one writer at a time anyway."""
+    first = _oldest_pending(now).label("delivery_id")
+    candidates = (
+        select(first, Webhook.id.label("webhook_id"), Webhook.last_claimed_at)
+        .where(_free(now))
         .subquery()
     )
     firsts = (
-        select(ranked.c.id)
-        .where(ranked.c.place == 1)
-        .order_by(
-            ranked.c.last_claimed_at.asc().nulls_first(), ranked.c.next_attempt_at, ranked.c.id
-        )
+        select(candidates.c.delivery_id)
+        .where(candidates.c.delivery_id.is_not(None))
+        .order_by(candidates.c.last_claimed_at.asc().nulls_first(), candidates.c.webhook_id)
         .limit(limit)
     )
+    # Two statements: the ids are few, and a planner misled by fresh statistics cannot turn
+    # them into a semi-join that probes every webhook once per due delivery.
+    ids = list(await session.scalars(firsts))
+    if not ids:
+        return []
     statement = (
         select(WebhookDelivery, Webhook)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(WebhookDelivery.id.in_(firsts))
+        .where(WebhookDelivery.id.in_(ids), _due(now))
     )
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(of=WebhookDelivery, skip_locked=True)
@@ -182,9 +194,18 @@ async def claim_due(
             update(Webhook)
             .where(Webhook.id.in_([webhook.id for _, webhook in rows]))
             # a turn is no change of the webhook: updated_at stays
-            .values(last_claimed_at=now, updated_at=Webhook.updated_at)
+            .values(last_claimed_at=now, in_flight_until=lease_until, updated_at=Webhook.updated_at)
         )
     return rows
+
+
+async def release_webhooks(session: AsyncSession, webhook_ids: Sequence[int]) -> None:
+    """Their requests were answered (recorded): their next deliveries may go."""
+    await session.execute(
+        update(Webhook)
+        .where(Webhook.id.in_(webhook_ids))
+        .values(in_flight_until=None, updated_at=Webhook.updated_at)
+    )
 
 
 async def headers_by_webhook(
@@ -203,19 +224,19 @@ async def headers_by_webhook(
 
 async def next_due_at(session: AsyncSession, now: datetime) -> datetime | None:
     """When a sender may next find something to claim: the earliest next attempt of a webhook
-    with nothing in flight, or the earliest end of a lease (a sender that died)."""
-    pending = and_(WebhookDelivery.status == DeliveryStatus.pending, Webhook.enabled)
-    free = await session.scalar(
-        select(func.min(WebhookDelivery.next_attempt_at))
-        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(pending, WebhookDelivery.webhook_id.not_in(_held(now)))
+    with nothing in flight, or the earliest end of a request in flight (a sender that died)."""
+    oldest = (
+        select(WebhookDelivery.next_attempt_at)
+        .where(WebhookDelivery.id == _oldest_pending(None))
+        .scalar_subquery()
     )
-    lease_ends = await session.scalar(
-        select(func.min(WebhookDelivery.lease_until))
-        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(pending, WebhookDelivery.lease_until > now)
+    free = await session.scalar(select(func.min(oldest)).where(_free(now)))
+    in_flight_ends = await session.scalar(
+        select(func.min(Webhook.in_flight_until)).where(
+            Webhook.enabled, Webhook.in_flight_until > now
+        )
     )
-    times = [value for value in (free, lease_ends) if isinstance(value, datetime)]
+    times = [value for value in (free, in_flight_ends) if isinstance(value, datetime)]
     return min(times) if times else None
 
 

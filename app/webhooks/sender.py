@@ -76,6 +76,7 @@ class Job:
     secret: str
     headers: list[tuple[str, str]]
     problem: str | None = None  # set when the job cannot be sent at all
+    webhook_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ def _job(
         secret=secret,
         headers=headers,
         problem=problem,
+        webhook_id=webhook.id,
     )
 
 
@@ -260,6 +262,7 @@ async def _record(ctx: TaskContext, outcomes: Sequence[Outcome]) -> None:
     config = ctx.settings.webhooks
     now = utcnow()
     async with session_scope(ctx.sessionmaker) as session:
+        await repository.release_webhooks(session, [outcome.job.webhook_id for outcome in outcomes])
         ids = [outcome.job.delivery_id for outcome in outcomes]
         found = await session.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
         deliveries = {delivery.id: delivery for delivery in found}

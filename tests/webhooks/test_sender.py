@@ -499,6 +499,7 @@ class TestClaiming:
             delivery.status = DeliveryStatus.delivered
             delivery.lease_until = None
             await session.flush()
+            await repository.release_webhooks(session, [webhook.id])
             session.expire_all()
         assert served == [(flood_id, 0), (quiet_id, "quiet"), (flood_id, 1), (flood_id, 2)]
         # the turns do not count as changes of the webhook
