@@ -225,6 +225,15 @@ def can_manage_webhook(principal: Principal, namespace: NamespaceFacts, settings
     )
 
 
+def can_see_webhook_secrets(principal: Principal, namespace: NamespaceFacts) -> bool:
+    """Header values (the custom headers, and the request and response headers in the attempt
+    log): administrators and the namespace's owners. Every other member sees every value masked:
+    whether a header is a credential cannot be told from its name (`X-Hub-Key`, `X-Auth`, ...)."""
+    if principal.superuser:
+        return True
+    return namespace.role is Role.owner and not namespace.global_
+
+
 # --- password reset ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AccountFacts:

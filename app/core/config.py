@@ -349,6 +349,14 @@ class WebhookSettings(_Node):
     # non-public address is not sent to (as GitLab does), so that namespace owners cannot make
     # the service probe its own network and read the answers in the delivery log.
     allow_local_network: bool = False
+    # One namespace must not stall the others: the sender takes turns between webhooks (one
+    # request in flight per webhook), sends up to `concurrency` at once per process, and a
+    # namespace has at most `max_per_namespace` webhooks.
+    concurrency: int = Field(8, ge=1, le=256, description="requests in flight per process")
+    max_per_namespace: int = Field(10, ge=1, le=1000)
+    # Deliveries (with their attempt logs) are deleted this many days after they were created.
+    keep_delivered_days: int = Field(30, ge=1)
+    keep_failed_days: int = Field(90, ge=1)
 
 
 class MetricsSettings(_Node):

@@ -32,6 +32,12 @@ class Webhook(Base):
     password_encrypted: Mapped[str | None] = mapped_column(Text)
     secret_encrypted: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When a sender last took one of its deliveries: the sender serves the webhook that waited
+    # longest first (round-robin), so a flooded webhook cannot hold back the others.
+    last_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set while one of its deliveries is being sent (the delivery's lease): one request in
+    # flight per webhook. Cleared when the answer is recorded; a dead sender's runs out.
+    in_flight_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -56,6 +62,16 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
         # The sender's "what is due" query.
         Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        # The sender's "oldest due delivery of this webhook" (one probe per webhook).
+        Index(
+            "ix_webhook_deliveries_webhook_status_due",
+            "webhook_id",
+            "status",
+            "next_attempt_at",
+            "id",
+        ),
+        # Pruning: the delivered (failed) ones older than the retention.
+        Index("ix_webhook_deliveries_status_created_at", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

@@ -24,6 +24,7 @@ from app.repositories import repository as repositories
 from app.sync.service import sync_pass
 from app.tasks.context import TaskContext
 from app.tasks.periodic import PassFailed, PeriodicRunner, PeriodicTask
+from app.webhooks import retention
 from app.webhooks.sender import run_sender
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def periodic_tasks(context: TaskContext) -> list[PeriodicTask]:
     tasks = [
         PeriodicTask("repository_counts", 5.0, fold_repository_counts),
         PeriodicTask("housekeeping", 600.0, housekeeping),
+        PeriodicTask("webhook_retention", retention.INTERVAL_SECONDS, retention.prune_deliveries),
     ]
     sync = settings.background.sync
     if sync.enabled:

@@ -22,6 +22,7 @@ import socket
 import ssl
 from collections.abc import Iterable
 from typing import TypeAlias
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -33,40 +34,67 @@ IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 # httpx's own defaults, which `_VettedTransport` has to spell out for the pool it builds.
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
 
-NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+# Prefixes whose last 32 bits are an IPv4 address the packet is delivered to: IPv4-compatible
+# (deprecated, ::a.b.c.d; `::` and `::1` land on 0.0.0.0/0.0.0.1 and are refused with it),
+# SIIT's IPv4-translated ::ffff:0:a.b.c.d, and NAT64's well-known prefix. (IPv4-mapped and 6to4
+# have `ipaddress` properties of their own.)
+EMBEDDING_IPV4 = (
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+    ipaddress.IPv6Network("64:ff9b::/96"),
+)
+# Refused whatever `is_global` says in this Python: site-local (deprecated, still routed inside
+# some networks), NAT64 for local use (RFC 8215: the IPv4 address may sit anywhere in it), and
+# Teredo (the client's IPv4 address is obfuscated, and a relay is needed anyway).
+REFUSED_IPV6 = (
+    ipaddress.IPv6Network("fec0::/10"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("2001::/32"),
+)
 
 
 class LocalNetworkRefused(httpx.ConnectError):
-    """Not connected: the host is, or resolves to, a local-network address.
+    """Not connected: the host is, or resolves to, a non-public address.
 
     An httpx error (so callers that handle httpx's errors handle this one), but not an httpcore
-    one: httpx passes it through as it is instead of re-wrapping it."""
+    one: httpx passes it through as it is instead of re-wrapping it. Its message names no
+    address: it lands in the delivery log, which namespace members read, and naming what an
+    internal name resolves to would make webhooks a DNS oracle. `host` and `address` are there
+    for the server's own log."""
+
+    MESSAGE = "refused: not a public address"
 
     def __init__(self, host: str, address: IPAddress) -> None:
-        super().__init__(
-            f"{host} resolves to {address}, a local-network address: webhooks reach such "
-            "hosts only with webhooks.allow_local_network: true"
-        )
+        super().__init__(self.MESSAGE)
+        self.host = host
+        self.address = address
 
 
 def _ipv4_behind(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one is turned into on its way: IPv4-mapped (a dual-stack
-    socket connects to the IPv4 address itself), NAT64's well-known prefix, and 6to4."""
+    """The IPv4 address an IPv6 one is turned into on its way (a dual-stack socket connects
+    to an IPv4-mapped address's IPv4 address itself; translators and tunnels do the rest)."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
-    if address in NAT64_PREFIX:
+    if any(address in network for network in EMBEDDING_IPV4):
         return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
     return address.sixtofour
 
 
-def is_local_network(address: IPAddress) -> bool:
-    """Not a public unicast address (judged by the IPv4 address behind an IPv6 spelling of one,
-    so that ::ffff:127.0.0.1 counts as loopback and ::ffff:8.8.8.8 as public)."""
+def is_public(address: IPAddress) -> bool:
+    """A global unicast address (`ipaddress`'s `is_global`, multicast excluded), judged by the
+    IPv4 address behind an IPv6 spelling of one, so that ::ffff:127.0.0.1 and ::7f00:1 count
+    as loopback and ::ffff:8.8.8.8 as public."""
     if isinstance(address, ipaddress.IPv6Address):
+        if any(address in network for network in REFUSED_IPV6):
+            return False
         behind = _ipv4_behind(address)
         if behind is not None:
-            return not behind.is_global
-    return not address.is_global
+            return is_public(behind)
+    return address.is_global and not address.is_multicast
+
+
+def is_local_network(address: IPAddress) -> bool:
+    return not is_public(address)
 
 
 async def _resolve(host: str, port: int) -> list[IPAddress]:
@@ -84,6 +112,37 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
     if not addresses:
         raise httpcore.ConnectError(f"{host} has no IPv4 or IPv6 address")
     return list(dict.fromkeys(addresses))
+
+
+# A webhook is saved while its owner waits: a slow resolver gets this long.
+LOOKUP_AT_SAVE_SECONDS = 5.0
+
+
+async def url_refusal(url: str, config: WebhookSettings) -> str | None:
+    """Why a webhook may not be saved with `url` (None: it may), told to its owner as a 422.
+
+    A literal address is judged as it is; a name is looked up now and refused if any answer is
+    not public (as a delivery would be), or if it does not resolve at all: the owner learns of a
+    typo at once instead of from a log of failed deliveries. The sender checks again at every
+    connection, since DNS answers change. With `allow_local_network` nothing is checked (an
+    internal name may resolve only where the sender runs). The messages name no address."""
+    if config.allow_local_network:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        addresses: list[IPAddress] = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            async with asyncio.timeout(min(config.timeout, LOOKUP_AT_SAVE_SECONDS)):
+                addresses = await _resolve(host, parts.port or 443)
+        except TimeoutError:
+            return f"host {host} could not be looked up in time: try again"
+        except httpcore.ConnectError:
+            return f"host {host} does not resolve to an address"
+    if not all(is_public(address) for address in addresses):
+        return "must point to a public address (not a loopback, private or link-local one)"
+    return None
 
 
 class VettedNetworkBackend(httpcore.AsyncNetworkBackend):

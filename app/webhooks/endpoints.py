@@ -59,8 +59,9 @@ def _with_secret(webhook: Webhook, secret: str) -> WebhookWithSecret:
     return WebhookWithSecret(**_read(webhook).model_dump(), secret=secret)
 
 
-def _header(header: WebhookHeader) -> WebhookHeaderRead:
-    value = MASK if is_sensitive_header(header.name) else header.value
+def _header(header: WebhookHeader, *, reveal: bool) -> WebhookHeaderRead:
+    # Credential-like names stay write-only even for owners (as the password does).
+    value = header.value if reveal and not is_sensitive_header(header.name) else MASK
     return WebhookHeaderRead(
         id=header.id, webhook_id=header.webhook_id, name=header.name, value=value
     )
@@ -81,8 +82,21 @@ def _delivery(delivery: WebhookDelivery) -> DeliveryRead:
     )
 
 
-def _attempt(attempt: WebhookAttempt) -> AttemptRead:
-    return AttemptRead.model_validate(attempt, from_attributes=True)
+def _masked(headers: dict[str, str]) -> dict[str, str]:
+    return dict.fromkeys(headers, MASK)
+
+
+def _attempt(attempt: WebhookAttempt, *, reveal: bool) -> AttemptRead:
+    read = AttemptRead.model_validate(attempt, from_attributes=True)
+    if reveal:
+        return read
+    response_headers = read.response_headers
+    return read.model_copy(
+        update={
+            "request_headers": _masked(read.request_headers),
+            "response_headers": None if response_headers is None else _masked(response_headers),
+        }
+    )
 
 
 # --- webhooks ----------------------------------------------------------------------------------
@@ -200,10 +214,10 @@ async def list_webhook_headers(
     settings: SettingsDep,
     principal: CurrentUser,
 ) -> list[WebhookHeaderRead]:
-    """Values of credential-like headers (Authorization, Cookie, *token*, *secret*, ...) are
-    shown as `********`."""
-    headers = await service.list_headers(session, settings, principal, namespace_id, webhook_id)
-    return [_header(header) for header in headers]
+    """Values are shown to administrators and the namespace's owners, as `********` to other
+    members; credential-like ones (Authorization, Cookie, *token*, *secret*, ...) to nobody."""
+    listed = await service.list_headers(session, settings, principal, namespace_id, webhook_id)
+    return [_header(header, reveal=listed.reveal) for header in listed.headers]
 
 
 @router.post("/{webhook_id}/headers", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -216,10 +230,10 @@ async def create_webhook_header(
     principal: CurrentUser,
 ) -> WebhookHeaderRead:
     """A header sent with every request (name unique per webhook, case-insensitively)."""
-    header = await service.add_header(
+    added = await service.add_header(
         session, settings, principal, namespace_id, webhook_id, name=body.name, value=body.value
     )
-    return _header(header)
+    return _header(added.headers[0], reveal=added.reveal)
 
 
 @router.delete(
@@ -277,15 +291,15 @@ async def get_webhook_delivery(
     settings: SettingsDep,
     principal: CurrentUser,
 ) -> DeliveryDetail:
-    """The payload and every attempt: request (credential headers masked), response (bodies cut
-    at 16 KiB), duration and error."""
-    delivery, attempts = await service.get_delivery(
+    """The payload and every attempt: request (credential headers masked; every header value
+    masked for members other than owners), response (bodies cut at 16 KiB), duration and error."""
+    log = await service.get_delivery(
         session, settings, principal, namespace_id, webhook_id, delivery_id
     )
     return DeliveryDetail(
-        **_delivery(delivery).model_dump(),
-        payload=delivery.payload,
-        attempt_log=[_attempt(attempt) for attempt in attempts],
+        **_delivery(log.delivery).model_dump(),
+        payload=log.delivery.payload,
+        attempt_log=[_attempt(attempt, reveal=log.reveal) for attempt in log.attempts],
     )
 
 

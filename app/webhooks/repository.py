@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery, WebhookHeader
+from app.models import (
+    DeliveryStatus,
+    Namespace,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookHeader,
+)
 
 WEBHOOK_SORT = {
     "id": Webhook.id,
@@ -112,17 +120,66 @@ def _due(now: datetime) -> Any:
     )
 
 
+def _free(now: datetime) -> Any:
+    """Enabled webhooks with no request in flight."""
+    return and_(
+        Webhook.enabled,
+        or_(Webhook.in_flight_until.is_(None), Webhook.in_flight_until <= now),
+    )
+
+
+def _oldest_pending(now: datetime | None) -> Any:
+    """A webhook's oldest pending delivery (due by `now`, if given), correlated to `webhooks`:
+    one probe of (webhook_id, status, next_attempt_at, id) whatever the backlog."""
+    statement = select(WebhookDelivery.id).where(
+        WebhookDelivery.webhook_id == Webhook.id,
+        WebhookDelivery.status == DeliveryStatus.pending,
+    )
+    if now is not None:
+        statement = statement.where(WebhookDelivery.next_attempt_at <= now)
+    return (
+        statement.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(1)
+        .correlate(Webhook)
+        .scalar_subquery()
+    )
+
+
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[tuple[WebhookDelivery, Webhook]]:
-    """Lease up to `limit` due deliveries. On PostgreSQL the rows stay locked until the claim
-    commits and other senders skip them; SQLite has one writer at a time anyway."""
+    """Lease the oldest due delivery of each of up to `limit` webhooks that have none in
+    flight, taking the webhooks in turn: the one served longest ago (or never) first.
+
+    So a webhook has one request in flight at a time (its deliveries go out in order), and a
+    webhook with a thousand due deliveries gets one turn like any other: another namespace's
+    delivery waits for at most one request of each webhook ahead of it, never for the backlog.
+    The cost grows with the number of webhooks, not with the backlog.
+
+    On PostgreSQL the rows stay locked until the claim commits and other senders skip them; the
+    due conditions are repeated on the locked rows so that a row another sender leased in the
+    meantime is re-checked and left out. SQLite has one writer at a time anyway."""
+    first = _oldest_pending(now).label("delivery_id")
+    candidates = (
+        select(first, Webhook.id.label("webhook_id"), Webhook.last_claimed_at)
+        .where(_free(now))
+        .subquery()
+    )
+    firsts = (
+        select(candidates.c.delivery_id)
+        .where(candidates.c.delivery_id.is_not(None))
+        .order_by(candidates.c.last_claimed_at.asc().nulls_first(), candidates.c.webhook_id)
+        .limit(limit)
+    )
+    # Two statements: the ids are few, and a planner misled by fresh statistics cannot turn
+    # them into a semi-join that probes every webhook once per due delivery.
+    ids = list(await session.scalars(firsts))
+    if not ids:
+        return []
     statement = (
         select(WebhookDelivery, Webhook)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(_due(now))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
+        .where(WebhookDelivery.id.in_(ids), _due(now))
     )
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(of=WebhookDelivery, skip_locked=True)
@@ -133,7 +190,22 @@ async def claim_due(
             .where(WebhookDelivery.id.in_([delivery.id for delivery, _ in rows]))
             .values(lease_until=lease_until)
         )
+        await session.execute(
+            update(Webhook)
+            .where(Webhook.id.in_([webhook.id for _, webhook in rows]))
+            # a turn is no change of the webhook: updated_at stays
+            .values(last_claimed_at=now, in_flight_until=lease_until, updated_at=Webhook.updated_at)
+        )
     return rows
+
+
+async def release_webhooks(session: AsyncSession, webhook_ids: Sequence[int]) -> None:
+    """Their requests were answered (recorded): their next deliveries may go."""
+    await session.execute(
+        update(Webhook)
+        .where(Webhook.id.in_(webhook_ids))
+        .values(in_flight_until=None, updated_at=Webhook.updated_at)
+    )
 
 
 async def headers_by_webhook(
@@ -150,14 +222,76 @@ async def headers_by_webhook(
     return found
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    """When the earliest pending delivery of an enabled webhook becomes due (its lease counts)."""
-    statement = (
-        select(
-            func.min(func.coalesce(WebhookDelivery.lease_until, WebhookDelivery.next_attempt_at))
-        )
-        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(WebhookDelivery.status == DeliveryStatus.pending, Webhook.enabled)
+async def next_due_at(session: AsyncSession, now: datetime) -> datetime | None:
+    """When a sender may next find something to claim: the earliest next attempt of a webhook
+    with nothing in flight, or the earliest end of a request in flight (a sender that died)."""
+    oldest = (
+        select(WebhookDelivery.next_attempt_at)
+        .where(WebhookDelivery.id == _oldest_pending(None))
+        .scalar_subquery()
     )
-    value = await session.scalar(statement)
-    return value if isinstance(value, datetime) else None
+    free = await session.scalar(select(func.min(oldest)).where(_free(now)))
+    in_flight_ends = await session.scalar(
+        select(func.min(Webhook.in_flight_until)).where(
+            Webhook.enabled, Webhook.in_flight_until > now
+        )
+    )
+    times = [value for value in (free, in_flight_ends) if isinstance(value, datetime)]
+    return min(times) if times else None
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    pending: int  # waiting to be sent, now or after a back-off (disabled webhooks' included)
+    due: int  # of those, due now
+    failed: int  # given up on (kept until the retention deletes them)
+    oldest_due_at: datetime | None  # how long the queue lags
+
+
+async def queue_depth(session: AsyncSession, now: datetime) -> QueueDepth:
+    """The outbox at a glance (for metrics and health)."""
+    status = WebhookDelivery.status
+    is_due = and_(status == DeliveryStatus.pending, WebhookDelivery.next_attempt_at <= now)
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(status == DeliveryStatus.pending),
+                func.count().filter(is_due),
+                func.count().filter(status == DeliveryStatus.failed),
+                func.min(WebhookDelivery.next_attempt_at).filter(is_due),
+            )
+        )
+    ).one()
+    oldest = row[3] if isinstance(row[3], datetime) else None
+    return QueueDepth(int(row[0]), int(row[1]), int(row[2]), oldest)
+
+
+async def delete_old_deliveries(
+    session: AsyncSession, status: DeliveryStatus, created_before: datetime, *, limit: int
+) -> int:
+    """Up to `limit` deliveries in `status` created before the date; their attempts go with
+    them (ON DELETE CASCADE)."""
+    oldest = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.status == status, WebhookDelivery.created_at < created_before)
+        .order_by(WebhookDelivery.created_at)
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(WebhookDelivery).where(WebhookDelivery.id.in_(oldest.scalar_subquery()))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- the API's limit ---------------------------------------------------------------------------
+async def count_webhooks_locked(session: AsyncSession, namespace_id: int) -> int:
+    """The namespace's webhooks, counted with the namespace row locked (PostgreSQL) so that two
+    creations at once cannot both pass the limit; SQLite's write transactions are serial."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(Namespace.id).where(Namespace.id == namespace_id).with_for_update()
+        )
+    total = await session.scalar(
+        select(func.count(Webhook.id)).where(Webhook.namespace_id == namespace_id)
+    )
+    return int(total or 0)

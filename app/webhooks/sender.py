@@ -1,15 +1,20 @@
 """Sending the outbox: claim due deliveries, send them outside any transaction, record.
 
-Three steps per batch, each short:
-1. claim (one transaction): lease up to `limit` due deliveries; on PostgreSQL `FOR UPDATE SKIP
-   LOCKED`, so concurrent senders never claim the same row;
-2. send (no transaction, no connection held): concurrently, at most `CONCURRENCY` at a time,
-   each bounded by `webhooks.timeout` in total;
-3. record (one transaction): an attempt row per request, and the delivery's new state (delivered;
-   or a retry after `backoff_base * 2**(n-1)` seconds; or failed after `max_attempts`).
+Each delivery goes through three short steps:
+1. claim (one transaction): lease the oldest due delivery of each webhook that has none in
+   flight, webhooks in turn (`repository.claim_due`); on PostgreSQL `FOR UPDATE SKIP LOCKED`,
+   so concurrent senders never claim the same row;
+2. send (no transaction, no connection held), bounded by `webhooks.timeout` in total;
+3. record (one transaction): an attempt row, and the delivery's new state (delivered; or a retry
+   after `backoff_base * 2**(n-1)` seconds; or failed after `max_attempts`).
 
-A sender that dies between 1 and 3 leaves leased rows; they are due again when the lease ends,
-so a delivery is sent at least once (receivers deduplicate with `X-Portus-Delivery`).
+`run_sender` keeps up to `webhooks.concurrency` deliveries in flight: a slot that frees up is
+filled at once (no batch waits for its slowest request), and since a webhook has one request in
+flight at a time and the webhook served longest ago goes first, a flooded or slow webhook takes
+one slot, not the queue. Another namespace's delivery waits for at most one free slot.
+
+A sender that dies between 1 and 3 leaves a leased row; it is due again when the lease ends, so
+a delivery is sent at least once (receivers deduplicate with `X-Portus-Delivery`).
 """
 
 from __future__ import annotations
@@ -21,10 +26,9 @@ import hashlib
 import hmac
 import json
 import logging
-import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -49,10 +53,9 @@ from app.webhooks.schemas import MASK, is_sensitive_header
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 50
-CONCURRENCY = 8
 LEASE_MARGIN_SECONDS = 10.0  # process clocks may differ a little; the database is one
 IDLE_POLL_SECONDS = 5.0  # other processes may enqueue without waking this one
+MIN_WAIT_SECONDS = 0.05
 MAX_LOGGED_BODY = 16 * 1024
 USER_AGENT = "Portus-Webhooks/2.4"
 
@@ -73,6 +76,7 @@ class Job:
     secret: str
     headers: list[tuple[str, str]]
     problem: str | None = None  # set when the job cannot be sent at all
+    webhook_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,10 +151,9 @@ def backoff_seconds(base: float, cap: float, attempt: int) -> float:
 
 # --- 1. claim ----------------------------------------------------------------------------------
 async def _claim(ctx: TaskContext, limit: int) -> list[Job]:
-    timeout = ctx.settings.webhooks.timeout
     now = utcnow()
-    # Long enough for the whole batch to be sent `CONCURRENCY` at a time, plus a margin.
-    lease = timeout * math.ceil(limit / CONCURRENCY) + LEASE_MARGIN_SECONDS
+    # One request per delivery, sent as soon as it is claimed: its timeout, plus a margin.
+    lease = ctx.settings.webhooks.timeout + LEASE_MARGIN_SECONDS
     async with session_scope(ctx.sessionmaker) as session:
         rows = await repository.claim_due(
             session, now=now, lease_until=now + timedelta(seconds=lease), limit=limit
@@ -195,6 +198,7 @@ def _job(
         secret=secret,
         headers=headers,
         problem=problem,
+        webhook_id=webhook.id,
     )
 
 
@@ -230,7 +234,12 @@ async def _send(ctx: TaskContext, http: httpx.AsyncClient, job: Job) -> Outcome:
     except TimeoutError:
         error = f"timed out after {timeout:g} s"
     except LocalNetworkRefused as exc:
-        error = str(exc)  # says what to change, as is
+        # The log says only that it was refused (no address: that would be a DNS oracle);
+        # the server's own log says more, for the administrator.
+        logger.warning(
+            "webhook delivery %s refused: %s resolves to %s", job.uuid, exc.host, exc.address
+        )
+        error = LocalNetworkRefused.MESSAGE
     except Exception as exc:  # a broken receiver is a failed attempt, never a crashed sender
         error = f"{exc.__class__.__name__}: {exc}"[:2000]
     duration = round((time.perf_counter() - started) * 1000)
@@ -253,6 +262,7 @@ async def _record(ctx: TaskContext, outcomes: Sequence[Outcome]) -> None:
     config = ctx.settings.webhooks
     now = utcnow()
     async with session_scope(ctx.sessionmaker) as session:
+        await repository.release_webhooks(session, [outcome.job.webhook_id for outcome in outcomes])
         ids = [outcome.job.delivery_id for outcome in outcomes]
         found = await session.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
         deliveries = {delivery.id: delivery for delivery in found}
@@ -301,69 +311,108 @@ async def _record(ctx: TaskContext, outcomes: Sequence[Outcome]) -> None:
                 delivery.next_attempt_at = now + timedelta(seconds=wait)
 
 
-async def deliver_due(ctx: TaskContext, http: httpx.AsyncClient, *, limit: int = BATCH_SIZE) -> int:
-    """Send the deliveries that are due (at most `limit`) with `http`, a `webhook_http_client`
-    made from the same settings; returns how many were attempted."""
-    jobs = await _claim(ctx, limit)
-    if not jobs:
-        return 0
-    bound = asyncio.Semaphore(CONCURRENCY)
+async def _deliver(ctx: TaskContext, http: httpx.AsyncClient, job: Job) -> None:
+    await _record(ctx, [await _send(ctx, http, job)])
 
-    async def bounded(job: Job) -> Outcome:
-        async with bound:
-            return await _send(ctx, http, job)
 
-    outcomes = await asyncio.gather(*(bounded(job) for job in jobs))
-    await _record(ctx, outcomes)
+async def deliver_due(
+    ctx: TaskContext, http: httpx.AsyncClient, *, limit: int | None = None
+) -> int:
+    """One claim (at most one delivery per webhook, at most `limit`, by default
+    `webhooks.concurrency`), sent at once with `http`, a `webhook_http_client` made from the
+    same settings, each recorded when it is answered; returns how many were attempted."""
+    jobs = await _claim(ctx, limit or ctx.settings.webhooks.concurrency)
+    await asyncio.gather(*(_deliver(ctx, http, job) for job in jobs))
     return len(jobs)
 
 
 async def seconds_until_due(ctx: TaskContext) -> float:
-    """Until the next delivery is due (0: now), at most `IDLE_POLL_SECONDS`."""
+    """Until something may be claimable (0: now), at most `IDLE_POLL_SECONDS`."""
+    now = utcnow()
     async with session_scope(ctx.sessionmaker) as session:
-        due_at: datetime | None = await repository.next_due_at(session)
+        due_at: datetime | None = await repository.next_due_at(session, now)
     if due_at is None:
         return IDLE_POLL_SECONDS
-    return max(0.0, min(IDLE_POLL_SECONDS, (due_at - utcnow()).total_seconds()))
+    return max(0.0, min(IDLE_POLL_SECONDS, (due_at - now).total_seconds()))
 
 
 async def run_sender(
     ctx: TaskContext, wake: asyncio.Event, stop: asyncio.Event | None = None
 ) -> None:
-    """Deliver until cancelled (or `stop` is set): batch after batch while work is due, then
-    sleep until the next due time, a wake-up (a new delivery was committed), or the poll."""
+    """Deliver until cancelled (or `stop` is set), `webhooks.concurrency` at a time."""
     # Not ctx.http: that one reaches the registry, which is often on localhost.
     async with webhook_http_client(ctx.settings.webhooks) as http:
-        await _deliver_until_stopped(ctx, http, wake, stop)
+        await Sender(ctx, http).run(wake, stop)
 
 
-async def _deliver_until_stopped(
-    ctx: TaskContext,
-    http: httpx.AsyncClient,
-    wake: asyncio.Event,
-    stop: asyncio.Event | None,
-) -> None:
-    while stop is None or not stop.is_set():
+@dataclass
+class Sender:
+    """Keeps up to `webhooks.concurrency` deliveries in flight. After each claim it sleeps until
+    a delivery in flight ends (its webhook may have more), a wake-up (a new delivery was
+    committed), the next due time, or the poll (other processes enqueue without waking this
+    one)."""
+
+    ctx: TaskContext
+    http: httpx.AsyncClient
+    running: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def _one(self, job: Job) -> None:
         try:
-            sent = await deliver_due(ctx, http)
-            if sent:
-                continue
-            wake.clear()  # before looking: a delivery committed after this wakes us again
-            delay = await seconds_until_due(ctx)
+            await _deliver(self.ctx, self.http, job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the lease runs out and the delivery is sent again
+            logger.exception("webhook delivery %s could not be recorded", job.uuid)
+
+    async def _fill(self, wake: asyncio.Event) -> float | None:
+        """Claim for the free slots; how long to wait at most (None: until a slot frees up)."""
+        free = self.ctx.settings.webhooks.concurrency - len(self.running)
+        if free <= 0:
+            return None
+        wake.clear()  # before looking: a delivery committed after this wakes us again
+        try:
+            jobs = await _claim(self.ctx, free)
+            for job in jobs:
+                self.running.add(asyncio.create_task(self._one(job)))
+            if len(jobs) == free:
+                return None
+            # Fewer due than slots: what remains waits for its webhook's request in flight,
+            # a back-off, or a lease (the floor keeps a row another sender is claiming
+            # right now from spinning this loop).
+            return max(MIN_WAIT_SECONDS, await seconds_until_due(self.ctx))
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("webhook sender batch failed")
-            delay = IDLE_POLL_SECONDS
-        if delay <= 0:
-            continue
-        waiters = {asyncio.ensure_future(wake.wait())}
-        if stop is not None:
-            waiters.add(asyncio.ensure_future(stop.wait()))
+            logger.exception("webhook sender claim failed")
+            return IDLE_POLL_SECONDS
+
+    async def run(self, wake: asyncio.Event, stop: asyncio.Event | None = None) -> None:
         try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            while stop is None or not stop.is_set():
+                delay = await self._fill(wake)
+                waiters: set[asyncio.Future[Any]] = set(self.running)
+                signals = []
+                if delay is not None:  # a free slot (when all are busy, a wake-up can wait)
+                    signals.append(asyncio.ensure_future(wake.wait()))
+                if stop is not None:
+                    signals.append(asyncio.ensure_future(stop.wait()))
+                try:
+                    await asyncio.wait(
+                        waiters | set(signals), timeout=delay, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    for signal in signals:
+                        signal.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await signal
+                self.running = {task for task in self.running if not task.done()}
+            # Stopped: the requests in flight end within their timeout and are recorded.
+            if self.running:
+                await asyncio.wait(self.running)
         finally:
-            for waiter in waiters:
-                waiter.cancel()
+            for task in self.running:
+                task.cancel()  # cancelled: their leases run out and they are sent again
+            for task in self.running:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await waiter
+                    await task
+            self.running.clear()

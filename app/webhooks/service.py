@@ -33,6 +33,7 @@ from app.models import (
 from app.models.enums import FORM_MIME
 from app.namespaces import service as namespaces
 from app.webhooks import repository
+from app.webhooks.client import url_refusal
 from app.webhooks.schemas import WebhookCreate, WebhookUpdate
 
 EventKind = Literal["push", "delete"]
@@ -171,6 +172,14 @@ async def get_webhook(
     return await _webhook(session, scope, webhook_id)
 
 
+async def _check_url(settings: Settings, url: str) -> None:
+    """Refuse a URL the sender would refuse now (a 422 naming `url`), so that the owner hears
+    of it at once; the sender still checks at every connection, since DNS answers change."""
+    problem = await url_refusal(url, settings.webhooks)
+    if problem is not None:
+        raise Invalid({"url": [problem]})
+
+
 def _content_type(mime: str) -> WebhookContentType:
     return WebhookContentType.form if mime == FORM_MIME else WebhookContentType.json
 
@@ -184,6 +193,11 @@ async def create_webhook(
 ) -> tuple[Webhook, str]:
     """The webhook and its signing secret in plaintext (returned this once)."""
     scope = await _scope(session, settings, principal, namespace_id, "create")
+    limit = settings.webhooks.max_per_namespace
+    if await repository.count_webhooks_locked(session, scope.namespace.id) >= limit:
+        # Each webhook gets its own turn in the sender: the limit bounds a namespace's share.
+        raise Invalid({"webhooks": [f"a namespace has at most {limit} webhooks"]})
+    await _check_url(settings, data.url)
     box = secret_box(settings)
     secret = new_secret()
     webhook = Webhook(
@@ -222,6 +236,8 @@ async def update_webhook(
     if data.name is not None:
         webhook.name = data.name
     if data.url is not None:
+        if data.url != webhook.url:
+            await _check_url(settings, data.url)
         webhook.url = data.url
     if data.request_method is not None:
         webhook.request_method = WebhookMethod[data.request_method]
@@ -297,16 +313,23 @@ async def rotate_secret(
 
 
 # --- headers -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HeaderList:
+    headers: Sequence[WebhookHeader]
+    reveal: bool  # the caller may read the values (policy.can_see_webhook_secrets)
+
+
 async def list_headers(
     session: AsyncSession,
     settings: Settings,
     principal: Principal,
     namespace_id: int,
     webhook_id: int,
-) -> Sequence[WebhookHeader]:
+) -> HeaderList:
     scope = await _scope(session, settings, principal, namespace_id, "see")
     webhook = await _webhook(session, scope, webhook_id)
-    return await repository.headers_of(session, webhook.id)
+    headers = await repository.headers_of(session, webhook.id)
+    return HeaderList(headers, policy.can_see_webhook_secrets(principal, scope.facts))
 
 
 async def add_header(
@@ -318,7 +341,8 @@ async def add_header(
     *,
     name: str,
     value: str,
-) -> WebhookHeader:
+) -> HeaderList:
+    """The new header alone."""
     scope = await _scope(session, settings, principal, namespace_id, "create")
     webhook = await _webhook(session, scope, webhook_id)
     if await repository.header_name_taken(session, webhook.id, name):
@@ -330,7 +354,7 @@ async def add_header(
             await session.flush()
     except IntegrityError as exc:  # the same name added concurrently
         raise Invalid({"name": ["has already been taken"]}) from exc
-    return header
+    return HeaderList([header], policy.can_see_webhook_secrets(principal, scope.facts))
 
 
 async def delete_header(
@@ -369,6 +393,13 @@ async def list_deliveries(
     )
 
 
+@dataclass(frozen=True)
+class DeliveryLog:
+    delivery: WebhookDelivery
+    attempts: Sequence[WebhookAttempt]
+    reveal: bool  # the caller may read header values (policy.can_see_webhook_secrets)
+
+
 async def get_delivery(
     session: AsyncSession,
     settings: Settings,
@@ -376,13 +407,14 @@ async def get_delivery(
     namespace_id: int,
     webhook_id: int,
     delivery_id: int,
-) -> tuple[WebhookDelivery, Sequence[WebhookAttempt]]:
+) -> DeliveryLog:
     scope = await _scope(session, settings, principal, namespace_id, "see")
     webhook = await _webhook(session, scope, webhook_id)
     delivery = await repository.get_delivery(session, webhook.id, delivery_id)
     if delivery is None:
         raise NotFound("Not found: no such delivery")
-    return delivery, await repository.attempts_of(session, delivery.id)
+    attempts = await repository.attempts_of(session, delivery.id)
+    return DeliveryLog(delivery, attempts, policy.can_see_webhook_secrets(principal, scope.facts))
 
 
 async def resend_delivery(

@@ -41,6 +41,10 @@ class Receiver:
     statuses: list[int] = field(default_factory=lambda: [200])
     received: list[Received] = field(default_factory=list)
     tls: ssl.SSLContext | None = None
+    location: str | None = None  # sent as `Location` (with a 3xx status: a redirect)
+    delay: float = 0.0  # seconds before each answer (a slow receiver)
+    in_flight: int = 0  # requests being answered now
+    most_in_flight: int = 0  # the most ever answered at once
     server_names: list[str | None] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -77,11 +81,19 @@ class Receiver:
                             body,
                         )
                     )
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
                 status = receiver._answer()
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                with receiver._lock:
+                    receiver.in_flight -= 1
                 payload = f'{{"answer": {status}}}'.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                if receiver.location is not None:
+                    self.send_header("Location", receiver.location)
                 self.end_headers()
                 self.wfile.write(payload)
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -18,12 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.crypto import secret_box
 from app.core.db import create_engine, create_sessionmaker, session_scope, utcnow
 from app.core.keys import load_signing_key
 from app.core.security import TokenDigester
 from app.models import (
     DeliveryStatus,
     Namespace,
+    Registry,
     User,
     Webhook,
     WebhookAttempt,
@@ -54,6 +57,14 @@ FAST = {
         "allow_local_network": True,
     }
 }
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with local targets allowed: these tests point webhooks at 127.0.0.1 (the check
+    when a webhook is saved is tested in test_webhooks_api.py)."""
+    async with make_client(**FAST) as c:
+        yield c
 
 
 @pytest.fixture
@@ -349,6 +360,55 @@ class TestIsolation:
         assert json.loads(receiver.received[0].body) == {"id": "woken"}
 
 
+@asynccontextmanager
+async def own_database(
+    tmp_path: Path, settings: Settings, **webhooks: Any
+) -> AsyncIterator[TaskContext]:
+    """A migrated database of its own with a real pool: senders that run several transactions
+    at once cannot share the test's one connection."""
+    async with throwaway_database(tmp_path) as url:
+        engine = create_engine(url, pool_size=4)
+        config = make_settings(settings, database_url=url, webhooks=FAST["webhooks"] | webhooks)
+        try:
+            async with httpx.AsyncClient(trust_env=False) as http:
+                yield TaskContext(
+                    config,
+                    create_sessionmaker(engine),
+                    http,
+                    client_factory(http, config, load_signing_key(config)),
+                )
+        finally:
+            await engine.dispose()
+
+
+async def add_webhooks(
+    ctx: TaskContext, url: str, count: int, *, deliveries: int, namespace: str | None = None
+) -> list[int]:
+    """`count` webhooks to `url` in a new namespace, each with `deliveries` due ones."""
+    box = secret_box(ctx.settings)
+    async with session_scope(ctx.sessionmaker) as session:
+        registry = await session.scalar(select(Registry))
+        if registry is None:
+            registry = await factories.create_registry(session)
+        space = await factories.create_namespace(session, registry, name=namespace)
+        hooks = [
+            Webhook(
+                namespace_id=space.id,
+                name=f"w{n}",
+                url=url,
+                secret_encrypted=box.encrypt("whsec_test"),
+            )
+            for n in range(count)
+        ]
+        session.add_all(hooks)
+        await session.flush()
+        for n in range(deliveries):
+            await service.enqueue(
+                session, space.id, "push", {"n": n}, webhook_ids=[h.id for h in hooks]
+            )
+        return [hook.id for hook in hooks]
+
+
 class TestClaiming:
     async def test_two_senders_never_claim_the_same_delivery(self, tmp_path: Path) -> None:
         """On PostgreSQL two claims run at once (SKIP LOCKED: the second takes the rows the
@@ -363,16 +423,17 @@ class TestClaiming:
                         select(Namespace.id).where(Namespace.registry_id == registry.id)
                     )
                     assert namespace_id is not None
-                    session.add(
+                    session.add_all(
                         Webhook(
                             namespace_id=namespace_id,
-                            name="w",
+                            name=f"w{n}",
                             url="http://x/",
                             secret_encrypted="-",
                         )
+                        for n in range(10)
                     )
                     await session.flush()
-                    for n in range(10):
+                    for n in range(2):  # two due deliveries per webhook
                         await service.enqueue(session, namespace_id, "push", {"id": str(n)})
                 now = utcnow()
                 lease = now + timedelta(seconds=60)
@@ -389,18 +450,112 @@ class TestClaiming:
                 second_ids = {d.id for d, _ in theirs}
                 assert len(first_ids) == 6 and len(second_ids) == 4
                 assert not first_ids & second_ids
+                # one delivery per webhook, every webhook served once
+                webhooks = [w.id for _, w in [*mine, *theirs]]
+                assert len(set(webhooks)) == 10
                 async with session_scope(maker) as session:
                     later = await repository.claim_due(
                         session, now=utcnow(), lease_until=lease, limit=10
                     )
-                    assert later == []  # all leased
+                    assert later == []  # every webhook has its request in flight
                     # when the leases run out (a sender died), they are due again
                     expired = await repository.claim_due(
-                        session, now=lease, lease_until=lease + timedelta(seconds=60), limit=10
+                        session, now=lease, lease_until=lease + timedelta(seconds=60), limit=20
                     )
-                    assert len(expired) == 10
+                    assert {d.id for d, _ in expired} == first_ids | second_ids
             finally:
                 await engine.dispose()
+
+    async def test_webhooks_take_turns_whatever_their_backlog(
+        self, session: AsyncSession, settings: Settings
+    ) -> None:
+        """The flooded webhook's deliveries are all older, yet the other webhook is served
+        second, not after the flood."""
+        registry = await factories.create_registry(session)
+        flood = await factories.create_namespace(session, registry, name="flood")
+        quiet = await factories.create_namespace(session, registry, name="quiet")
+        hooks = {}
+        for namespace in (flood, quiet):
+            hooks[namespace.name] = Webhook(
+                namespace_id=namespace.id, name="w", url="http://x/", secret_encrypted="-"
+            )
+            session.add(hooks[namespace.name])
+        await session.flush()
+        for n in range(5):
+            await service.enqueue(session, flood.id, "push", {"n": n})
+        await session.flush()
+        await service.enqueue(session, quiet.id, "push", {"n": "quiet"})
+        await session.flush()
+        flood_id, quiet_id = flood.id, quiet.id
+
+        served = []
+        for _ in range(4):
+            now = utcnow()
+            [(delivery, webhook)] = await repository.claim_due(
+                session, now=now, lease_until=now + timedelta(seconds=60), limit=1
+            )
+            served.append((webhook.namespace_id, delivery.payload["n"]))
+            # answered: the webhook is free again
+            delivery.status = DeliveryStatus.delivered
+            delivery.lease_until = None
+            await session.flush()
+            await repository.release_webhooks(session, [webhook.id])
+            session.expire_all()
+        assert served == [(flood_id, 0), (quiet_id, "quiet"), (flood_id, 1), (flood_id, 2)]
+        # the turns do not count as changes of the webhook
+        await session.refresh(hooks["flood"])
+        assert hooks["flood"].last_claimed_at is not None
+        assert hooks["flood"].updated_at < hooks["flood"].last_claimed_at
+
+
+class TestFairness:
+    async def test_a_flooded_namespace_does_not_delay_another_ones_first_delivery(
+        self, tmp_path: Path, settings: Settings
+    ) -> None:
+        """Six webhooks with 100 deliveries each to a receiver that takes 0.3 s per request
+        (a 3-minute backlog at 4 at once, the whole queue had to drain first): the other
+        namespace's delivery goes out when the next slot frees up."""
+        async with own_database(tmp_path, settings, concurrency=4, timeout=5) as ctx:
+            with Receiver(delay=0.3) as slow, Receiver() as fast:
+                await add_webhooks(ctx, slow.url, 6, deliveries=100, namespace="flood")
+                wake, stop = asyncio.Event(), asyncio.Event()
+                loop = asyncio.create_task(sender.run_sender(ctx, wake, stop))
+                try:
+                    await asyncio.to_thread(slow.wait_for, 8, 10.0)  # the flood is flowing
+                    [quiet] = await add_webhooks(ctx, fast.url, 1, deliveries=1, namespace="q")
+                    started = time.monotonic()
+                    wake.set()
+                    await asyncio.to_thread(fast.wait_for, 1, 30.0)
+                    waited = time.monotonic() - started
+                finally:
+                    stop.set()
+                    await asyncio.wait_for(loop, 15)
+                assert waited < 3.0, f"waited {waited:.1f} s behind the flood"
+                assert len(slow.received) < 100  # far from drained
+                # never more at once than configured, and one per webhook at a time
+                assert slow.most_in_flight <= 4
+        assert quiet
+
+    async def test_concurrency_is_bounded_and_one_request_per_webhook(
+        self, tmp_path: Path, settings: Settings
+    ) -> None:
+        async with own_database(tmp_path, settings, concurrency=3, timeout=5) as ctx:
+            with Receiver(delay=0.2) as many, Receiver(delay=0.2) as single:
+                await add_webhooks(ctx, many.url, 6, deliveries=3)
+                await add_webhooks(ctx, single.url, 1, deliveries=6)
+                wake, stop = asyncio.Event(), asyncio.Event()
+                loop = asyncio.create_task(sender.run_sender(ctx, wake, stop))
+                try:
+                    await asyncio.to_thread(many.wait_for, 18, 30.0)
+                    await asyncio.to_thread(single.wait_for, 6, 30.0)
+                finally:
+                    stop.set()
+                    await asyncio.wait_for(loop, 15)
+            assert 2 <= many.most_in_flight <= 3
+            assert single.most_in_flight == 1  # one webhook: its deliveries one at a time
+            async with session_scope(ctx.sessionmaker) as session:
+                statuses = list(await session.scalars(select(WebhookDelivery.status)))
+            assert statuses == [DeliveryStatus.delivered] * 24
 
 
 class TestRequests:
@@ -471,10 +626,8 @@ class TestLocalNetwork:
             assert delivery.status == DeliveryStatus.pending  # retried later, like any failure
             attempt = await session.scalar(select(WebhookAttempt))
             assert attempt is not None
-            assert attempt.error == (
-                "127.0.0.1 resolves to 127.0.0.1, a local-network address: webhooks reach such "
-                "hosts only with webhooks.allow_local_network: true"
-            )
+            # no address named: the delivery log would be a DNS oracle for namespace members
+            assert attempt.error == "refused: not a public address"
             assert receiver.received == []
 
     async def test_a_name_that_rebinds_to_127_0_0_1_never_reaches_it(
@@ -509,12 +662,46 @@ class TestLocalNetwork:
         attempts = list(await session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id)))
         assert [(a.response_status, a.error) for a in attempts] == [
             (200, None),
-            (
-                None,
-                "hooks.rebind.test resolves to 127.0.0.1, a local-network address: webhooks "
-                "reach such hosts only with webhooks.allow_local_network: true",
-            ),
+            (None, "refused: not a public address"),
         ]
+        assert network.connections == [PUBLIC]
+
+    async def test_a_redirect_to_a_local_address_is_recorded_not_followed(
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        digester: TokenDigester,
+        task_context: TaskContext,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A public receiver answering 302 to an internal URL: the attempt is the 302 (a failed
+        one, retried later); nothing asks the internal URL."""
+        await factories.create_registry(session)
+        headers = await admin_headers(session, digester)
+        namespace_id = await personal_namespace_id(session)
+        network = PretendNetwork(monkeypatch)
+        strict = strict_context(task_context)
+        with Receiver() as internal, Receiver(statuses=[302], location="") as public:
+            public.location = f"{internal.url}?stolen=1"
+            network.answer("hooks.redirect.test", [PUBLIC])
+            network.route(PUBLIC, ("127.0.0.1", public.port))
+            url = f"http://hooks.redirect.test:{public.port}/hook"
+            await create_webhook(client, headers, namespace_id, url=url)
+            await service.enqueue(session, namespace_id, "push", {"id": "1"})
+            await session.flush()
+            async with webhook_http_client(strict.settings.webhooks) as http:
+                assert await sender.deliver_due(strict, http) == 1
+            assert len(public.received) == 1
+            assert internal.received == []
+        attempt = await session.scalar(select(WebhookAttempt))
+        assert attempt is not None
+        assert attempt.response_status == 302 and attempt.error is None
+        assert attempt.response_headers is not None
+        assert attempt.response_headers["location"].endswith("?stolen=1")
+        delivery = await session.scalar(select(WebhookDelivery))
+        assert delivery is not None
+        await session.refresh(delivery)
+        assert delivery.status is DeliveryStatus.pending and delivery.last_status_code == 302
         assert network.connections == [PUBLIC]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,12 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.crypto import secret_box
-from app.core.db import utcnow
+from app.core.db import create_engine, create_sessionmaker, session_scope, utcnow
 from app.core.security import TokenDigester
-from app.models import Activity, Namespace, Role, Visibility, Webhook, WebhookDelivery
+from app.models import (
+    Activity,
+    Namespace,
+    Role,
+    Visibility,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from app.webhooks import repository, service
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.fixtures.database import throwaway_database
+from tests.support.network import PretendNetwork
 
 BODY = {
     "name": "ci",
@@ -26,6 +38,21 @@ BODY = {
     "username": "robot",
     "password": "hunter2-very-secret",
 }
+
+
+PUBLIC = "8.8.8.8"
+
+
+@pytest.fixture(autouse=True)
+async def network(monkeypatch: pytest.MonkeyPatch) -> PretendNetwork:
+    """The names these tests use, answered without a DNS server (a webhook's host is looked up
+    when it is saved)."""
+    pretend = PretendNetwork(monkeypatch)
+    pretend.answer("ci.example.com", [PUBLIC])
+    pretend.answer("hooks.example.com", [PUBLIC, "2001:4860:4860::8888"])
+    pretend.answer("intranet.example.com", ["10.20.30.40"])
+    pretend.answer("sneaky.example.com", [PUBLIC, "::ffff:169.254.169.254"])
+    return pretend
 
 
 @dataclass
@@ -180,9 +207,15 @@ class TestCrud:
         )
         assert duplicate.status_code == 422
         assert duplicate.json()["message"] == {"name": ["has already been taken"]}
+        for who in (world.owner, world.admin):
+            listed = await client.get(url, headers=who)
+            assert [(h["name"], h["value"]) for h in listed.json()] == [
+                ("X-Team", "a"),
+                ("Authorization", "********"),
+            ]
         listed = await client.get(url, headers=world.viewer)
         assert [(h["name"], h["value"]) for h in listed.json()] == [
-            ("X-Team", "a"),
+            ("X-Team", "********"),
             ("Authorization", "********"),
         ]
         assert "s3cr3t" not in listed.text
@@ -215,6 +248,58 @@ class TestCrud:
         assert detail.json()["payload"] == {"id": "event-2"}
         assert detail.json()["attempt_log"] == []
         assert (await client.get(f"{url}/999999", headers=world.viewer)).status_code == 404
+
+    async def test_header_values_are_shown_to_owners_and_admins_only(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World
+    ) -> None:
+        """Whether a value is a credential cannot be told from its name: every value is masked
+        for members who are not owners, in the header list and in the attempt log."""
+        created = await create(client, world)
+        url = f"{hooks(world.namespace)}/{created['id']}"
+        custom = {"X-Auth": "a-1", "X-Hub-Key": "hub-2", "X-Signature": "sig-3", "X-Plain": "p-4"}
+        for name, value in custom.items():
+            added = await client.post(
+                f"{url}/headers", json={"name": name, "value": value}, headers=world.owner
+            )
+            assert added.status_code == 201 and added.json()["value"] == value
+        await service.enqueue(session, world.namespace.id, "push", {"id": "e"})
+        delivery = await session.scalar(select(WebhookDelivery))
+        assert delivery is not None
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                number=1,
+                request_method="POST",
+                request_url=created["url"],
+                request_headers=custom | {"Authorization": "********"},
+                request_body="{}",
+                response_status=200,
+                response_headers={"set-cookie": "session=receiver-7"},
+                response_body="ok",
+                duration_ms=5,
+            )
+        )
+        await session.flush()
+        detail_url = f"{url}/deliveries/{delivery.id}"
+
+        for who in (world.owner, world.admin):
+            headers = (await client.get(f"{url}/headers", headers=who)).json()
+            assert {h["name"]: h["value"] for h in headers} == custom
+            attempt = (await client.get(detail_url, headers=who)).json()["attempt_log"][0]
+            assert attempt["request_headers"] == custom | {"Authorization": "********"}
+            assert attempt["response_headers"] == {"set-cookie": "session=receiver-7"}
+
+        listed = await client.get(f"{url}/headers", headers=world.viewer)
+        assert listed.status_code == 200
+        assert {h["name"]: h["value"] for h in listed.json()} == dict.fromkeys(custom, "********")
+        detail = await client.get(detail_url, headers=world.viewer)
+        assert detail.status_code == 200
+        attempt = detail.json()["attempt_log"][0]
+        assert set(attempt["request_headers"]) == {*custom, "Authorization"}
+        assert set(attempt["request_headers"].values()) == {"********"}
+        assert attempt["response_headers"] == {"set-cookie": "********"}
+        for value in [*custom.values(), "receiver-7"]:
+            assert value not in listed.text + detail.text
 
     async def test_disabled_webhooks_get_no_deliveries(
         self, session: AsyncSession, client: httpx.AsyncClient, world: World
@@ -391,6 +476,83 @@ class TestValidation:
         assert bad.status_code == 422 and "url" in bad.json()["message"]
 
     @pytest.mark.parametrize(
+        ("url", "problem"),
+        [
+            ("http://127.0.0.1:8080/hook", "must point to a public address"),
+            ("http://[::7f00:1]/hook", "must point to a public address"),
+            ("http://169.254.169.254/latest/meta-data", "must point to a public address"),
+            ("https://intranet.example.com/hook", "must point to a public address"),
+            ("https://sneaky.example.com/hook", "must point to a public address"),
+            ("https://no-such-host.invalid/hook", "does not resolve"),
+        ],
+    )
+    async def test_local_or_unresolvable_targets_are_422_on_create_and_update(
+        self, session: AsyncSession, client: httpx.AsyncClient, world: World, url: str, problem: str
+    ) -> None:
+        refused = await client.post(
+            hooks(world.namespace), json=BODY | {"url": url}, headers=world.owner
+        )
+        assert refused.status_code == 422, refused.text
+        [message] = refused.json()["message"]["url"]
+        assert problem in message
+        # what the name resolves to is never told (a DNS oracle)
+        for address in ("10.20.30.40", "169.254", "a9fe", "127.0.0.1", "7f00"):
+            assert address not in message
+        assert await session.scalar(select(Webhook.id)) is None
+
+        created = await create(client, world)
+        changed = await client.put(
+            f"{hooks(world.namespace)}/{created['id']}", json={"url": url}, headers=world.owner
+        )
+        assert changed.status_code == 422, changed.text
+        assert problem in changed.json()["message"]["url"][0]
+        shown = await client.get(f"{hooks(world.namespace)}/{created['id']}", headers=world.owner)
+        assert shown.json()["url"] == BODY["url"]
+
+    async def test_a_namespace_has_at_most_max_per_namespace_webhooks(
+        self, make_client: ClientFactory, world: World
+    ) -> None:
+        async with make_client(webhooks={"max_per_namespace": 2}) as client:
+            for n in range(2):
+                await create(client, world, name=f"hook-{n}")
+            third = await client.post(
+                hooks(world.namespace), json=BODY | {"name": "hook-3"}, headers=world.admin
+            )
+            assert third.status_code == 422, third.text
+            assert third.json()["message"] == {"webhooks": ["a namespace has at most 2 webhooks"]}
+            # another namespace has its own
+            other = await client.post(hooks(world.public), json=BODY, headers=world.owner)
+            assert other.status_code == 201, other.text
+            # deleting one makes room
+            first = (await client.get(hooks(world.namespace), headers=world.owner)).json()[0]
+            gone = await client.delete(
+                f"{hooks(world.namespace)}/{first['id']}", headers=world.owner
+            )
+            assert gone.status_code == 204
+            again = await client.post(
+                hooks(world.namespace), json=BODY | {"name": "hook-3"}, headers=world.owner
+            )
+            assert again.status_code == 201, again.text
+
+    async def test_public_targets_and_local_ones_when_allowed(
+        self, make_client: ClientFactory, world: World
+    ) -> None:
+        async with make_client() as client:
+            public = await client.post(
+                hooks(world.namespace),
+                json=BODY | {"url": "https://hooks.example.com/in"},
+                headers=world.owner,
+            )
+            assert public.status_code == 201, public.text
+        async with make_client(webhooks={"allow_local_network": True}) as client:
+            local = await client.post(
+                hooks(world.namespace),
+                json=BODY | {"url": "http://127.0.0.1:8080/hook"},
+                headers=world.owner,
+            )
+            assert local.status_code == 201, local.text
+
+    @pytest.mark.parametrize(
         ("header", "field"),
         [
             ({"name": "X-Portus-Event", "value": "x"}, "name"),
@@ -458,3 +620,37 @@ class TestValidation:
         assert "name" in again.json()["message"]
         listed = await client.get(url, headers=world.owner)
         assert [h["name"] for h in listed.json()] == ["X-Twice"]
+
+
+class TestLimitRace:
+    async def test_two_creations_at_once_cannot_both_pass_the_limit(self, tmp_path: Path) -> None:
+        """The second count waits for the first creation's transaction (PostgreSQL: the
+        namespace row's lock; SQLite: BEGIN IMMEDIATE), and so sees its webhook."""
+        async with throwaway_database(tmp_path) as url:
+            engine = create_engine(url, pool_size=2)
+            maker = create_sessionmaker(engine)
+            try:
+                async with session_scope(maker) as session:
+                    registry = await factories.create_registry(session)
+                    namespace_id = (await factories.create_namespace(session, registry)).id
+                async with maker() as first, maker() as second:
+                    assert await repository.count_webhooks_locked(first, namespace_id) == 0
+                    first.add(
+                        Webhook(
+                            namespace_id=namespace_id,
+                            name="w",
+                            url="https://ci.example.com/",
+                            secret_encrypted="-",
+                        )
+                    )
+                    await first.flush()
+                    counting = asyncio.create_task(
+                        repository.count_webhooks_locked(second, namespace_id)
+                    )
+                    await asyncio.sleep(0.5)
+                    assert not counting.done()  # waits for the first creation
+                    await first.commit()
+                    assert await asyncio.wait_for(counting, 10) == 1
+                    await second.rollback()
+            finally:
+                await engine.dispose()
