@@ -98,7 +98,7 @@ def _requests(world: World, name: str) -> list[tuple[str, str, str, dict[str, st
             f"/api/v1/namespaces/{world.namespace_id}/webhooks",
             "name",
             world.alice,
-            {"name": name, "url": "https://hooks.example.com/x"},
+            {"name": name, "url": "https://93.184.215.14/x"},
         ),
         (
             "POST",
@@ -158,7 +158,7 @@ class TestOrdinaryNamesAndDescriptions:
     ) -> None:
         hook = await client.post(
             f"/api/v1/namespaces/{world.namespace_id}/webhooks",
-            json={"name": "CI \u2013 build \u2713", "url": "https://hooks.example.com/x"},
+            json={"name": "CI \u2013 build \u2713", "url": "https://93.184.215.14/x"},
             headers=world.alice,
         )
         assert hook.status_code == 201, hook.text
