@@ -28,7 +28,7 @@ from app.core.db import (
 from app.core.errors import install_error_handlers
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
-from app.core.security import TokenDigester
+from app.core.security import PasswordVerifier, TokenDigester
 from app.core.state import AppState
 from app.ldap.directory import Directory
 from app.registries.client import client_factory
@@ -67,6 +67,9 @@ def build_state(
         ldap=Directory(settings.ldap, first_user_admin=settings.first_user_admin.enabled)
         if settings.ldap.enabled
         else None,
+        passwords=PasswordVerifier(
+            settings.password_checks.concurrency, settings.password_checks.queue
+        ),
     )
 
 
@@ -114,6 +117,7 @@ def create_app(
                         await task
                 if state.ldap is not None:
                     state.ldap.close()
+                state.passwords.close()
                 if engine is not None:
                     await engine.dispose()
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import credentials
-from app.auth.dependencies import CurrentUser, Public, count_failed_login, limit_password_attempts
+from app.auth.dependencies import CurrentUser, Public, password_login
 from app.core.db import DbSession
 from app.core.errors import Unauthenticated
 from app.core.openapi import error_responses
@@ -67,18 +67,21 @@ def _set_cookie(request: Request, response: Response, value: str, max_age: int) 
     )
 
 
-@router.post("/session", dependencies=[Public], responses=ERRORS)
+@router.post(
+    "/session",
+    dependencies=[Public],
+    responses={
+        **ERRORS,
+        **error_responses(429, (503, "Too many password checks at once: retry after Retry-After")),
+    },
+)
 async def log_in(
     request: Request, response: Response, body: SessionCreate, session: DbSession, state: State
 ) -> SessionRead:
     """Username and password (the same lockout as everywhere) open a browser session."""
-    await limit_password_attempts(state, request)
     try:
-        principal = await credentials.login_with_password(
-            state.sessionmaker, body.username, body.password, state.ldap
-        )
+        principal = await password_login(state, request, body.username, body.password)
     except credentials.AuthenticationFailed as exc:
-        await count_failed_login(state, request, exc)
         raise Unauthenticated(f"Authentication fails: {exc.message}") from exc
     assert principal.user_id is not None
     token = await service.open_session(session, state.digester, principal.user_id)
