@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth import credentials
 from app.auth.dependencies import CurrentUser, Public, password_login
 from app.core.db import DbSession
-from app.core.errors import Unauthenticated
+from app.core.errors import Invalid, Unauthenticated
 from app.core.openapi import error_responses
 from app.core.params import Text
 from app.core.security import SESSION_MARKER, parse_token
@@ -133,13 +133,27 @@ async def update_me(
     return UserRead.model_validate(user, context=avatars(settings))
 
 
-@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+@router.put(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(
+        401, 403, 422, 429, (503, "Too many password checks at once: retry after Retry-After")
+    ),
+)
 async def change_password(
-    body: PasswordChange, session: DbSession, state: State, principal: CurrentUser
+    request: Request, body: PasswordChange, session: DbSession, state: State, principal: CurrentUser
 ) -> None:
-    """Requires the old password; ends every session and identity token (log in again), and
-    tells the user by mail."""
-    user = await service.change_password(
-        session, principal, old_password=body.old_password, new_password=body.new_password
-    )
+    """Requires the old password, checked like a password login (a wrong one counts against
+    the address and the account, and is throttled the same way); ends every session and
+    identity token (log in again), and tells the user by mail."""
+    # Before the request's transaction begins: the check writes in short transactions of its own.
+    try:
+        checked = await password_login(
+            state, request, principal.username, body.old_password, local_only=True
+        )
+    except credentials.AuthenticationFailed as exc:
+        raise Invalid({"old_password": ["is not your current password"]}) from exc
+    if checked.user_id != principal.user_id:  # renamed meanwhile: not the same account
+        raise Invalid({"old_password": ["is not your current password"]})
+    user = await service.change_password(session, principal, new_password=body.new_password)
     notices.password_changed(session, state.settings, user, "self")

@@ -1,7 +1,7 @@
 """Password guessing is throttled without locking the owner out (`app.auth.throttle`):
 one address is stopped, many addresses are slowed (a delay that doubles, capped), the owner
 with the right password from an address that has not been failing gets in; tokens are never
-refused."""
+refused. A wrong old password on `PUT /me/password` counts like a failed login."""
 
 from __future__ import annotations
 
@@ -176,3 +176,75 @@ class TestManyAddresses:
                 "/v2/token", params={"service": REGISTRY_HOST}, auth=("alice", secret)
             )
             assert token.status_code == 200
+
+
+class TestChangePassword:
+    async def test_wrong_old_passwords_count_like_failed_logins(
+        self,
+        session: AsyncSession,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        digester: TokenDigester,
+    ) -> None:
+        """Whoever holds one of the user's application tokens cannot use the endpoint as an
+        unlimited password oracle."""
+        alice = await factories.create_user(session, username="alice")
+        secret = await factories.create_token(session, digester, alice)
+        headers = {"Portus-Auth": f"alice:{secret}"}
+        limit = {"attempts": 20, "account_attempts": 4, "delay_after": 100, "window": 600}
+        async with clients(sessionmaker, settings, login_rate_limit=limit) as at:
+            holder = at("203.0.113.9")
+
+            async def change(old: str) -> httpx.Response:
+                return await holder.put(
+                    "/api/v1/me/password",
+                    json={"old_password": old, "new_password": "brand-new-pass1"},
+                    headers=headers,
+                )
+
+            for n in range(4):
+                wrong = await change(f"guess{n}")
+                assert wrong.status_code == 422
+                assert wrong.json()["message"] == {"old_password": ["is not your current password"]}
+            assert (await account(session)).failed_attempts == 4
+            throttled = await change(PASSWORD)
+            assert throttled.status_code == 429
+            assert "Retry-After" in throttled.headers
+            # The same count as logins: a password login from there is refused too.
+            assert (await login(holder, PASSWORD)).status_code == 429
+            address = await session.get(LoginFailure, "203.0.113.9")
+            assert address is not None
+            await session.refresh(address)
+            assert address.failures == 6
+            # The owner elsewhere changes it with the right old password.
+            owner = at("198.51.100.20")
+            changed = await owner.put(
+                "/api/v1/me/password",
+                json={"old_password": PASSWORD, "new_password": "brand-new-pass1"},
+                headers=headers,
+            )
+            assert changed.status_code == 204, changed.text
+            assert (await account(session)).failed_attempts == 0
+
+    async def test_the_per_address_limit_applies(
+        self,
+        session: AsyncSession,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        digester: TokenDigester,
+    ) -> None:
+        alice = await factories.create_user(session, username="alice")
+        secret = await factories.create_token(session, digester, alice)
+        async with clients(
+            sessionmaker, settings, login_rate_limit={"attempts": 3, "account_attempts": 50}
+        ) as at:
+            holder = at("203.0.113.9")
+            statuses = []
+            for n in range(5):
+                response = await holder.put(
+                    "/api/v1/me/password",
+                    json={"old_password": f"guess{n}", "new_password": "brand-new-pass1"},
+                    headers={"Portus-Auth": f"alice:{secret}"},
+                )
+                statuses.append(response.status_code)
+            assert statuses == [422, 422, 422, 429, 429]
