@@ -19,6 +19,7 @@ from app.core.security import (
     APP_TOKEN_MARKER,
     REFRESH_TOKEN_MARKER,
     SESSION_MARKER,
+    PasswordChecksBusy,
     TokenDigester,
     parse_token,
 )
@@ -210,7 +211,22 @@ async def login_with_password(
         raise AuthenticationFailed()  # not ours, and not worth an argon2 run
     directory = None if local_only else state.ldap
     limit = state.settings.login_rate_limit
+    if directory is None:
+        # A check that would be refused for want of capacity is refused before anything else:
+        # it costs no write, and is no attempt to count against the client.
+        state.passwords.refuse_if_full()
     await throttle.claim_attempt(state.sessionmaker, limit, client, username)
+    try:
+        return await _check_password(state, client, directory, username, password)
+    except PasswordChecksBusy:
+        await _not_a_guess(state, client)  # filled up meanwhile: not tried, not counted
+        raise
+
+
+async def _check_password(
+    state: AppState, client: str, directory: Directory | None, username: str, password: str
+) -> Principal:
+    limit = state.settings.login_rate_limit
     account = await _read_account(state, username)
     if account is not None:
         await throttle.claim_account_turn(

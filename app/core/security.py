@@ -88,10 +88,15 @@ class PasswordVerifier:
             self.concurrency, thread_name_prefix="argon2", initializer=_lower_thread_priority
         )
 
-    async def verify(self, stored: str | None, password: str) -> bool:
+    def refuse_if_full(self) -> None:
+        """PasswordChecksBusy when a check now would be refused: callers ask before doing any
+        other work for it (counting the attempt, reading the account)."""
         if self.admitted >= self.capacity:
             # About when the checks admitted now are answered, and places free up.
             raise PasswordChecksBusy(max(1, math.ceil(self._seconds)))
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        self.refuse_if_full()
         self.admitted += 1
         started = time.monotonic()
         try:

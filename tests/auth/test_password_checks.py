@@ -15,12 +15,14 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import security
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker, session_scope
 from app.core.security import PasswordChecksBusy, PasswordVerifier
 from app.main import create_app
+from app.models import LoginFailure
 from tests.conftest import ClientFactory, make_settings
 from tests.fixtures import factories
 from tests.fixtures.database import throwaway_database
@@ -80,7 +82,7 @@ def test_concurrency_zero_means_half_the_cpus() -> None:
 
 
 async def test_saturated_checks_answer_503_with_retry_after(
-    make_client: ClientFactory, gate: Gate
+    make_client: ClientFactory, gate: Gate, session: AsyncSession
 ) -> None:
     async with make_client(password_checks={"concurrency": 1, "queue": 0}) as client:
         first = asyncio.create_task(
@@ -99,6 +101,11 @@ async def test_saturated_checks_answer_503_with_retry_after(
         assert int(token.headers["Retry-After"]) >= 1
         gate.opened.set()
         assert (await first).status_code == 401
+    # The refused ones were never tried: only the first counts against the address.
+    address = await session.get(LoginFailure, "127.0.0.1")
+    assert address is not None
+    await session.refresh(address)
+    assert address.failures == 1
 
 
 @pytest.fixture
