@@ -15,7 +15,7 @@ from app.auth.credentials import SESSION_COOKIE
 from app.core.config import LoginRateLimitSettings
 from app.core.db import utcnow
 from app.core.security import TokenDigester
-from app.models import LoginFailure
+from app.models import AccountLoginFailure, LoginFailure
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD, REGISTRY_HOST
@@ -119,7 +119,23 @@ async def test_housekeeping_forgets_ended_windows(session: AsyncSession) -> None
         ]
     )
     await session.flush()
-    assert await throttle.forget_expired(session, limit) == 1
+    session.add_all(
+        [
+            AccountLoginFailure(
+                username="alice", client="10.0.0.3", window_started_at=utcnow(), failures=2
+            ),
+            AccountLoginFailure(
+                username="alice",
+                client="10.0.0.4",
+                window_started_at=utcnow() - timedelta(seconds=61),
+                failures=5,
+            ),
+        ]
+    )
+    await session.flush()
+    assert await throttle.forget_expired(session, limit) == 2
     assert [row.client for row in (await session.scalars(select(LoginFailure))).all()] == [
         "10.0.0.1"
     ]
+    kept = (await session.scalars(select(AccountLoginFailure))).all()
+    assert [row.client for row in kept] == ["10.0.0.3"]
