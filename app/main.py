@@ -32,7 +32,7 @@ from app.core.files import private_directory
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.core.middleware import RequestMiddleware
-from app.core.security import TokenDigester
+from app.core.security import PasswordVerifier, TokenDigester
 from app.core.state import AppState
 from app.ldap.directory import Directory
 from app.metrics import endpoints as metrics_endpoints
@@ -72,6 +72,9 @@ def build_state(
         ldap=Directory(settings.ldap, first_user_admin=settings.first_user_admin.enabled)
         if settings.ldap.enabled
         else None,
+        passwords=PasswordVerifier(
+            settings.password_checks.concurrency, settings.password_checks.queue
+        ),
     )
 
 
@@ -122,6 +125,7 @@ def create_app(
                         await task
                 if state.ldap is not None:
                     state.ldap.close()
+                state.passwords.close()
                 if engine is not None:
                     await engine.dispose()
                 metrics.process_stopped()

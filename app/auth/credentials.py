@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import dataclasses
 import hmac
 import logging
-from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.auth import repository
+from app.auth import repository, throttle
 from app.authz.principal import Principal, PrincipalKind
-from app.core.db import session_scope, utcnow
+from app.core.db import read_scope, session_scope, utcnow
 from app.core.errors import Invalid
 from app.core.security import (
     APP_TOKEN_MARKER,
     REFRESH_TOKEN_MARKER,
     SESSION_MARKER,
+    PasswordChecksBusy,
     TokenDigester,
     parse_token,
-    verify_password,
 )
+from app.core.state import AppState
 from app.ldap import service as ldap_accounts
 from app.ldap.directory import (
     Directory,
@@ -38,19 +37,21 @@ logger = logging.getLogger(__name__)
 
 MAX_USERNAME_LENGTH = 255
 MAX_PASSWORD_LENGTH = 1024
-MAX_FAILED_ATTEMPTS = 10
-LOCK_DURATION = timedelta(minutes=10)
 BAD_CREDENTIALS = "invalid username or password"
 
 
 class AuthenticationFailed(Exception):
-    """Refused credentials. `guess` (the default): counted against the client's address by
-    login_rate_limit; a directory that cannot be asked is no guess of the client's."""
+    """Refused credentials. `guess` (the default): a wrong secret, counted against the client's
+    address by login_rate_limit; a directory that cannot be asked is no guess of the client's.
+    `counted`: the password path has already counted it (callers must not count it again)."""
 
-    def __init__(self, message: str = BAD_CREDENTIALS, *, guess: bool = True) -> None:
+    def __init__(
+        self, message: str = BAD_CREDENTIALS, *, guess: bool = True, counted: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.guess = guess
+        self.counted = counted
 
 
 def principal_for(user: User | repository.TokenOwner) -> Principal:
@@ -76,10 +77,6 @@ def parse_basic(header: str) -> tuple[str, str]:
     if not sep or not username or "\x00" in decoded:
         raise AuthenticationFailed("malformed Basic credentials")
     return username, password
-
-
-def is_locked(user: User, now: datetime) -> bool:
-    return user.locked_at is not None and now - user.locked_at < LOCK_DURATION
 
 
 def is_application_token(secret: str) -> bool:
@@ -137,69 +134,123 @@ def check_refresh_token(
     return principal_for(owner)
 
 
-def _settle(user: User, matched: bool) -> Principal:
-    """Portus's lockout around one password check of `user` (the row is locked by the caller)."""
-    now = utcnow()
-    if user.locked_at is not None and not is_locked(user, now):
-        user.locked_at = None
-        user.failed_attempts = 0
-    if not matched:
-        if not is_locked(user, now):
-            user.failed_attempts += 1
-            if user.failed_attempts >= MAX_FAILED_ATTEMPTS:
-                user.locked_at = now
-        raise AuthenticationFailed()
-    # From here on the caller knows the password, so precise reasons reveal nothing.
-    if is_locked(user, now):
-        raise AuthenticationFailed("too many failed logins: this account is locked for 10 minutes")
-    if not user.enabled:
-        raise AuthenticationFailed("this account has been disabled")
-    if user.bot:
-        raise AuthenticationFailed("bots log in with an application token, not a password")
-    if user.failed_attempts:
-        user.failed_attempts = 0
-    return principal_for(user)
+def _refuse_matched(account: repository.PasswordAccount | User) -> None:
+    """The password is right: precise reasons reveal nothing to its holder."""
+    if not account.enabled:
+        raise AuthenticationFailed("this account has been disabled", counted=True)
+    if account.bot:
+        raise AuthenticationFailed(
+            "bots log in with an application token, not a password", counted=True
+        )
 
 
-async def _check_password(session: AsyncSession, username: str, password: str) -> Principal:
-    user = await repository.user_by_username(session, username)
-    stored = user.encrypted_password if user is not None else None
-    matched = await verify_password(stored, password)
-    if user is None:
-        raise AuthenticationFailed()
-    return _settle(user, matched)
+def _principal_of(account: repository.PasswordAccount) -> Principal:
+    return Principal(
+        kind=PrincipalKind.user,
+        user_id=account.user_id,
+        username=account.username,
+        admin=account.admin,
+        bot=account.bot,
+        personal_namespace_id=account.namespace_id,
+    )
+
+
+async def _read_account(state: AppState, username: str) -> repository.PasswordAccount | None:
+    async with read_scope(state.sessionmaker) as conn:
+        return await repository.password_account(conn, username)
+
+
+async def _wrong_password(
+    state: AppState, client: str, username: str, account: repository.PasswordAccount | None
+) -> AuthenticationFailed:
+    """Counted for (account, address) and on the account (the address's count was taken before
+    the check)."""
+    async with session_scope(state.sessionmaker) as session:
+        await throttle.record_wrong_password(
+            session,
+            state.settings.login_rate_limit,
+            client,
+            username,
+            account.user_id if account is not None else None,
+        )
+    return AuthenticationFailed(counted=True)
+
+
+async def _right_password(
+    state: AppState, client: str, username: str, account: repository.PasswordAccount
+) -> None:
+    async with session_scope(state.sessionmaker) as session:
+        await throttle.record_right_password(
+            session, state.settings.login_rate_limit, client, username, account.user_id
+        )
+
+
+async def _not_a_guess(state: AppState, client: str) -> None:
+    """The attempt proved nothing either way (the directory could not be asked)."""
+    async with session_scope(state.sessionmaker) as session:
+        await throttle.give_back(session, state.settings.login_rate_limit, client)
 
 
 async def login_with_password(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    state: AppState,
+    client: str,
     username: str,
     password: str,
-    directory: Directory | None = None,
+    *,
+    local_only: bool = False,
 ) -> Principal:
-    """Password login with Portus's lockout: 10 failures lock the account for 10 minutes.
+    """A password login, throttled as `app.auth.throttle` describes, in short transactions:
+    the attempt is counted first, the account read on an autocommit connection, argon2 (or the
+    LDAP bind) runs with no transaction and no connection held, then the outcome is written.
 
-    With a `directory` (LDAP on), a password that is not the account's local one is checked
-    against the directory (see `_login_with_directory`). Every transaction here is its own,
-    committed whether the login succeeds or not: a failure is counted.
+    With LDAP on (and not `local_only`), a password that is not the account's
+    local one is checked against the directory (see `_login_with_directory`). Raises
+    AuthenticationFailed (`counted`), throttle.TooManyFailures or PasswordChecksBusy.
     """
     if len(username) > MAX_USERNAME_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
         raise AuthenticationFailed()  # not ours, and not worth an argon2 run
+    directory = None if local_only else state.ldap
+    limit = state.settings.login_rate_limit
+    if directory is None:
+        # A check that would be refused for want of capacity is refused before anything else:
+        # it costs no write, and is no attempt to count against the client.
+        state.passwords.refuse_if_full()
+    await throttle.claim_attempt(state.sessionmaker, limit, client, username)
+    try:
+        return await _check_password(state, client, directory, username, password)
+    except PasswordChecksBusy:
+        await _not_a_guess(state, client)  # filled up meanwhile: not tried, not counted
+        raise
+
+
+async def _check_password(
+    state: AppState, client: str, directory: Directory | None, username: str, password: str
+) -> Principal:
+    limit = state.settings.login_rate_limit
+    account = await _read_account(state, username)
+    if account is not None:
+        await throttle.claim_account_turn(
+            state.sessionmaker,
+            limit,
+            throttle.AccountState(account.user_id, account.failed_attempts, account.locked_at),
+        )
     if directory is not None:
-        return await _login_with_directory(sessionmaker, directory, username, password)
-    failure: AuthenticationFailed | None = None
-    async with session_scope(sessionmaker) as session:
-        try:
-            principal = await _check_password(session, username, password)
-        except AuthenticationFailed as exc:
-            failure = exc
-    if failure is not None:
-        raise failure
-    return principal
+        return await _login_with_directory(state, client, directory, account, username, password)
+    matched = await state.passwords.verify(
+        account.encrypted_password if account is not None else None, password
+    )
+    if account is None or not matched:
+        raise await _wrong_password(state, client, username, account)
+    await _right_password(state, client, username, account)
+    _refuse_matched(account)
+    return _principal_of(account)
 
 
 async def _login_with_directory(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    state: AppState,
+    client: str,
     directory: Directory,
+    account: repository.PasswordAccount | None,
     username: str,
     password: str,
 ) -> Principal:
@@ -208,20 +259,15 @@ async def _login_with_directory(
     never go to the directory. 2. Otherwise the directory is asked, outside any transaction
     (it may take up to `ldap.timeout`). 3. The outcome is recorded: a failure counted on the
     local account, or the account created or updated (`app.ldap.service.provision`)."""
-    failure: AuthenticationFailed | None = None
     local_mismatch = False
-    async with session_scope(sessionmaker) as session:
-        user = await repository.user_by_username(session, username)
-        if user is not None and (user.bot or user.encrypted_password is not None):
-            matched = await verify_password(user.encrypted_password, password)
-            if matched or user.bot:
-                try:
-                    return _settle(user, matched)
-                except AuthenticationFailed as exc:
-                    failure = exc
-            local_mismatch = True
-    if failure is not None:
-        raise failure
+    if account is not None and (account.bot or account.encrypted_password is not None):
+        if await state.passwords.verify(account.encrypted_password, password):
+            await _right_password(state, client, username, account)
+            _refuse_matched(account)
+            return _principal_of(account)
+        if account.bot:
+            raise await _wrong_password(state, client, username, account)
+        local_mismatch = True
 
     found: DirectoryUser | None = None
     unavailable: DirectoryUnavailable | None = None
@@ -234,16 +280,16 @@ async def _login_with_directory(
         unavailable = exc
     if unavailable is not None:
         if local_mismatch:  # the local password was wrong: that failure counts all the same
-            await _record_failure(sessionmaker, username)
+            raise await _wrong_password(state, client, username, account)
+        await _not_a_guess(state, client)
         raise AuthenticationFailed(
-            f"the LDAP directory cannot be used: {unavailable.message}", guess=False
+            f"the LDAP directory cannot be used: {unavailable.message}", guess=False, counted=True
         )
     if found is None:
-        await _record_failure(sessionmaker, username)
-        raise AuthenticationFailed()
+        raise await _wrong_password(state, client, username, account)
     for attempt in (1, 2):
         try:
-            return await _directory_user_logs_in(sessionmaker, directory, found)
+            return await _directory_user_logs_in(state, client, username, directory, found)
         except IntegrityError:
             # Two first logins of the same user at once: the other one created the account.
             if attempt == 2:
@@ -251,33 +297,23 @@ async def _login_with_directory(
     raise AssertionError("unreachable")
 
 
-async def _record_failure(sessionmaker: async_sessionmaker[AsyncSession], username: str) -> None:
-    """A wrong password: counted on the local account if there is one."""
-    async with session_scope(sessionmaker) as session:
-        user = await repository.user_by_username(session, username)
-        if user is not None:
-            with contextlib.suppress(AuthenticationFailed):
-                _settle(user, False)
-
-
 async def _directory_user_logs_in(
-    sessionmaker: async_sessionmaker[AsyncSession], directory: Directory, found: DirectoryUser
+    state: AppState, client: str, username: str, directory: Directory, found: DirectoryUser
 ) -> Principal:
-    failure: AuthenticationFailed
-    async with session_scope(sessionmaker) as session:
+    async with session_scope(state.sessionmaker) as session:
         try:
             user = await ldap_accounts.provision(
                 session, found, first_user_admin=directory.first_user_admin
             )
         except Invalid as exc:
-            raise AuthenticationFailed(
-                f"the directory user {found.username!r} cannot have a Portus account: {exc.message}"
-            ) from exc
-        try:
-            return _settle(user, True)
-        except AuthenticationFailed as exc:
-            failure = exc  # committed: e.g. an expired lock is cleared
-    raise failure
+            message = f"the directory user {found.username!r} cannot have a Portus account"
+            raise AuthenticationFailed(f"{message}: {exc.message}", counted=True) from exc
+        await session.flush()
+        await throttle.record_right_password(
+            session, state.settings.login_rate_limit, client, username, user.id
+        )
+    _refuse_matched(user)
+    return principal_for(user)
 
 
 SESSION_COOKIE = "portus_session"

@@ -21,9 +21,11 @@ from fastapi.security import (
 )
 
 from app.auth import credentials, throttle
+from app.auth.errors import LoginThrottled, PasswordChecksBusyError
 from app.authz.principal import ANONYMOUS, Principal
 from app.core import metrics
-from app.core.errors import Forbidden, TooManyRequests, Unauthenticated
+from app.core.errors import Forbidden, Unauthenticated
+from app.core.security import PasswordChecksBusy
 from app.core.state import AppState, State
 
 # Declared as security schemes so that they appear in the OpenAPI document.
@@ -63,10 +65,7 @@ async def get_principal(
             username, secret = credentials.parse_basic(header)
             if credentials.is_application_token(secret):
                 return await _token_login(state, username, secret)
-            await limit_password_attempts(state, request)
-            return await credentials.login_with_password(
-                state.sessionmaker, username, secret, state.ldap
-            )
+            return await password_login(state, request, username, secret)
     except credentials.AuthenticationFailed as exc:
         await count_failed_login(state, request, exc)
         raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
@@ -89,22 +88,29 @@ async def get_principal(
         raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
 
 
-async def limit_password_attempts(state: AppState, request: Request) -> None:
-    """429 once this client has failed too often (login_rate_limit)."""
+async def password_login(
+    state: AppState, request: Request, username: str, password: str, *, local_only: bool = False
+) -> Principal:
+    """`credentials.login_with_password` from this client, its refusals as REST errors: 429
+    (throttled) or 503 (password checks saturated), with Retry-After; a wrong password stays
+    AuthenticationFailed (already counted)."""
     try:
-        await throttle.check(
-            state.sessionmaker, state.settings.login_rate_limit, throttle.client_address(request)
+        return await credentials.login_with_password(
+            state, throttle.client_address(request), username, password, local_only=local_only
         )
     except throttle.TooManyFailures as exc:
         metrics.LOGIN_THROTTLED.labels("api").inc()
-        raise TooManyRequests(str(exc), exc.retry_after) from exc
+        raise LoginThrottled(str(exc), exc.retry_after) from exc
+    except PasswordChecksBusy as exc:
+        raise PasswordChecksBusyError(str(exc), exc.retry_after) from exc
 
 
 async def count_failed_login(
     state: AppState, request: Request, failure: credentials.AuthenticationFailed
 ) -> None:
+    """A failed login not counted yet (a wrong token) counts against the client's address."""
     metrics.LOGIN_FAILURES.labels("api").inc()
-    if not failure.guess:
+    if not failure.guess or failure.counted:
         return
     await throttle.record_failure(
         state.sessionmaker, state.settings.login_rate_limit, throttle.client_address(request)

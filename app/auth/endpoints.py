@@ -19,6 +19,7 @@ from app.auth.scope import Scope, parse_scopes
 from app.authz.principal import ANONYMOUS, Principal
 from app.core import metrics
 from app.core.db import session_scope
+from app.core.security import PasswordChecksBusy
 from app.core.state import AppState
 
 router = APIRouter(tags=["registry"])
@@ -54,6 +55,7 @@ _REFUSAL_REASONS = {
     "INVALID_REQUEST": "invalid_request",
     "UNSUPPORTED": "invalid_request",
     "TOO_LARGE": "too_large",
+    "UNAVAILABLE": "busy",
 }
 
 
@@ -177,12 +179,14 @@ async def _form(request: Request) -> list[tuple[str, str]]:
 async def _password_login(
     state: AppState, request: Request, username: str, secret: str
 ) -> Principal:
-    """Its own transaction, and no read connection held meanwhile (argon2 takes a while)."""
+    """Counted and throttled (`app.auth.throttle`); no read connection held meanwhile (argon2
+    takes a while)."""
     _checked("username", username)
     _checked("password", secret, MAX_SECRET_LENGTH)
-    client = throttle.client_address(request)
     try:
-        await throttle.check(state.sessionmaker, state.settings.login_rate_limit, client)
+        return await credentials.login_with_password(
+            state, throttle.client_address(request), username, secret
+        )
     except throttle.TooManyFailures as exc:
         metrics.LOGIN_THROTTLED.labels("registry_token").inc()
         raise TokenRequestError(
@@ -191,16 +195,22 @@ async def _password_login(
             code="TOOMANYREQUESTS",
             headers={"Retry-After": str(exc.retry_after)},
         ) from exc
-    return await credentials.login_with_password(state.sessionmaker, username, secret, state.ldap)
+    except PasswordChecksBusy as exc:
+        raise TokenRequestError(
+            str(exc),
+            status_code=503,
+            code="UNAVAILABLE",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
 
 
 async def _refused(
     state: AppState, request: Request, exc: credentials.AuthenticationFailed
 ) -> JSONResponse:
-    """Wrong credentials: counted against the client's address (login_rate_limit)."""
+    """Wrong credentials not counted yet (a token) count against the client's address."""
     metrics.LOGIN_FAILURES.labels("registry_token").inc()
     metrics.TOKEN_REQUESTS.labels("refused", "bad_credentials").inc()
-    if exc.guess:
+    if exc.guess and not exc.counted:
         client = throttle.client_address(request)
         await throttle.record_failure(state.sessionmaker, state.settings.login_rate_limit, client)
     realm = request.url.hostname or "portus"

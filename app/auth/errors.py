@@ -1,9 +1,24 @@
-"""Errors of the token endpoint, in the registry's `{"errors": [...]}` envelope."""
+"""Errors of the password path (REST envelope), and of the token endpoint, in the registry's
+`{"errors": [...]}` envelope."""
 
 from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+
+from app.core.errors import ServiceUnavailable, TooManyRequests
+
+
+class LoginThrottled(TooManyRequests):
+    """429: a password attempt refused before it was checked (`app.auth.throttle`)."""
+
+
+class PasswordChecksBusyError(ServiceUnavailable):
+    """503: every password check slot and queue place is taken (`password_checks`)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class TokenRequestError(Exception):

@@ -241,9 +241,42 @@ async def session_owner(conn: ReadConn, lookup: str) -> tuple[TokenOwner, dateti
 
 
 async def user_by_username(session: AsyncSession, username: str) -> User | None:
-    """The password path (rare, and slow by design: argon2) works on the ORM object, locked so
-    that concurrent wrong guesses are all counted (PostgreSQL; SQLite writers are serialised)."""
-    return await session.scalar(select(User).where(User.username == username).with_for_update())
+    return await session.scalar(select(User).where(User.username == username))
+
+
+@dataclass(frozen=True)
+class PasswordAccount:
+    """What a password login needs to know of the account, read before argon2 runs (no
+    transaction and no connection is held during the check)."""
+
+    user_id: int
+    username: str
+    encrypted_password: str | None
+    admin: bool
+    bot: bool
+    enabled: bool
+    namespace_id: int | None
+    failed_attempts: int
+    locked_at: datetime | None
+
+
+async def password_account(conn: AsyncConnection, username: str) -> PasswordAccount | None:
+    row = (
+        await conn.execute(
+            select(
+                User.id,
+                User.username,
+                User.encrypted_password,
+                User.admin,
+                User.bot,
+                User.enabled,
+                User.namespace_id,
+                User.failed_attempts,
+                User.locked_at,
+            ).where(User.username == username)
+        )
+    ).first()
+    return None if row is None else PasswordAccount(*row)
 
 
 async def token_owner_and_namespaces(

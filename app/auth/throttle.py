@@ -1,17 +1,32 @@
-"""Per-client limit on failed logins (`login_rate_limit`), shared by every replica.
+"""Password guessing, throttled without locking anybody out (`login_rate_limit`).
 
-Account lockout (ten wrong passwords lock that account) stops guessing one user's password;
-this stops one client from guessing many users' passwords, and answers 429 with Retry-After
-rather than locking accounts. Only password attempts are refused: an application token is
-128 random bits, and refusing it would let an attacker lock a CI pipeline out from its address.
+Three counts, in the database so that every replica shares them:
+
+- Per client address (`login_failures`): every password attempt is counted *before* it is
+  checked, by one upsert that returns the new count, so N parallel guesses never get past the
+  limit; a right password gives its attempt back. Failed token logins count too (after the fact:
+  a token itself is never refused, guessing one is hopeless and refusing it would let anybody
+  lock a CI pipeline out from its address).
+- Per (account name, address) (`account_login_failures`): wrong passwords for one account from
+  one address (counted after the check: parallel right-password logins of a script must not
+  trip it; a parallel burst is bounded by the per-address limit above). Past
+  `account_attempts`, that address is locked out of that account until the window ends; the
+  owner, elsewhere, is not.
+- Per account (`users.failed_attempts`, `users.locked_at`): wrong passwords from any address.
+  From `delay_after` on, the account takes one password check per delay (`delay_base` seconds,
+  doubling per further failure, at most `delay_max`); each check claims its turn with one
+  conditional UPDATE, so parallel guesses cannot share a turn. `locked_at` is the start of the
+  current delay; a count whose last failure is older than the window starts over.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,13 +34,28 @@ from starlette.requests import HTTPConnection
 
 from app.core.config import LoginRateLimitSettings
 from app.core.db import session_scope, utcnow
-from app.models import LoginFailure
+from app.models import AccountLoginFailure, LoginFailure, User
 
 
 class TooManyFailures(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed logins from this address: retry in {retry_after} s")
+    """A password attempt refused before it is checked (429 with Retry-After)."""
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        text = message or "too many failed logins from this address"
+        super().__init__(f"{text}: retry in {retry_after} s")
         self.retry_after = retry_after
+
+
+class AccountLockedHere(TooManyFailures):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after, "too many failed logins for this account from this address")
+
+
+class AccountSlowedDown(TooManyFailures):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            retry_after, "this account's password logins are slowed down after failed logins"
+        )
 
 
 def client_address(connection: HTTPConnection) -> str:
@@ -33,53 +63,199 @@ def client_address(connection: HTTPConnection) -> str:
     return (connection.client.host if connection.client else "unknown")[:64]
 
 
-async def check(
-    sessionmaker: async_sessionmaker[AsyncSession], limit: LoginRateLimitSettings, client: str
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+
+
+async def _count(
+    session: AsyncSession,
+    model: type[LoginFailure] | type[AccountLoginFailure],
+    key: dict[str, str],
+    window: int,
+) -> tuple[int, datetime]:
+    """One more in the key's window (a new window if the last one ended); the new count and
+    the window's start, in one statement (INSERT ... ON CONFLICT DO UPDATE ... RETURNING)."""
+    now = utcnow()
+    expired = model.window_started_at <= now - timedelta(seconds=window)
+    statement = (
+        _insert(session)(model)
+        .values(**key, window_started_at=now, failures=1)
+        .on_conflict_do_update(
+            index_elements=[getattr(model, column) for column in key],
+            set_={
+                "failures": case((expired, 1), else_=model.failures + 1),
+                "window_started_at": case((expired, now), else_=model.window_started_at),
+            },
+        )
+        .returning(model.failures, model.window_started_at)
+    )
+    row = (await session.execute(statement)).one()
+    return int(row[0]), row[1]
+
+
+async def claim_attempt(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    limit: LoginRateLimitSettings,
+    client: str,
+    username: str,
 ) -> None:
+    """Count a password attempt against its address before it is checked, and refuse it past
+    the address's limit or when the address is locked out of the account (TooManyFailures).
+    Committed either way: a refused attempt was made."""
     if not limit.enabled:
         return
+    refusal: TooManyFailures | None = None
+    window = timedelta(seconds=limit.window)
     async with session_scope(sessionmaker) as session:
-        row = (
-            await session.execute(
-                select(LoginFailure.failures, LoginFailure.window_started_at).where(
-                    LoginFailure.client == client
+        failures, started = await _count(session, LoginFailure, {"client": client}, limit.window)
+        if failures > limit.attempts:
+            refusal = TooManyFailures(_seconds_until(started + window, utcnow()))
+        else:
+            here = (
+                await session.execute(
+                    select(
+                        AccountLoginFailure.failures, AccountLoginFailure.window_started_at
+                    ).where(
+                        AccountLoginFailure.username == username,
+                        AccountLoginFailure.client == client,
+                    )
                 )
-            )
-        ).first()
-    if row is None or row.failures < limit.attempts:
+            ).first()
+            now = utcnow()
+            if here is not None and here[0] >= limit.account_attempts and here[1] + window > now:
+                refusal = AccountLockedHere(_seconds_until(here[1] + window, now))
+    if refusal is not None:
+        raise refusal
+
+
+@dataclass(frozen=True)
+class AccountState:
+    user_id: int
+    failed_attempts: int
+    locked_at: datetime | None
+
+
+def account_delay(limit: LoginRateLimitSettings, failed_attempts: int) -> timedelta:
+    """How long the account waits between password checks after `failed_attempts` failures."""
+    if not limit.enabled or failed_attempts < limit.delay_after:
+        return timedelta(0)
+    doublings = min(failed_attempts - limit.delay_after, 32)  # 2**32 s is past any cap
+    return timedelta(seconds=min(limit.delay_base * 2**doublings, limit.delay_max))
+
+
+async def claim_account_turn(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    limit: LoginRateLimitSettings,
+    account: AccountState,
+) -> None:
+    """AccountSlowedDown unless the account's delay has passed and this check claims the turn
+    (one conditional UPDATE: of parallel claimants exactly one gets it)."""
+    now = utcnow()
+    delay = account_delay(limit, account.failed_attempts)
+    if not delay or account.locked_at is None:
         return
-    remaining = row.window_started_at + timedelta(seconds=limit.window) - utcnow()
-    if remaining.total_seconds() > 0:
-        raise TooManyFailures(max(1, math.ceil(remaining.total_seconds())))
+    if account.locked_at <= now - timedelta(seconds=limit.window):
+        return  # the failures are old: the count starts over with the next failure
+    if account.locked_at + delay > now:
+        raise AccountSlowedDown(_seconds_until(account.locked_at + delay, now))
+    async with session_scope(sessionmaker) as session:
+        result = await session.execute(
+            update(User)
+            .where(
+                User.id == account.user_id,
+                User.failed_attempts == account.failed_attempts,
+                User.locked_at <= now - delay,
+            )
+            .values(locked_at=now)
+        )
+    if getattr(result, "rowcount", 0) != 1:
+        raise AccountSlowedDown(max(1, math.ceil(delay.total_seconds())))
+
+
+async def record_wrong_password(
+    session: AsyncSession,
+    limit: LoginRateLimitSettings,
+    client: str,
+    username: str,
+    user_id: int | None,
+) -> None:
+    """A wrong password (the attempt was counted against the address beforehand): one more for
+    this address and account name (an unknown name alike), and one more on the account if it
+    exists; atomic statements, so concurrent failures all count."""
+    if limit.enabled:
+        await _count(
+            session, AccountLoginFailure, {"username": username, "client": client}, limit.window
+        )
+    if user_id is None:
+        return
+    now = utcnow()
+    stale = and_(
+        User.locked_at.is_not(None), User.locked_at <= now - timedelta(seconds=limit.window)
+    )
+    counted = case((stale, 1), else_=User.failed_attempts + 1)
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            failed_attempts=counted,
+            locked_at=case((counted >= limit.delay_after, now), else_=User.locked_at),
+        )
+    )
+
+
+async def record_right_password(
+    session: AsyncSession, limit: LoginRateLimitSettings, client: str, username: str, user_id: int
+) -> None:
+    """The right password: the account's failure count is cleared, and so is this address's
+    count for the account; the attempt counted against the address is given back."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, or_(User.failed_attempts != 0, User.locked_at.is_not(None)))
+        .values(failed_attempts=0, locked_at=None)
+    )
+    await forget_account_failures(session, client, username)
+    await give_back(session, limit, client)
+
+
+async def forget_account_failures(session: AsyncSession, client: str, username: str) -> None:
+    await session.execute(
+        delete(AccountLoginFailure).where(
+            AccountLoginFailure.username == username, AccountLoginFailure.client == client
+        )
+    )
+
+
+async def give_back(session: AsyncSession, limit: LoginRateLimitSettings, client: str) -> None:
+    """An attempt that was no wrong guess (right password, directory down) stops counting."""
+    if not limit.enabled:
+        return
+    await session.execute(
+        update(LoginFailure)
+        .where(LoginFailure.client == client, LoginFailure.failures > 0)
+        .values(failures=LoginFailure.failures - 1)
+    )
 
 
 async def record_failure(
     sessionmaker: async_sessionmaker[AsyncSession], limit: LoginRateLimitSettings, client: str
 ) -> None:
-    """One more failure in the client's window (a new window if the last one ended): one
-    atomic upsert, so concurrent failures all count."""
+    """A failed login that was not counted beforehand (a wrong token): one more failure in the
+    client's window, by one atomic upsert."""
     if not limit.enabled:
         return
-    now = utcnow()
-    expired = LoginFailure.window_started_at <= now - timedelta(seconds=limit.window)
     async with session_scope(sessionmaker) as session:
-        insert = (
-            postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
-        statement = insert(LoginFailure).values(client=client, window_started_at=now, failures=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=[LoginFailure.client],
-            set_={
-                "failures": case((expired, 1), else_=LoginFailure.failures + 1),
-                "window_started_at": case((expired, now), else_=LoginFailure.window_started_at),
-            },
-        )
-        await session.execute(statement)
+        await _count(session, LoginFailure, {"client": client}, limit.window)
 
 
 async def forget_expired(session: AsyncSession, limit: LoginRateLimitSettings) -> int:
     cutoff = utcnow() - timedelta(seconds=limit.window)
-    result = await session.execute(
-        delete(LoginFailure).where(LoginFailure.window_started_at <= cutoff)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    forgotten = 0
+    for model in (LoginFailure, AccountLoginFailure):
+        result = await session.execute(delete(model).where(model.window_started_at <= cutoff))
+        forgotten += int(getattr(result, "rowcount", 0) or 0)
+    return forgotten

@@ -318,12 +318,28 @@ class NotificationSettings(_Node):
 
 
 class LoginRateLimitSettings(_Node):
-    # Failed password logins and failed /v2/token authentications counted per client address;
-    # past `attempts` in `window` seconds, that client's password logins answer 429 until the
-    # window ends. Application tokens are never refused by it (guessing one is hopeless).
+    # Password attempts and failed /v2/token authentications counted per client address; past
+    # `attempts` in `window` seconds, that client's password logins answer 429 until the window
+    # ends. Per account: `account_attempts` wrong passwords from one address lock that address
+    # (only) out of that account for `window`; from `delay_after` wrong passwords on (from any
+    # address), the account's password logins wait `delay_base` seconds, doubling per further
+    # failure up to `delay_max` (a 429 with Retry-After). Application and refresh tokens are
+    # never refused by any of it (guessing one is hopeless).
     enabled: bool = True
     attempts: int = Field(20, ge=1)
     window: int = Field(300, ge=1)
+    account_attempts: int = Field(5, ge=1)
+    delay_after: int = Field(5, ge=1)
+    delay_base: int = Field(1, ge=1, description="seconds")
+    delay_max: int = Field(30, ge=1, description="seconds")
+
+
+class PasswordCheckSettings(_Node):
+    # argon2 runs at most `concurrency` at a time (0: half the CPUs, at least one; argon2 uses
+    # several threads per hash) on threads of lower CPU priority than the request loop; up to
+    # `queue` more wait their turn, and past that a password login answers 503 with Retry-After.
+    concurrency: int = Field(0, ge=0, le=256)
+    queue: int = Field(32, ge=0, le=10_000)
 
 
 class RequestLimitsSettings(_Node):
@@ -403,6 +419,7 @@ class Settings(BaseSettings):
 
     # New keys.
     login_rate_limit: LoginRateLimitSettings = LoginRateLimitSettings()
+    password_checks: PasswordCheckSettings = PasswordCheckSettings()
     database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite file in data_dir")
     data_dir: Path = Path("data")
     key_path: str = Field(

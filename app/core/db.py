@@ -209,6 +209,21 @@ async def open_read_connections(
     yield fresh
 
 
+@asynccontextmanager
+async def read_scope(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncConnection]:
+    """A connection for a few reads outside any transaction, returned to the pool at once: on
+    SQLite no BEGIN IMMEDIATE (no write lock taken just to read). Tests bind everything to one
+    connection inside a transaction; reads then use that one."""
+    bind = sessionmaker.kw["bind"]
+    if isinstance(bind, AsyncConnection):
+        yield bind
+        return
+    async with bind.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        yield conn
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request, one transaction: commit on success, roll back on any error."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.state.app.sessionmaker

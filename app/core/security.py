@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
+import math
+import os
 import re
 import secrets
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -44,6 +51,63 @@ def _verify(stored: str | None, password: str) -> bool:
 async def verify_password(stored: str | None, password: str) -> bool:
     """Constant-effort check; `stored=None` (no such user, or no local password) is always False."""
     return await asyncio.to_thread(_verify, stored, password)
+
+
+class PasswordChecksBusy(Exception):
+    """Every password check slot and queue place is taken: come back in `retry_after` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many password checks at once: retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+# Nice value of the hashing threads: the request loop (nice 0) wins the CPU over them, so a
+# storm of password logins slows password logins, not everything else.
+HASHING_NICENESS = 10
+
+
+def _lower_thread_priority() -> None:
+    # Linux schedules threads individually (and argon2's lane threads inherit this value);
+    # elsewhere setpriority would apply to the whole process, so it is left alone.
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+class PasswordVerifier:
+    """argon2 checks at most `concurrency` at a time on threads of their own, with at most
+    `queue` waiting; beyond that `verify` refuses at once (PasswordChecksBusy) rather than let
+    waiting requests pile up."""
+
+    def __init__(self, concurrency: int, queue: int) -> None:
+        self.concurrency = concurrency or max(1, (os.cpu_count() or 2) // 2)
+        self.capacity = self.concurrency + queue
+        self.admitted = 0
+        self._seconds = 1.0  # running mean of admission to answer, for Retry-After
+        self._executor = ThreadPoolExecutor(
+            self.concurrency, thread_name_prefix="argon2", initializer=_lower_thread_priority
+        )
+
+    def refuse_if_full(self) -> None:
+        """PasswordChecksBusy when a check now would be refused: callers ask before doing any
+        other work for it (counting the attempt, reading the account)."""
+        if self.admitted >= self.capacity:
+            # About when the checks admitted now are answered, and places free up.
+            raise PasswordChecksBusy(max(1, math.ceil(self._seconds)))
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        self.refuse_if_full()
+        self.admitted += 1
+        started = time.monotonic()
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, _verify, stored, password)
+        finally:
+            self.admitted -= 1
+            self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - started)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 _LOOKUP = re.compile(r"[a-z2-7]{16}")  # lowercase base32 of 10 random bytes

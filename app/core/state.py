@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.core.db import ReadConnection
 from app.core.keys import SigningKey
-from app.core.security import TokenDigester
+from app.core.security import PasswordVerifier, TokenDigester
 from app.ldap.directory import Directory
 
 
@@ -35,6 +35,8 @@ class AppState:
     background_health: Callable[[], dict[str, Any]] | None = None
     # The LDAP directory when `ldap.enabled`: logins, name checks, health.
     ldap: Directory | None = None
+    # Every argon2 check of a login goes through it (`password_checks`).
+    passwords: PasswordVerifier = field(default_factory=lambda: PasswordVerifier(0, 32))
 
 
 def get_state(request: Request) -> AppState:

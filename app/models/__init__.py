@@ -12,7 +12,7 @@ from app.models.enums import (
     WebhookContentType,
     WebhookMethod,
 )
-from app.models.login_failure import LoginFailure
+from app.models.login_failure import AccountLoginFailure, LoginFailure
 from app.models.mail import MailMessage
 from app.models.namespace import Namespace
 from app.models.registry import Registry
@@ -28,6 +28,7 @@ from app.models.user import User
 from app.models.webhook import Webhook, WebhookAttempt, WebhookDelivery, WebhookHeader
 
 __all__ = [
+    "AccountLoginFailure",
     "Activity",
     "ApplicationToken",
     "Base",

@@ -9,11 +9,26 @@ from app.core.db import Base, UtcDateTime
 
 
 class LoginFailure(Base):
-    """Failed logins of one client address in the current window (`login_rate_limit`): shared
-    by every replica, so the limit holds however requests are spread."""
+    """Password attempts (and failed token logins) of one client address in the current window
+    (`login_rate_limit`): shared by every replica, so the limit holds however requests are
+    spread."""
 
     __tablename__ = "login_failures"
 
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    failures: Mapped[int] = mapped_column()
+
+
+class AccountLoginFailure(Base):
+    """Wrong passwords for one account name from one client address in the current window: past
+    `login_rate_limit.account_attempts` that address may not try that account's password until
+    the window ends; the owner elsewhere is not affected. Keyed by the name as typed, so that an
+    unknown name behaves exactly like a known one."""
+
+    __tablename__ = "account_login_failures"
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
     client: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     failures: Mapped[int] = mapped_column()

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import credentials
-from app.auth.dependencies import CurrentUser, Public, count_failed_login, limit_password_attempts
+from app.auth.dependencies import CurrentUser, Public, password_login
 from app.core.db import DbSession
-from app.core.errors import Unauthenticated
+from app.core.errors import Invalid, Unauthenticated
 from app.core.names import DisplayName
 from app.core.openapi import error_responses
 from app.core.params import Text
@@ -68,18 +68,21 @@ def _set_cookie(request: Request, response: Response, value: str, max_age: int) 
     )
 
 
-@router.post("/session", dependencies=[Public], responses=ERRORS)
+@router.post(
+    "/session",
+    dependencies=[Public],
+    responses={
+        **ERRORS,
+        **error_responses(429, (503, "Too many password checks at once: retry after Retry-After")),
+    },
+)
 async def log_in(
     request: Request, response: Response, body: SessionCreate, session: DbSession, state: State
 ) -> SessionRead:
     """Username and password (the same lockout as everywhere) open a browser session."""
-    await limit_password_attempts(state, request)
     try:
-        principal = await credentials.login_with_password(
-            state.sessionmaker, body.username, body.password, state.ldap
-        )
+        principal = await password_login(state, request, body.username, body.password)
     except credentials.AuthenticationFailed as exc:
-        await count_failed_login(state, request, exc)
         raise Unauthenticated(f"Authentication fails: {exc.message}") from exc
     assert principal.user_id is not None
     token = await service.open_session(session, state.digester, principal.user_id)
@@ -131,13 +134,27 @@ async def update_me(
     return UserRead.model_validate(user, context=avatars(settings))
 
 
-@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+@router.put(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(
+        401, 403, 422, 429, (503, "Too many password checks at once: retry after Retry-After")
+    ),
+)
 async def change_password(
-    body: PasswordChange, session: DbSession, state: State, principal: CurrentUser
+    request: Request, body: PasswordChange, session: DbSession, state: State, principal: CurrentUser
 ) -> None:
-    """Requires the old password; ends every session and identity token (log in again), and
-    tells the user by mail."""
-    user = await service.change_password(
-        session, principal, old_password=body.old_password, new_password=body.new_password
-    )
+    """Requires the old password, checked like a password login (a wrong one counts against
+    the address and the account, and is throttled the same way); ends every session and
+    identity token (log in again), and tells the user by mail."""
+    # Before the request's transaction begins: the check writes in short transactions of its own.
+    try:
+        checked = await password_login(
+            state, request, principal.username, body.old_password, local_only=True
+        )
+    except credentials.AuthenticationFailed as exc:
+        raise Invalid({"old_password": ["is not your current password"]}) from exc
+    if checked.user_id != principal.user_id:  # renamed meanwhile: not the same account
+        raise Invalid({"old_password": ["is not your current password"]})
+    user = await service.change_password(session, principal, new_password=body.new_password)
     notices.password_changed(session, state.settings, user, "self")

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.authz.principal import Principal
 from app.core.db import utcnow
-from app.core.errors import Invalid, NotFound
-from app.core.security import SESSION_MARKER, TokenDigester, verify_password
+from app.core.errors import NotFound
+from app.core.security import SESSION_MARKER, TokenDigester
 from app.models import User, WebSession
 from app.users import service as users
 
@@ -63,13 +63,11 @@ async def update_me(
 
 
 async def change_password(
-    session: AsyncSession, principal: Principal, *, old_password: str, new_password: str
+    session: AsyncSession, principal: Principal, *, new_password: str
 ) -> User:
-    """The old password is required; every browser session and identity token of the user
-    ends (they predate the new password)."""
+    """The caller has checked the old password (as a login: `app.auth.credentials`); every
+    browser session and identity token of the user ends (they predate the new password)."""
     user = await me(session, principal)
-    if user.bot or not await verify_password(user.encrypted_password, old_password):
-        raise Invalid({"old_password": ["is not your current password"]})
     await users.set_password(session, user, new_password)
     activities.record(
         session,
