@@ -15,8 +15,9 @@ Three counts, in the database so that every replica shares them:
 - Per account (`users.failed_attempts`, `users.locked_at`): wrong passwords from any address.
   From `delay_after` on, the account takes one password check per delay (`delay_base` seconds,
   doubling per further failure, at most `delay_max`); each check claims its turn with one
-  conditional UPDATE, so parallel guesses cannot share a turn. `locked_at` is the start of the
-  current delay; a count whose last failure is older than the window starts over.
+  conditional UPDATE, so parallel guesses cannot share a turn. `locked_at` is the time of the
+  last wrong password or claimed turn, which the current delay runs from; a count whose last
+  failure is older than the window starts over.
 """
 
 from __future__ import annotations
@@ -187,24 +188,30 @@ async def record_wrong_password(
     """A wrong password (the attempt was counted against the address beforehand): one more for
     this address and account name (an unknown name alike), and one more on the account if it
     exists; atomic statements, so concurrent failures all count."""
+    # The account's row first, then the (account, address) row: the order of
+    # `record_right_password`, so that two outcomes at once cannot deadlock on PostgreSQL.
+    if user_id is not None:
+        await _count_on_account(session, limit, user_id)
     if limit.enabled:
         await _count(
             session, AccountLoginFailure, {"username": username, "client": client}, limit.window
         )
-    if user_id is None:
-        return
+
+
+async def _count_on_account(
+    session: AsyncSession, limit: LoginRateLimitSettings, user_id: int
+) -> None:
     now = utcnow()
     stale = and_(
         User.locked_at.is_not(None), User.locked_at <= now - timedelta(seconds=limit.window)
     )
-    counted = case((stale, 1), else_=User.failed_attempts + 1)
+    # `locked_at` becomes this failure's time, whatever the count: the next delay runs from it,
+    # and the window that makes a count stale does too (kept from an older failure, a count
+    # started over would stay stale, and the account would never be slowed down again).
     await session.execute(
         update(User)
         .where(User.id == user_id)
-        .values(
-            failed_attempts=counted,
-            locked_at=case((counted >= limit.delay_after, now), else_=User.locked_at),
-        )
+        .values(failed_attempts=case((stale, 1), else_=User.failed_attempts + 1), locked_at=now)
     )
 
 
