@@ -179,7 +179,14 @@ async def _wrong_password(
 async def _right_password(
     state: AppState, client: str, username: str, account: repository.PasswordAccount
 ) -> None:
+    """Recorded, unless the password changed or the account was disabled during the check: a
+    login with the old password must not outlive the change (its session would be newer than
+    `password_changed_at`). That attempt stays counted."""
     async with session_scope(state.sessionmaker) as session:
+        if not await repository.still_logs_in_with(
+            session, account.user_id, account.encrypted_password
+        ):
+            raise AuthenticationFailed(counted=True)
         await throttle.record_right_password(
             session, state.settings.login_rate_limit, client, username, account.user_id
         )

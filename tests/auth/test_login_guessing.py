@@ -11,15 +11,17 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import utcnow
-from app.core.security import TokenDigester
+from app.core.security import PasswordVerifier, TokenDigester
 from app.main import create_app
-from app.models import AccountLoginFailure, LoginFailure, User
+from app.models import AccountLoginFailure, LoginFailure, User, WebSession
+from app.users import service as users_service
 from tests.conftest import make_settings
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD, REGISTRY_HOST
@@ -143,6 +145,31 @@ class TestManyAddresses:
             assert [d for d in delays] in ([2, 4, 8, 8, 8], [1, 4, 8, 8, 8])
             assert (await account(session)).failed_attempts == 8
 
+    async def test_a_count_that_started_over_slows_the_account_down_again(
+        self,
+        session: AsyncSession,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        """Failures older than the window are forgotten, and the next ones count from 1 and
+        slow the account down again (the delay must not switch itself off for good)."""
+        await factories.create_user(session, username="alice")
+        limit = {"delay_after": 2, "delay_base": 30, "delay_max": 60, "window": 600}
+        async with clients(sessionmaker, settings, login_rate_limit=limit) as at:
+            addresses = (at(f"10.3.0.{n}") for n in range(1, 100))
+            for _ in range(2):
+                assert (await login(next(addresses), "guess")).status_code == 401
+            assert (await login(next(addresses), "guess")).status_code == 429
+            for _ in range(3):  # three rounds of the window running out
+                await age_account_delay(session, 601)
+                assert (await login(next(addresses), "guess")).status_code == 401
+                assert (await account(session)).failed_attempts == 1
+                assert (await login(next(addresses), "guess")).status_code == 401
+                assert (await account(session)).failed_attempts == 2
+                slowed = await login(next(addresses), "guess")
+                assert slowed.status_code == 429
+                assert "slowed down" in slowed.json()["message"]
+
     async def test_the_owner_gets_in_while_a_stranger_is_guessing(
         self,
         session: AsyncSession,
@@ -176,6 +203,34 @@ class TestManyAddresses:
                 "/v2/token", params={"service": REGISTRY_HOST}, auth=("alice", secret)
             )
             assert token.status_code == 200
+
+
+class TestChangeDuringTheCheck:
+    async def test_a_login_with_the_old_password_does_not_outlive_a_change_made_meanwhile(
+        self,
+        session: AsyncSession,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """argon2 runs with no row held: the owner may change the password (ending every
+        session) while an old-password login is being checked. That login must fail, or its
+        new session would be younger than the change and survive it."""
+        alice = await factories.create_user(session, username="alice")
+        real_verify = PasswordVerifier.verify
+
+        async def verify_then_change(
+            self: PasswordVerifier, stored: str | None, given: str
+        ) -> bool:
+            matched = await real_verify(self, stored, given)
+            await users_service.set_password(session, alice, "the-owner-changed-it")
+            return matched
+
+        monkeypatch.setattr(PasswordVerifier, "verify", verify_then_change)
+        async with clients(sessionmaker, settings) as at:
+            refused = await login(at("203.0.113.7"), PASSWORD)
+        assert refused.status_code == 401, refused.text
+        assert (await session.scalars(select(WebSession))).all() == []
 
 
 class TestChangePassword:
