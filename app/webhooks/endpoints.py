@@ -134,7 +134,11 @@ async def create_webhook(
     """The answer holds the signing secret of `X-Portus-Signature-256`, shown only this once.
     The password is stored encrypted and never returned (`has_password` says whether one is set).
     """
-    webhook, secret = await service.create_webhook(session, settings, principal, namespace_id, body)
+    # Before the session's first statement: a DNS lookup holds no transaction.
+    problem = await service.url_problem(settings, body.url)
+    webhook, secret = await service.create_webhook(
+        session, settings, principal, namespace_id, body, problem
+    )
     return _with_secret(webhook, secret)
 
 
@@ -160,8 +164,10 @@ async def update_webhook(
     principal: CurrentUser,
 ) -> WebhookRead:
     """Only the given fields change; `username: ""` or `password: ""` remove them."""
+    # Before the session's first statement: a DNS lookup holds no transaction.
+    problem = await service.url_problem(settings, body.url)
     webhook = await service.update_webhook(
-        session, settings, principal, namespace_id, webhook_id, body
+        session, settings, principal, namespace_id, webhook_id, body, problem
     )
     return _read(webhook)
 

@@ -172,10 +172,15 @@ async def get_webhook(
     return await _webhook(session, scope, webhook_id)
 
 
-async def _check_url(settings: Settings, url: str) -> None:
-    """Refuse a URL the sender would refuse now (a 422 naming `url`), so that the owner hears
-    of it at once; the sender still checks at every connection, since DNS answers change."""
-    problem = await url_refusal(url, settings.webhooks)
+async def url_problem(settings: Settings, url: str | None) -> str | None:
+    """Why the sender would refuse `url` now (None: it would not). It may look the host up
+    (seconds, at worst): callers ask before their first statement, so that no transaction
+    (SQLite's write lock, a PostgreSQL row lock and connection) is held meanwhile. The sender
+    still checks at every connection, since DNS answers change."""
+    return None if url is None else await url_refusal(url, settings.webhooks)
+
+
+def _refuse_url(problem: str | None) -> None:
     if problem is not None:
         raise Invalid({"url": [problem]})
 
@@ -190,14 +195,16 @@ async def create_webhook(
     principal: Principal,
     namespace_id: int,
     data: WebhookCreate,
+    url_problem: str | None,
 ) -> tuple[Webhook, str]:
-    """The webhook and its signing secret in plaintext (returned this once)."""
+    """The webhook and its signing secret in plaintext (returned this once). `url_problem`:
+    `url_problem(settings, data.url)`, asked before the transaction began."""
     scope = await _scope(session, settings, principal, namespace_id, "create")
     limit = settings.webhooks.max_per_namespace
     if await repository.count_webhooks_locked(session, scope.namespace.id) >= limit:
         # Each webhook gets its own turn in the sender: the limit bounds a namespace's share.
         raise Invalid({"webhooks": [f"a namespace has at most {limit} webhooks"]})
-    await _check_url(settings, data.url)
+    _refuse_url(url_problem)
     box = secret_box(settings)
     secret = new_secret()
     webhook = Webhook(
@@ -225,7 +232,10 @@ async def update_webhook(
     namespace_id: int,
     webhook_id: int,
     data: WebhookUpdate,
+    url_problem: str | None,
 ) -> Webhook:
+    """`url_problem`: `url_problem(settings, data.url)`, asked before the transaction began; it
+    counts only for a changed URL (an unchanged one is not judged again)."""
     scope = await _scope(session, settings, principal, namespace_id, "manage")
     webhook = await _webhook(session, scope, webhook_id)
     was_enabled = webhook.enabled
@@ -237,7 +247,7 @@ async def update_webhook(
         webhook.name = data.name
     if data.url is not None:
         if data.url != webhook.url:
-            await _check_url(settings, data.url)
+            _refuse_url(url_problem)
         webhook.url = data.url
     if data.request_method is not None:
         webhook.request_method = WebhookMethod[data.request_method]
