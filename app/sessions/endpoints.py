@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import credentials
 from app.auth.dependencies import CurrentUser, Public, password_login
+from app.core import metrics
 from app.core.db import DbSession
 from app.core.errors import Invalid, Unauthenticated
 from app.core.names import DisplayName
@@ -83,6 +84,7 @@ async def log_in(
     try:
         principal = await password_login(state, request, body.username, body.password)
     except credentials.AuthenticationFailed as exc:
+        metrics.LOGIN_FAILURES.labels("api").inc()
         raise Unauthenticated(f"Authentication fails: {exc.message}") from exc
     assert principal.user_id is not None
     token = await service.open_session(session, state.digester, principal.user_id)
@@ -153,6 +155,7 @@ async def change_password(
             state, request, principal.username, body.old_password, local_only=True
         )
     except credentials.AuthenticationFailed as exc:
+        metrics.LOGIN_FAILURES.labels("api").inc()
         raise Invalid({"old_password": ["is not your current password"]}) from exc
     if checked.user_id != principal.user_id:  # renamed meanwhile: not the same account
         raise Invalid({"old_password": ["is not your current password"]})

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import ConfigError, load_settings
 from app.core.db import utcnow
 from app.core.middleware import UNMATCHED
+from app.core.security import TokenDigester
 from app.models import TaskRun
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
@@ -159,6 +160,28 @@ class TestScrape:
         assert moved(throttles, endpoint="registry_token") == codes.count(429)
         api_moves = moved(failures, endpoint="api") + moved(throttles, endpoint="api")
         assert api_moves == 1
+
+    async def test_failed_browser_logins_and_password_changes_count(
+        self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+    ) -> None:
+        user = await factories.create_user(session, username="metrics-owner")
+        token = await factories.create_token(session, digester, user)
+        async with make_client(**ENABLED) as client:
+            _, before = await scrape(client)
+            login = await client.post(
+                "/api/v1/session", json={"username": user.username, "password": "nope"}
+            )
+            assert login.status_code == 401
+            change = await client.put(
+                "/api/v1/me/password",
+                json={"old_password": "nope", "new_password": "brand-new-pass1"},
+                headers={"Portus-Auth": f"{user.username}:{token}"},
+            )
+            assert change.status_code == 422
+            _, after = await scrape(client)
+        failures = "portus_login_failures_total"
+        moved = value(after, failures, endpoint="api") - value(before, failures, endpoint="api")
+        assert moved == 2
 
     async def test_queues_and_tasks_are_read_at_scrape_time(
         self, session: AsyncSession, make_client: ClientFactory
