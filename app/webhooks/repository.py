@@ -199,11 +199,13 @@ async def claim_due(
     return rows
 
 
-async def release_webhooks(session: AsyncSession, webhook_ids: Sequence[int]) -> None:
-    """Their requests were answered (recorded): their next deliveries may go."""
+async def release_webhook(session: AsyncSession, webhook_id: int, lease_until: datetime) -> None:
+    """Its request, claimed with `lease_until`, was answered (recorded): its next delivery may
+    go. Only while the webhook still holds that lease: if it ran out and another sender claimed
+    the webhook since, that sender's request is in flight and the webhook stays busy."""
     await session.execute(
         update(Webhook)
-        .where(Webhook.id.in_(webhook_ids))
+        .where(Webhook.id == webhook_id, Webhook.in_flight_until == lease_until)
         .values(in_flight_until=None, updated_at=Webhook.updated_at)
     )
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -77,6 +78,7 @@ class Job:
     headers: list[tuple[str, str]]
     problem: str | None = None  # set when the job cannot be sent at all
     webhook_id: int = 0
+    lease_until: datetime | None = None  # the claim's lease, on the delivery and its webhook
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,9 @@ async def _claim(ctx: TaskContext, limit: int) -> list[Job]:
     now = utcnow()
     # One request per delivery, sent as soon as it is claimed: its timeout, plus a margin.
     lease = ctx.settings.webhooks.timeout + LEASE_MARGIN_SECONDS
+    lease_until = now + timedelta(seconds=lease)
     async with session_scope(ctx.sessionmaker) as session:
-        rows = await repository.claim_due(
-            session, now=now, lease_until=now + timedelta(seconds=lease), limit=limit
-        )
+        rows = await repository.claim_due(session, now=now, lease_until=lease_until, limit=limit)
         if not rows:
             return []
         headers = await repository.headers_by_webhook(session, {w.id for _, w in rows})
@@ -173,7 +174,8 @@ async def _claim(ctx: TaskContext, limit: int) -> list[Job]:
         except InvalidToken:
             secret, password = "", None
             problem = "cannot decrypt the webhook's secrets: secret_key_base changed since"
-        jobs.append(_job(delivery, webhook, headers[webhook.id], secret, password, problem))
+        job = _job(delivery, webhook, headers[webhook.id], secret, password, problem)
+        jobs.append(dataclasses.replace(job, lease_until=lease_until))
     return jobs
 
 
@@ -262,7 +264,6 @@ async def _record(ctx: TaskContext, outcomes: Sequence[Outcome]) -> None:
     config = ctx.settings.webhooks
     now = utcnow()
     async with session_scope(ctx.sessionmaker) as session:
-        await repository.release_webhooks(session, [outcome.job.webhook_id for outcome in outcomes])
         ids = [outcome.job.delivery_id for outcome in outcomes]
         found = await session.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
         deliveries = {delivery.id: delivery for delivery in found}
@@ -309,6 +310,14 @@ async def _record(ctx: TaskContext, outcomes: Sequence[Outcome]) -> None:
                     config.backoff_base, config.backoff_max, delivery.cycle_attempts
                 )
                 delivery.next_attempt_at = now + timedelta(seconds=wait)
+        # The deliveries' rows first, then the webhooks': the claim's order, so that a sender
+        # recording and another claiming cannot deadlock on PostgreSQL.
+        await session.flush()
+        for outcome in outcomes:
+            if outcome.job.lease_until is not None:
+                await repository.release_webhook(
+                    session, outcome.job.webhook_id, outcome.job.lease_until
+                )
 
 
 async def _deliver(ctx: TaskContext, http: httpx.AsyncClient, job: Job) -> None:

@@ -491,21 +491,69 @@ class TestClaiming:
         served = []
         for _ in range(4):
             now = utcnow()
+            lease = now + timedelta(seconds=60)
             [(delivery, webhook)] = await repository.claim_due(
-                session, now=now, lease_until=now + timedelta(seconds=60), limit=1
+                session, now=now, lease_until=lease, limit=1
             )
             served.append((webhook.namespace_id, delivery.payload["n"]))
             # answered: the webhook is free again
             delivery.status = DeliveryStatus.delivered
             delivery.lease_until = None
             await session.flush()
-            await repository.release_webhooks(session, [webhook.id])
+            await repository.release_webhook(session, webhook.id, lease)
             session.expire_all()
         assert served == [(flood_id, 0), (quiet_id, "quiet"), (flood_id, 1), (flood_id, 2)]
         # the turns do not count as changes of the webhook
         await session.refresh(hooks["flood"])
         assert hooks["flood"].last_claimed_at is not None
         assert hooks["flood"].updated_at < hooks["flood"].last_claimed_at
+
+    async def test_a_late_answer_does_not_free_a_webhook_claimed_again_since(
+        self, session: AsyncSession
+    ) -> None:
+        """A sender whose lease ran out records its answer after another sender claimed the
+        webhook again: the webhook stays busy until that second request is answered (else a
+        third could go out beside it)."""
+        registry = await factories.create_registry(session)
+        namespace = await factories.create_namespace(session, registry)
+        webhook = Webhook(
+            namespace_id=namespace.id, name="w", url="http://x/", secret_encrypted="-"
+        )
+        session.add(webhook)
+        await session.flush()
+        webhook_id = webhook.id
+        for n in range(3):
+            await service.enqueue(session, namespace.id, "push", {"n": n})
+        await session.flush()
+        now = utcnow()
+        first_lease = now + timedelta(seconds=1)
+        [(first, _)] = await repository.claim_due(
+            session, now=now, lease_until=first_lease, limit=1
+        )
+        later = now + timedelta(seconds=5)  # the first lease ran out: another sender claims
+        second_lease = later + timedelta(seconds=60)
+        [(second, _)] = await repository.claim_due(
+            session, now=later, lease_until=second_lease, limit=1
+        )
+        assert second.id == first.id  # the same delivery, its lease having run out
+        await repository.release_webhook(session, webhook_id, first_lease)  # the late answer
+        session.expire_all()
+        assert (
+            await session.scalar(select(Webhook.in_flight_until).where(Webhook.id == webhook_id))
+            == second_lease
+        )
+        assert (
+            await repository.claim_due(
+                session, now=later, lease_until=later + timedelta(seconds=60), limit=1
+            )
+            == []
+        )
+        await repository.release_webhook(session, webhook_id, second_lease)
+        session.expire_all()
+        assert (
+            await session.scalar(select(Webhook.in_flight_until).where(Webhook.id == webhook_id))
+            is None
+        )
 
 
 class TestFairness:
