@@ -183,9 +183,7 @@ async def _right_password(
     login with the old password must not outlive the change (its session would be newer than
     `password_changed_at`). That attempt stays counted."""
     async with session_scope(state.sessionmaker) as session:
-        if not await repository.still_logs_in_with(
-            session, account.user_id, account.encrypted_password
-        ):
+        if not await repository.unchanged_since_read(session, account):
             raise AuthenticationFailed(counted=True)
         await throttle.record_right_password(
             session, state.settings.login_rate_limit, client, username, account.user_id
@@ -222,20 +220,28 @@ async def login_with_password(
         # A check that would be refused for want of capacity is refused before anything else:
         # it costs no write, and is no attempt to count against the client.
         state.passwords.refuse_if_full()
-    await throttle.claim_attempt(state.sessionmaker, limit, client, username)
+    known = await throttle.claim_attempt(state.sessionmaker, limit, client, username)
     try:
-        return await _check_password(state, client, directory, username, password)
+        return await _check_password(state, client, directory, username, password, known=known)
     except PasswordChecksBusy:
         await _not_a_guess(state, client)  # filled up meanwhile: not tried, not counted
         raise
 
 
 async def _check_password(
-    state: AppState, client: str, directory: Directory | None, username: str, password: str
+    state: AppState,
+    client: str,
+    directory: Directory | None,
+    username: str,
+    password: str,
+    *,
+    known: bool,
 ) -> Principal:
+    """`known`: the client's address is a known one of the account, which the account's delay
+    does not hold back (a stranger guessing elsewhere cannot keep the owner out)."""
     limit = state.settings.login_rate_limit
     account = await _read_account(state, username)
-    if account is not None:
+    if account is not None and not known:
         await throttle.claim_account_turn(
             state.sessionmaker,
             limit,

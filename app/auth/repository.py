@@ -279,17 +279,20 @@ async def password_account(conn: AsyncConnection, username: str) -> PasswordAcco
     return None if row is None else PasswordAccount(*row)
 
 
-async def still_logs_in_with(
-    session: AsyncSession, user_id: int, encrypted_password: str | None
-) -> bool:
-    """The account still has this password hash and is enabled: neither a password change nor
-    a disable happened while the password was being checked (argon2 runs with no row held)."""
+async def unchanged_since_read(session: AsyncSession, account: PasswordAccount) -> bool:
+    """The account still has the password hash and the enabled flag it was read with: neither a
+    password change nor a disable happened while its password was being checked (argon2 runs
+    with no row held)."""
     row = (
         await session.execute(
-            select(User.encrypted_password, User.enabled).where(User.id == user_id)
+            select(User.encrypted_password, User.enabled).where(User.id == account.user_id)
         )
     ).first()
-    return row is not None and row.enabled and row.encrypted_password == encrypted_password
+    return (
+        row is not None
+        and row.enabled == account.enabled
+        and row.encrypted_password == account.encrypted_password
+    )
 
 
 async def token_owner_and_namespaces(
