@@ -104,13 +104,15 @@ async def claim_attempt(
     limit: LoginRateLimitSettings,
     client: str,
     username: str,
-) -> None:
+) -> bool:
     """Count a password attempt against its address before it is checked, and refuse it past
     the address's limit or when the address is locked out of the account (TooManyFailures).
-    Committed either way: a refused attempt was made."""
+    Committed either way: a refused attempt was made. True: the address is a known one of the
+    account (a right password from there within `known_days`)."""
     if not limit.enabled:
-        return
+        return False
     refusal: TooManyFailures | None = None
+    known = False
     window = timedelta(seconds=limit.window)
     async with session_scope(sessionmaker) as session:
         failures, started = await _count(session, LoginFailure, {"client": client}, limit.window)
@@ -120,7 +122,9 @@ async def claim_attempt(
             here = (
                 await session.execute(
                     select(
-                        AccountLoginFailure.failures, AccountLoginFailure.window_started_at
+                        AccountLoginFailure.failures,
+                        AccountLoginFailure.window_started_at,
+                        AccountLoginFailure.succeeded_at,
                     ).where(
                         AccountLoginFailure.username == username,
                         AccountLoginFailure.client == client,
@@ -130,8 +134,14 @@ async def claim_attempt(
             now = utcnow()
             if here is not None and here[0] >= limit.account_attempts and here[1] + window > now:
                 refusal = AccountLockedHere(_seconds_until(here[1] + window, now))
+            known = (
+                here is not None
+                and here[2] is not None
+                and here[2] > now - timedelta(days=limit.known_days)
+            )
     if refusal is not None:
         raise refusal
+    return known
 
 
 @dataclass(frozen=True)
@@ -219,20 +229,25 @@ async def record_right_password(
     session: AsyncSession, limit: LoginRateLimitSettings, client: str, username: str, user_id: int
 ) -> None:
     """The right password: the account's failure count is cleared, and so is this address's
-    count for the account; the attempt counted against the address is given back."""
+    count for the account, which the address is now known to (`known_days`); the attempt
+    counted against the address is given back."""
     await session.execute(
         update(User)
         .where(User.id == user_id, or_(User.failed_attempts != 0, User.locked_at.is_not(None)))
         .values(failed_attempts=0, locked_at=None)
     )
-    await forget_account_failures(session, client, username)
+    await _known_address(session, client, username)
     await give_back(session, limit, client)
 
 
-async def forget_account_failures(session: AsyncSession, client: str, username: str) -> None:
+async def _known_address(session: AsyncSession, client: str, username: str) -> None:
+    now = utcnow()
+    known = {"failures": 0, "window_started_at": now, "succeeded_at": now}
     await session.execute(
-        delete(AccountLoginFailure).where(
-            AccountLoginFailure.username == username, AccountLoginFailure.client == client
+        _insert(session)(AccountLoginFailure)
+        .values(username=username, client=client, **known)
+        .on_conflict_do_update(
+            index_elements=[AccountLoginFailure.username, AccountLoginFailure.client], set_=known
         )
     )
 
@@ -262,7 +277,18 @@ async def record_failure(
 async def forget_expired(session: AsyncSession, limit: LoginRateLimitSettings) -> int:
     cutoff = utcnow() - timedelta(seconds=limit.window)
     forgotten = 0
-    for model in (LoginFailure, AccountLoginFailure):
-        result = await session.execute(delete(model).where(model.window_started_at <= cutoff))
+    known_since = utcnow() - timedelta(days=limit.known_days)
+    ended = {
+        LoginFailure: LoginFailure.window_started_at <= cutoff,
+        AccountLoginFailure: and_(
+            AccountLoginFailure.window_started_at <= cutoff,
+            or_(
+                AccountLoginFailure.succeeded_at.is_(None),
+                AccountLoginFailure.succeeded_at <= known_since,
+            ),
+        ),
+    }
+    for model, condition in ended.items():
+        result = await session.execute(delete(model).where(condition))
         forgotten += int(getattr(result, "rowcount", 0) or 0)
     return forgotten

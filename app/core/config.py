@@ -323,8 +323,10 @@ class LoginRateLimitSettings(_Node):
     # ends. Per account: `account_attempts` wrong passwords from one address lock that address
     # (only) out of that account for `window`; from `delay_after` wrong passwords on (from any
     # address), the account's password logins wait `delay_base` seconds, doubling per further
-    # failure up to `delay_max` (a 429 with Retry-After). Application and refresh tokens are
-    # never refused by any of it (guessing one is hopeless).
+    # failure up to `delay_max` (a 429 with Retry-After), except from the account's known
+    # addresses (a right password from there within `known_days`), so that a stranger who keeps
+    # guessing cannot keep the owner out. Application and refresh tokens are never refused by
+    # any of it (guessing one is hopeless).
     enabled: bool = True
     attempts: int = Field(20, ge=1)
     window: int = Field(300, ge=1)
@@ -332,6 +334,7 @@ class LoginRateLimitSettings(_Node):
     delay_after: int = Field(5, ge=1)
     delay_base: int = Field(1, ge=1, description="seconds")
     delay_max: int = Field(30, ge=1, description="seconds")
+    known_days: int = Field(30, ge=0, description="days (0: no address is known)")
 
 
 class PasswordCheckSettings(_Node):

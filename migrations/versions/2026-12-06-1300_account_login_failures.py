@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("client", sa.String(length=64), nullable=False),
         sa.Column("window_started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("succeeded_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("username", "client", name=op.f("pk_account_login_failures")),
     )
 

@@ -205,6 +205,34 @@ class TestManyAddresses:
             assert token.status_code == 200
 
 
+class TestKnownAddresses:
+    async def test_a_stranger_who_keeps_guessing_cannot_keep_the_owner_out(
+        self,
+        session: AsyncSession,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        """A stranger polling a slowed-down account takes every turn the moment it comes; the
+        owner, from an address they logged in from before, is not held back by the delay.
+        From any other address the delay still holds, whoever asks."""
+        await factories.create_user(session, username="alice")
+        limit = {"delay_after": 3, "delay_base": 30, "delay_max": 60, "window": 600}
+        async with clients(sessionmaker, settings, login_rate_limit=limit) as at:
+            home = at("198.51.100.20")
+            assert (await login(home, PASSWORD)).status_code == 200  # last week, say
+            for n in range(3):
+                assert (await login(at(f"10.4.0.{n}"), "guess")).status_code == 401
+            for n in range(3, 6):  # the stranger keeps polling: the account is slowed down
+                assert (await login(at(f"10.4.0.{n}"), "guess")).status_code == 429
+            assert (await login(at("192.0.2.50"), PASSWORD)).status_code == 429  # a new place
+            assert (await login(home, PASSWORD)).status_code == 200
+            assert (await account(session)).failed_attempts == 0
+            # A known address that guesses is still locked out of the account by its own count.
+            for n in range(5):
+                assert (await login(home, f"guess{n}")).status_code == 401
+            assert (await login(home, PASSWORD)).status_code == 429
+
+
 class TestChangeDuringTheCheck:
     async def test_a_login_with_the_old_password_does_not_outlive_a_change_made_meanwhile(
         self,
