@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -240,32 +239,6 @@ async def next_due_at(session: AsyncSession, now: datetime) -> datetime | None:
     )
     times = [value for value in (free, in_flight_ends) if isinstance(value, datetime)]
     return min(times) if times else None
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    pending: int  # waiting to be sent, now or after a back-off (disabled webhooks' included)
-    due: int  # of those, due now
-    failed: int  # given up on (kept until the retention deletes them)
-    oldest_due_at: datetime | None  # how long the queue lags
-
-
-async def queue_depth(session: AsyncSession, now: datetime) -> QueueDepth:
-    """The outbox at a glance (for metrics and health)."""
-    status = WebhookDelivery.status
-    is_due = and_(status == DeliveryStatus.pending, WebhookDelivery.next_attempt_at <= now)
-    row = (
-        await session.execute(
-            select(
-                func.count().filter(status == DeliveryStatus.pending),
-                func.count().filter(is_due),
-                func.count().filter(status == DeliveryStatus.failed),
-                func.min(WebhookDelivery.next_attempt_at).filter(is_due),
-            )
-        )
-    ).one()
-    oldest = row[3] if isinstance(row[3], datetime) else None
-    return QueueDepth(int(row[0]), int(row[1]), int(row[2]), oldest)
 
 
 async def delete_old_deliveries(
