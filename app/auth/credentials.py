@@ -156,7 +156,7 @@ def _principal_of(account: repository.PasswordAccount) -> Principal:
 
 
 async def _read_account(state: AppState, username: str) -> repository.PasswordAccount | None:
-    async with read_scope(state.sessionmaker) as conn:
+    async with read_scope(state.sessionmaker.kw["bind"]) as conn:
         return await repository.password_account(conn, username)
 
 

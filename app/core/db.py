@@ -175,48 +175,28 @@ async def open_read_connections(
     pool with its pre-ping costs a round trip). Elsewhere: autocommit SQLAlchemy connections.
     Tests bind everything to one connection inside a transaction; reads then use that one.
     """
-    if isinstance(bind, AsyncConnection):
+    if isinstance(bind, AsyncConnection) or bind.dialect.name != "postgresql":
+        yield lambda: read_scope(bind)
+        return
+    dsn = bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, server_settings={"jit": "off"})
+    try:
 
         @asynccontextmanager
-        async def shared() -> AsyncIterator[ReadConn]:
-            yield bind
+        async def pooled() -> AsyncIterator[ReadConn]:
+            async with pool.acquire() as conn:
+                yield conn
 
-        yield shared
-        return
-    if bind.dialect.name == "postgresql":
-        dsn = bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = await asyncpg.create_pool(
-            dsn, min_size=1, max_size=10, server_settings={"jit": "off"}
-        )
-        try:
-
-            @asynccontextmanager
-            async def pooled() -> AsyncIterator[ReadConn]:
-                async with pool.acquire() as conn:
-                    yield conn
-
-            yield pooled
-        finally:
-            await pool.close()
-        return
-    autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
-
-    @asynccontextmanager
-    async def fresh() -> AsyncIterator[ReadConn]:
-        async with autocommit.connect() as conn:
-            yield conn
-
-    yield fresh
+        yield pooled
+    finally:
+        await pool.close()
 
 
 @asynccontextmanager
-async def read_scope(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncConnection]:
-    """A connection for a few reads outside any transaction, returned to the pool at once: on
-    SQLite no BEGIN IMMEDIATE (no write lock taken just to read). Tests bind everything to one
-    connection inside a transaction; reads then use that one."""
-    bind = sessionmaker.kw["bind"]
+async def read_scope(bind: AsyncEngine | AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """A SQLAlchemy connection for a few reads outside any transaction, returned to the pool at
+    once: on SQLite no BEGIN IMMEDIATE (no write lock taken just to read). Tests bind everything
+    to one connection inside a transaction; reads then use that one."""
     if isinstance(bind, AsyncConnection):
         yield bind
         return

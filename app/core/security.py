@@ -48,11 +48,6 @@ def _verify(stored: str | None, password: str) -> bool:
         return False
 
 
-async def verify_password(stored: str | None, password: str) -> bool:
-    """Constant-effort check; `stored=None` (no such user, or no local password) is always False."""
-    return await asyncio.to_thread(_verify, stored, password)
-
-
 class PasswordChecksBusy(Exception):
     """Every password check slot and queue place is taken: come back in `retry_after` s."""
 

@@ -93,10 +93,6 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def is_local_network(address: IPAddress) -> bool:
-    return not is_public(address)
-
-
 async def _resolve(host: str, port: int) -> list[IPAddress]:
     """The host's addresses in the resolver's order, each once (the loop's getaddrinfo runs
     the blocking lookup in a thread). Failures are httpcore's, as if httpcore had looked up."""
@@ -171,7 +167,7 @@ class VettedNetworkBackend(httpcore.AsyncNetworkBackend):
             except TimeoutError as exc:
                 raise httpcore.ConnectTimeout(f"looking up {host} timed out") from exc
         for address in addresses:
-            if is_local_network(address):
+            if not is_public(address):
                 raise LocalNetworkRefused(host, address)
         # One address after the other (no happy eyeballs), all within the connect timeout.
         failure: Exception | None = None

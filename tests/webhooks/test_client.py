@@ -12,7 +12,6 @@ import pytest
 from app.core.config import WebhookSettings
 from app.webhooks.client import (
     LocalNetworkRefused,
-    is_local_network,
     is_public,
     url_refusal,
     webhook_http_client,
@@ -84,7 +83,6 @@ def proxies_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_public_and_refused_addresses(address: str, local: bool) -> None:
     assert is_public(ipaddress.ip_address(address)) is not local
-    assert is_local_network(ipaddress.ip_address(address)) is local
 
 
 class TestRefused:
