@@ -6,21 +6,20 @@ from app.core.metrics; the queues are counted in the database for each scrape.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.dependencies import Public
 from app.core import metrics
+from app.core.db import read_scope
 from app.core.errors import Unauthenticated
 from app.core.security import constant_time_equals
-from app.core.state import AppState, State
+from app.core.state import State
 from app.metrics.repository import QueueFigures, queue_figures
 
 router = APIRouter(tags=["metrics"])
@@ -53,42 +52,31 @@ class _QueueCollector(Collector):
             "Age of the oldest registry event waiting to be handled (0: none waits)",
             value=lag,
         )
-        deliveries = GaugeMetricFamily(
+        yield _labelled(
             "portus_webhook_deliveries",
             "Webhook deliveries waiting to be sent (pending) or given up (failed)",
-            labels=["status"],
+            "status",
+            f.webhook_deliveries,
         )
-        for status, count in sorted(f.webhook_deliveries.items()):
-            deliveries.add_metric([status], count)
-        yield deliveries
-        mail = GaugeMetricFamily(
+        yield _labelled(
             "portus_mail_messages",
             "Mails waiting to be sent (pending) or given up (failed)",
-            labels=["status"],
+            "status",
+            f.mail_messages,
         )
-        for status, count in sorted(f.mail_messages.items()):
-            mail.add_metric([status], count)
-        yield mail
-        tasks = GaugeMetricFamily(
+        yield _labelled(
             "portus_task_last_success_timestamp_seconds",
             "When each periodic task last finished without error (Unix time)",
-            labels=["task"],
+            "task",
+            {task: finished.timestamp() for task, finished in f.task_last_success.items()},
         )
-        for task, finished in sorted(f.task_last_success.items()):
-            tasks.add_metric([task], finished.timestamp())
-        yield tasks
 
 
-@contextlib.asynccontextmanager
-async def _autocommit(state: AppState) -> AsyncIterator[AsyncConnection]:
-    """A connection outside any transaction (no write lock on SQLite, no snapshot to hold)."""
-    bind = state.sessionmaker.kw["bind"]
-    if isinstance(bind, AsyncConnection):  # tests: everything on their one connection
-        yield bind
-        return
-    assert isinstance(bind, AsyncEngine)
-    async with bind.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        yield conn
+def _labelled(name: str, documentation: str, label: str, values: Mapping[str, float]) -> Metric:
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family
 
 
 @router.get(
@@ -106,7 +94,7 @@ async def get_metrics(request: Request, state: State) -> Response:
     header = request.headers.get("authorization", "")
     if not expected or not constant_time_equals(header, f"Bearer {expected}"):
         raise Unauthenticated("Authentication fails: wrong or missing metrics token")
-    async with _autocommit(state) as conn:
+    async with read_scope(state.sessionmaker.kw["bind"]) as conn:
         figures = await queue_figures(conn)
     extra = CollectorRegistry()
     extra.register(_QueueCollector(figures, datetime.now(UTC)))
