@@ -185,8 +185,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 async def _create_user(settings: Settings, args: argparse.Namespace, password: str | None) -> int:
+    from app.core.directory import Directory
     from app.ldap import service as ldap_accounts
-    from app.ldap.directory import Directory
     from app.users import service as users
 
     if settings.ldap.enabled:

@@ -27,6 +27,7 @@ from app.core.db import (
     create_sessionmaker,
     open_read_connections,
 )
+from app.core.directory import Directory
 from app.core.errors import install_error_handlers
 from app.core.files import private_directory
 from app.core.instance import instance_secret
@@ -34,7 +35,6 @@ from app.core.keys import load_signing_key
 from app.core.middleware import RequestMiddleware
 from app.core.security import PasswordVerifier, TokenDigester
 from app.core.state import AppState
-from app.ldap.directory import Directory
 from app.metrics import endpoints as metrics_endpoints
 from app.registries.client import client_factory
 from app.tasks.context import TaskContext

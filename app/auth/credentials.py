@@ -14,6 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth import repository, throttle
 from app.authz.principal import Principal, PrincipalKind
 from app.core.db import read_scope, session_scope, utcnow
+from app.core.directory import (
+    Directory,
+    DirectoryUnavailable,
+    DirectoryUser,
+    InvalidCredentials,
+)
 from app.core.errors import Invalid
 from app.core.security import (
     APP_TOKEN_MARKER,
@@ -25,12 +31,6 @@ from app.core.security import (
 )
 from app.core.state import AppState
 from app.ldap import service as ldap_accounts
-from app.ldap.directory import (
-    Directory,
-    DirectoryUnavailable,
-    DirectoryUser,
-    InvalidCredentials,
-)
 from app.models import User
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import ReadConnection
+from app.core.directory import Directory
 from app.core.keys import SigningKey
 from app.core.security import PasswordVerifier, TokenDigester
-from app.ldap.directory import Directory
 
 
 @dataclass

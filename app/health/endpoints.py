@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.dependencies import OptionalPrincipal, Public
 from app.core.db import DbSession
+from app.core.directory import Directory, DirectoryUnavailable
 from app.core.state import State
-from app.ldap.directory import Directory, DirectoryUnavailable
 from app.mail import outbox
 from app.namespaces import service as namespaces
 from app.registries.client import check_reachable

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository as auth_repository
+from app.core.directory import Directory, DirectoryUnavailable, DirectoryUser
 from app.core.errors import Invalid, ServiceUnavailable
-from app.ldap.directory import Directory, DirectoryUnavailable, DirectoryUser
 from app.models import User
 from app.users import repository as users_repository
 from app.users import service as users

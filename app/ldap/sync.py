@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
 from app.core.db import session_scope, utcnow
-from app.ldap.directory import Directory, DirectoryGroup
+from app.core.directory import Directory, DirectoryGroup
 from app.models import LdapCheck, Role, Team, TeamUser, User
 from app.tasks.context import TaskContext
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import utcnow
+from app.core.directory import DirectoryUnavailable
 from app.core.security import TokenDigester
-from app.ldap.directory import DirectoryUnavailable
 from app.ldap.sync import ldap_group_sync_pass
 from app.models import Activity, LdapCheck, Role, Team, TeamUser, User
 from app.tasks.context import TaskContext, open_task_context

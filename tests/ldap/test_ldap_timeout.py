@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import LdapSettings
-from app.ldap.directory import Directory, DirectoryUnavailable
+from app.core.directory import Directory, DirectoryUnavailable
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.ldap.conftest import ldap_config

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import LdapSettings
+from app.core.directory import Directory, DirectoryUnavailable, tls_minimum_version
 from app.core.security import TokenDigester
-from app.ldap.directory import Directory, DirectoryUnavailable, tls_minimum_version
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.ldap.conftest import ldap_config
