@@ -9,10 +9,11 @@ from app.auth import endpoints as token_endpoints
 from app.auth.dependencies import CurrentUser
 from app.core.errors import install_error_handlers
 from app.core.openapi import error_responses
-from app.events import endpoints as event_endpoints
 from app.health import endpoints as health_endpoints
 from app.namespaces import endpoints as namespace_endpoints
-from app.registries import endpoints as registry_endpoints
+from app.registry.deletion import endpoints as deletion_endpoints
+from app.registry.events import endpoints as event_endpoints
+from app.registry.registries import endpoints as registry_endpoints
 from app.repositories import endpoints as repository_endpoints
 from app.search import endpoints as search_endpoints
 from app.sessions import endpoints as session_endpoints
@@ -56,6 +57,10 @@ def create_api_app() -> FastAPI:
     v1.include_router(repository_endpoints.router)
     v1.include_router(repository_endpoints.tags_router)
     v1.include_router(webhook_endpoints.router)
+    v1.include_router(deletion_endpoints.namespaces_router)
+    v1.include_router(deletion_endpoints.teams_router)
+    v1.include_router(deletion_endpoints.repositories_router)
+    v1.include_router(deletion_endpoints.tags_router)
     api.include_router(v1)
 
     @api.get("/version", tags=["health"], responses=error_responses(401))

@@ -85,9 +85,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_worker(settings: Settings) -> None:
-    from app.tasks.context import open_task_context
-    from app.tasks.periodic import worker_id
-    from app.tasks.runner import BackgroundRunner
+    from app.jobs.context import open_task_context
+    from app.jobs.periodic import worker_id
+    from app.jobs.runner import BackgroundRunner
 
     async with open_task_context(settings) as context:
         runner = BackgroundRunner.build(context)
@@ -186,14 +186,13 @@ def _read_password(args: argparse.Namespace) -> str:
 
 async def _create_user(settings: Settings, args: argparse.Namespace, password: str | None) -> int:
     from app.core.directory import Directory
-    from app.ldap import service as ldap_accounts
     from app.users import service as users
 
     if settings.ldap.enabled:
         # As the API: a directory user's name taken locally could never log in again.
         directory = Directory(settings.ldap, first_user_admin=settings.first_user_admin.enabled)
         try:
-            await ldap_accounts.refuse_directory_name(directory, args.username)
+            await users.refuse_directory_name(directory, args.username)
         finally:
             directory.close()
     engine = create_engine(settings.resolved_database_url, pool_size=1)
@@ -271,8 +270,8 @@ def _print_list(title: str, items: Sequence[str]) -> None:
 
 
 async def _sync(settings: Settings, strategy: str) -> int:
-    from app.sync.service import sync_pass
-    from app.tasks.context import open_task_context
+    from app.jobs.context import open_task_context
+    from app.registry.sync.service import sync_pass
 
     print(
         f"catalog sync: strategy {strategy} (background.sync.strategy: "
@@ -302,8 +301,8 @@ def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _gc(settings: Settings, dry_run: bool) -> int:
-    from app.gc.service import gc_pass
-    from app.tasks.context import open_task_context
+    from app.jobs.context import open_task_context
+    from app.registry.gc.service import gc_pass
 
     gc = settings.delete.garbage_collector
     pattern = f"/{gc.tag}/" if gc.tag else "(every tag)"

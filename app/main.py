@@ -35,10 +35,10 @@ from app.core.keys import load_signing_key
 from app.core.middleware import RequestMiddleware
 from app.core.security import PasswordVerifier, TokenDigester
 from app.core.state import AppState
+from app.jobs.context import TaskContext
+from app.jobs.runner import BackgroundRunner
 from app.metrics import endpoints as metrics_endpoints
-from app.registries.client import client_factory
-from app.tasks.context import TaskContext
-from app.tasks.runner import BackgroundRunner
+from app.registry.client import client_factory
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent

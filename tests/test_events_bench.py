@@ -14,7 +14,7 @@ from pathlib import Path
 import httptools
 import pytest
 
-from app.events import processor, service
+from app.registry.events import processor, service
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -249,11 +249,11 @@ def test_notable_log_leaves_out_the_info_lines(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     log.write_text(
         'INFO httpx: HTTP Request: GET http://r/v2/a/manifests/x "HTTP/1.1 200 OK"\n'
-        "WARNING app.events.processor: cannot inspect a@x: timed out\n"
+        "WARNING app.registry.events.processor: cannot inspect a@x: timed out\n"
         "Traceback (most recent call last):\n"
         "INFO httpx: HTTP Request: GET http://r/v2/b/manifests/y\n"
     )
     assert events_bench.notable_log(log) == (
-        "WARNING app.events.processor: cannot inspect a@x: timed out\n"
+        "WARNING app.registry.events.processor: cannot inspect a@x: timed out\n"
         "Traceback (most recent call last):"
     )

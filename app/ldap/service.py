@@ -8,8 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository as auth_repository
-from app.core.directory import Directory, DirectoryUnavailable, DirectoryUser
-from app.core.errors import Invalid, ServiceUnavailable
+from app.core.directory import DirectoryUser
 from app.models import User
 from app.users import repository as users_repository
 from app.users import service as users
@@ -61,24 +60,3 @@ async def provision(session: AsyncSession, found: DirectoryUser, *, first_user_a
             session, user, admin=True, actor_id=None, parameters={"ldap": "admin_base"}
         )
     return user
-
-
-async def refuse_directory_name(directory: Directory | None, username: str) -> None:
-    """A local account must not take the name of a directory user (who could then never log
-    in): 422 naming `username`; 503 when the directory cannot be asked."""
-    if directory is None:
-        return
-    try:
-        found = await directory.find(username)
-    except DirectoryUnavailable as exc:
-        raise ServiceUnavailable(
-            f"cannot check the name against the LDAP directory: {exc.message}"
-        ) from exc
-    if found is not None:
-        raise Invalid(
-            {
-                "username": [
-                    "exists in the LDAP directory: that user logs in with the directory password"
-                ]
-            }
-        )

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.core.db import session_scope, utcnow
 from app.core.directory import Directory, DirectoryGroup
+from app.core.jobs import JobContext
 from app.models import LdapCheck, Role, Team, TeamUser, User
-from app.tasks.context import TaskContext
 
 RECHECK_AFTER = timedelta(days=7)
 
@@ -151,7 +151,7 @@ async def apply_groups(
     return result
 
 
-async def ldap_group_sync_pass(ctx: TaskContext) -> str | None:
+async def ldap_group_sync_pass(ctx: JobContext) -> str | None:
     """One pass of the group sync (registered with the periodic tasks when LDAP and
     `ldap.group_sync` are on). A directory failure fails the pass: it is retried later."""
     settings = ctx.settings

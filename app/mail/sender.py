@@ -1,18 +1,18 @@
-"""The background sender: a periodic pass (see `app.tasks.runner.periodic_tasks`)."""
+"""The background sender: a periodic pass (see `app.jobs.runner.periodic_tasks`)."""
 
 from __future__ import annotations
 
 import logging
 
 from app.core.db import session_scope
+from app.core.jobs import JobContext
 from app.mail import outbox
 from app.mail.smtp import SmtpConnection, describe_error
-from app.tasks.context import TaskContext
 
 logger = logging.getLogger(__name__)
 
 
-async def send_due_mail(ctx: TaskContext) -> str | None:
+async def send_due_mail(ctx: JobContext) -> str | None:
     """Claims the due mails, sends them over one SMTP connection with no transaction open,
     and records each result. SMTP failures are recorded on the rows (and logged), not raised:
     the pass itself succeeded, and each mail keeps its own back-off."""

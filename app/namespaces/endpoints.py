@@ -9,7 +9,7 @@ from app.core.db import DbSession
 from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
-from app.core.state import SettingsDep, State
+from app.core.state import SettingsDep
 from app.models import Namespace, Team
 from app.namespaces import service
 from app.namespaces.repository import NAMESPACE_SORT
@@ -20,8 +20,6 @@ from app.namespaces.schemas import (
     NameValidation,
     TeamRef,
 )
-from app.registries.client import client_factory
-from app.repositories import service as repositories
 
 router = APIRouter(prefix="/namespaces", tags=["namespaces"])
 
@@ -125,24 +123,3 @@ async def update_namespace(
         team_name=fields.team,
     )
     return _read(loaded.namespace, loaded.team)
-
-
-@router.delete(
-    "/{namespace_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={
-        **ERRORS,
-        **error_responses(
-            (403, "Disabled, global or personal namespace, or not allowed"),
-            (502, "The registry failed midway: retry to finish"),
-        ),
-    },
-)
-async def delete_namespace(namespace_id: ResourceId, state: State, principal: CurrentUser) -> None:
-    """Deletes every repository in the registry, then the namespace. If the registry fails
-    midway the answer is a 502, the namespace stays with exactly the repositories the registry
-    still serves, and the same request again finishes the job."""
-    client_for = client_factory(state.http, state.settings, state.signing_key)
-    await repositories.delete_namespace(
-        state.sessionmaker, state.settings, client_for, principal, namespace_id
-    )

@@ -19,9 +19,8 @@ from app.core.pagination import (
     set_page_headers,
 )
 from app.core.params import ResourceId
-from app.core.state import SettingsDep, State
+from app.core.state import SettingsDep
 from app.models import Namespace, Repository, Tag
-from app.registries.client import client_factory
 from app.repositories import repository, service
 from app.repositories.schemas import (
     AuthorRef,
@@ -229,46 +228,6 @@ async def list_repository_tags_grouped(
     for tag in await repository.tags_of(session, context.repository.id):
         groups.setdefault(tag.digest, []).append(_tag(tag))
     return list(groups.values())
-
-
-@router.delete(
-    "/{repository_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={
-        **ERRORS,
-        **error_responses(
-            (403, "Deleting is disabled, or not allowed to the caller"),
-            (502, "The registry failed; what it deleted is gone here too"),
-        ),
-    },
-)
-async def delete_repository(
-    repository_id: ResourceId, state: State, principal: CurrentUser
-) -> None:
-    """Every image of the repository, in the registry first, then here."""
-    client_for = client_factory(state.http, state.settings, state.signing_key)
-    await service.delete_repository(
-        state.sessionmaker, state.settings, client_for, principal, repository_id
-    )
-
-
-@tags_router.delete(
-    "/{tag_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={
-        **ERRORS,
-        **error_responses(
-            (403, "Deleting is disabled, or not allowed to the caller"),
-            (502, "The registry refused or did not answer; nothing changed"),
-        ),
-    },
-)
-async def delete_tag(
-    tag_id: ResourceId, session: DbSession, state: State, principal: CurrentUser
-) -> None:
-    """Delete one tag, in the registry and here. Other tags of the same image stay."""
-    client_for = client_factory(state.http, state.settings, state.signing_key)
-    await service.delete_tag(session, state.settings, client_for, principal, tag_id)
 
 
 @tags_router.get("", responses={**ERRORS, **error_responses((403, "Administrators only"))})

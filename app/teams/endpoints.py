@@ -1,18 +1,14 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import DbSession
 from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
-from app.core.params import ResourceId, Text
-from app.core.state import SettingsDep, State
+from app.core.params import ResourceId
+from app.core.state import SettingsDep
 from app.models import Role, TeamUser, User
-from app.registries.client import client_factory
-from app.repositories import service as repositories
 from app.teams import service
 from app.teams.repository import TEAM_SORT
 from app.teams.schemas import (
@@ -155,25 +151,3 @@ async def remove_team_member(
     team_id: ResourceId, member_id: ResourceId, session: DbSession, principal: CurrentUser
 ) -> None:
     await service.remove_member(session, principal, team_id, member_id)
-
-
-@router.delete(
-    "/{team_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={**ERRORS, **error_responses((502, "The registry failed midway: retry to finish"))},
-)
-async def delete_team(
-    team_id: ResourceId,
-    state: State,
-    principal: CurrentUser,
-    new_team: Annotated[
-        Text | None,
-        Query(max_length=255, description="team that receives the namespaces; else deleted"),
-    ] = None,
-) -> None:
-    """`delete.enabled` and owner (or contributor with `delete.contributors`, or admin). The
-    team's namespaces move to `new_team`, or are deleted with their repositories."""
-    client_for = client_factory(state.http, state.settings, state.signing_key)
-    await repositories.delete_team(
-        state.sessionmaker, state.settings, client_for, principal, team_id, new_team=new_team
-    )

@@ -9,7 +9,6 @@ from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep, State
-from app.ldap import service as ldap_accounts
 from app.mail import notices
 from app.users import password_reset, repository, service
 from app.users.schemas import (
@@ -48,7 +47,7 @@ async def bootstrap_admin(
     if not state.settings.first_user_admin.enabled:
         raise FeatureDisabled("first_user_admin is disabled: create administrators another way")
     fields = body.user
-    await ldap_accounts.refuse_directory_name(state.ldap, fields.username)
+    await service.refuse_directory_name(state.ldap, fields.username)
     _, token, plain = await service.bootstrap(
         session,
         state.digester,
@@ -152,7 +151,7 @@ async def create_user(
     """A user, or a bot (`bot: true`): a bot gets no personal namespace and no password login,
     and its first application token ("default") is returned this once."""
     fields = body.user
-    await ldap_accounts.refuse_directory_name(state.ldap, fields.username)
+    await service.refuse_directory_name(state.ldap, fields.username)
     user = await service.create_user(
         session,
         service.NewUser(
@@ -195,7 +194,7 @@ async def update_user(
     if fields.username is not None and state.ldap is not None:
         current = await service.get_user(session, str(user_id))
         if fields.username != current.username:
-            await ldap_accounts.refuse_directory_name(state.ldap, fields.username)
+            await service.refuse_directory_name(state.ldap, fields.username)
     user = await service.update_user(
         session,
         admin,

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.authz.principal import INTERNAL_USERNAME, Principal
 from app.core.db import utcnow
-from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.directory import Directory, DirectoryUnavailable
+from app.core.errors import Forbidden, Invalid, NotFound, ServiceUnavailable
 from app.core.params import MAX_ID
 from app.core.security import APP_TOKEN_MARKER, TokenDigester, hash_password
 from app.models import ApplicationToken, RefreshToken, SetupStep, User
@@ -421,3 +422,24 @@ async def delete_user(session: AsyncSession, principal: Principal, user_id: int)
     )
     await session.delete(user)
     await session.flush()
+
+
+async def refuse_directory_name(directory: Directory | None, username: str) -> None:
+    """A local account must not take the name of a directory user (who could then never log
+    in): 422 naming `username`; 503 when the directory cannot be asked."""
+    if directory is None:
+        return
+    try:
+        found = await directory.find(username)
+    except DirectoryUnavailable as exc:
+        raise ServiceUnavailable(
+            f"cannot check the name against the LDAP directory: {exc.message}"
+        ) from exc
+    if found is not None:
+        raise Invalid(
+            {
+                "username": [
+                    "exists in the LDAP directory: that user logs in with the directory password"
+                ]
+            }
+        )

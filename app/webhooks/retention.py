@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.core.db import session_scope, utcnow
+from app.core.jobs import JobContext
 from app.models import DeliveryStatus
-from app.tasks.context import TaskContext
 from app.webhooks import repository
 
 # Rows per transaction: short write transactions, so that SQLite's other writers never wait
@@ -16,7 +16,7 @@ CHUNK = 1000
 INTERVAL_SECONDS = 3600.0
 
 
-async def prune_deliveries(ctx: TaskContext) -> str | None:
+async def prune_deliveries(ctx: JobContext) -> str | None:
     """Delivered ones older than `webhooks.keep_delivered_days`, failed ones older than
     `keep_failed_days` (created before; attempts go with them). Pending ones are kept."""
     config = ctx.settings.webhooks

@@ -39,6 +39,7 @@ from sqlalchemy import select
 
 from app.core.crypto import InvalidToken, secret_box
 from app.core.db import session_scope, utcnow
+from app.core.jobs import JobContext
 from app.models import (
     DeliveryStatus,
     Webhook,
@@ -47,7 +48,6 @@ from app.models import (
     WebhookDelivery,
     WebhookMethod,
 )
-from app.tasks.context import TaskContext
 from app.webhooks import repository
 from app.webhooks.client import LocalNetworkRefused, webhook_http_client
 from app.webhooks.schemas import MASK, is_sensitive_header
@@ -152,7 +152,7 @@ def backoff_seconds(base: float, cap: float, attempt: int) -> float:
 
 
 # --- 1. claim ----------------------------------------------------------------------------------
-async def _claim(ctx: TaskContext, limit: int) -> list[Job]:
+async def _claim(ctx: JobContext, limit: int) -> list[Job]:
     now = utcnow()
     # One request per delivery, sent as soon as it is claimed: its timeout, plus a margin.
     lease = ctx.settings.webhooks.timeout + LEASE_MARGIN_SECONDS
@@ -205,7 +205,7 @@ def _job(
 
 
 # --- 2. send -----------------------------------------------------------------------------------
-async def _send(ctx: TaskContext, http: httpx.AsyncClient, job: Job) -> Outcome:
+async def _send(ctx: JobContext, http: httpx.AsyncClient, job: Job) -> Outcome:
     if job.problem is not None:
         return Outcome(job, None, None, None, None, 0, job.problem)
     request = build_request(job)
@@ -260,7 +260,7 @@ def _logged_headers(headers: dict[str, str]) -> dict[str, str]:
     return {name: MASK if is_sensitive_header(name) else value for name, value in headers.items()}
 
 
-async def _record(ctx: TaskContext, outcomes: Sequence[Outcome]) -> None:
+async def _record(ctx: JobContext, outcomes: Sequence[Outcome]) -> None:
     config = ctx.settings.webhooks
     now = utcnow()
     async with session_scope(ctx.sessionmaker) as session:
@@ -320,13 +320,11 @@ async def _record(ctx: TaskContext, outcomes: Sequence[Outcome]) -> None:
                 )
 
 
-async def _deliver(ctx: TaskContext, http: httpx.AsyncClient, job: Job) -> None:
+async def _deliver(ctx: JobContext, http: httpx.AsyncClient, job: Job) -> None:
     await _record(ctx, [await _send(ctx, http, job)])
 
 
-async def deliver_due(
-    ctx: TaskContext, http: httpx.AsyncClient, *, limit: int | None = None
-) -> int:
+async def deliver_due(ctx: JobContext, http: httpx.AsyncClient, *, limit: int | None = None) -> int:
     """One claim (at most one delivery per webhook, at most `limit`, by default
     `webhooks.concurrency`), sent at once with `http`, a `webhook_http_client` made from the
     same settings, each recorded when it is answered; returns how many were attempted."""
@@ -335,7 +333,7 @@ async def deliver_due(
     return len(jobs)
 
 
-async def seconds_until_due(ctx: TaskContext) -> float:
+async def seconds_until_due(ctx: JobContext) -> float:
     """Until something may be claimable (0: now), at most `IDLE_POLL_SECONDS`."""
     now = utcnow()
     async with session_scope(ctx.sessionmaker) as session:
@@ -346,7 +344,7 @@ async def seconds_until_due(ctx: TaskContext) -> float:
 
 
 async def run_sender(
-    ctx: TaskContext, wake: asyncio.Event, stop: asyncio.Event | None = None
+    ctx: JobContext, wake: asyncio.Event, stop: asyncio.Event | None = None
 ) -> None:
     """Deliver until cancelled (or `stop` is set), `webhooks.concurrency` at a time."""
     # Not ctx.http: that one reaches the registry, which is often on localhost.
@@ -361,7 +359,7 @@ class Sender:
     committed), the next due time, or the poll (other processes enqueue without waking this
     one)."""
 
-    ctx: TaskContext
+    ctx: JobContext
     http: httpx.AsyncClient
     running: set[asyncio.Task[None]] = field(default_factory=set)
 

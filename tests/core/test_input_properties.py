@@ -16,8 +16,8 @@ from app.auth.scope import Scope, parse_scope, parse_scopes
 from app.core.errors import AppError, BadRequest, Invalid
 from app.core.pagination import PageParams, decode_cursor
 from app.core.text import JsonRefused, load_json, text_problem
-from app.events.service import parse_envelope
 from app.models import Repository
+from app.registry.events.service import parse_envelope
 
 # Every code point, lone surrogates and NUL included (hypothesis leaves surrogates out unless
 # asked: the category list names them).

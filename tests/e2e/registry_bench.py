@@ -25,8 +25,8 @@ from app.cli import registry_config
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker, session_scope
 from app.core.keys import SigningKey, load_signing_key
+from app.jobs.context import TaskContext, open_task_context
 from app.models import Activity, Tag
-from app.tasks.context import TaskContext, open_task_context
 from tests.e2e.live import FQDN, LiveServer
 from tests.fixtures import factories
 from tests.fixtures.database import throwaway_database

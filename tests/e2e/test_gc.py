@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select, update
 
 from app.core.db import session_scope, utcnow
-from app.gc.service import gc_pass
 from app.models import Activity, Tag
-from app.sync.service import sync_pass
+from app.registry.gc.service import gc_pass
+from app.registry.sync.service import sync_pass
 from tests.e2e.registry_bench import RegistryBench, ok, registry_bench
 from tests.support.tools import require_tool
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from app.core.db import session_scope
+from app.jobs.periodic import PassFailed
+from app.jobs.runner import sync_catalog
 from app.models import Activity, Namespace, Registry, Tag, Visibility
-from app.sync.service import sync_pass
-from app.tasks.periodic import PassFailed
-from app.tasks.runner import sync_catalog
+from app.registry.sync.service import sync_pass
 from tests.conftest import make_settings
 from tests.e2e.registry_bench import registry_bench
 from tests.support.tools import require_tool
@@ -118,8 +118,8 @@ async def test_rows_written_after_the_registry_was_asked_are_left_alone(tmp_path
     nor removes (Portus rolled back the whole pass instead)."""
     from datetime import timedelta
 
-    from app.registries.client import ManifestInfo
-    from app.sync.service import SyncReport, _apply, _Observed
+    from app.registry.client import ManifestInfo
+    from app.registry.sync.service import SyncReport, _apply, _Observed
 
     require_tool("skopeo")
     async with registry_bench(tmp_path) as bench:

@@ -17,9 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from app.core.config import Settings
 from app.core.keys import load_signing_key
-from app.events import processor
-from app.events.processor import EventContext
-from app.events.worker import MAX_ATTEMPTS, EventWorker
 from app.models import (
     Activity,
     EventStatus,
@@ -32,9 +29,12 @@ from app.models import (
     Webhook,
     WebhookDelivery,
 )
-from app.registries.client import OCI_MANIFEST, ManifestInfo, client_factory
+from app.registry.client import OCI_MANIFEST, ManifestInfo, client_factory
+from app.registry.events import processor
+from app.registry.events.processor import EventContext
+from app.registry.events.worker import MAX_ATTEMPTS, EventWorker
+from app.registry.sync import service as sync_service
 from app.repositories import service as repositories
-from app.sync import service as sync_service
 from app.webhooks import service as webhooks
 from tests.fixtures import factories
 from tests.fixtures.database import backend
@@ -495,7 +495,7 @@ class TestHostileEvents:
         worker = EventWorker(sessionmaker, EventContext(client_for=client_for, settings=settings))
         forged = push("newteam/app", "forged", "sha256:" + "0" * 64, actor="root")
         await post(client, forged)
-        with caplog.at_level("WARNING", logger="app.events.processor"):
+        with caplog.at_level("WARNING", logger="app.registry.events.processor"):
             await worker.process_batch()
         assert (
             await session.scalar(

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import GarbageCollectorSettings
-from app.gc.service import find_candidates
 from app.models import Namespace, Registry, Repository, Tag
 from app.namespaces import service as namespaces
+from app.registry.gc.service import find_candidates
 from tests.fixtures import factories
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

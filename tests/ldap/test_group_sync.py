@@ -16,10 +16,10 @@ from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.directory import DirectoryUnavailable
 from app.core.security import TokenDigester
+from app.jobs.context import TaskContext, open_task_context
+from app.jobs.runner import periodic_tasks
 from app.ldap.sync import ldap_group_sync_pass
 from app.models import Activity, LdapCheck, Role, Team, TeamUser, User
-from app.tasks.context import TaskContext, open_task_context
-from app.tasks.runner import periodic_tasks
 from app.users import service as users
 from tests.conftest import ClientFactory, make_settings
 from tests.fixtures import factories

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.config import EmailSettings, Settings
 from app.core.db import utcnow
 from app.core.security import TokenDigester
+from app.jobs.context import TaskContext
 from app.mail import outbox, templates
 from app.mail.sender import send_due_mail
 from app.models import MailMessage, MailStatus
-from app.tasks.context import TaskContext
 from tests.conftest import ClientFactory, make_settings
 from tests.fixtures import factories
 from tests.support.smtp import Mode, Pki, make_pki, reset_link, smtp_server

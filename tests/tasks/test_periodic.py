@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker, session_scope
+from app.jobs.context import TaskContext
+from app.jobs.periodic import PeriodicRunner, PeriodicTask, run_pass
 from app.models import Namespace, Repository, RepositoryCountChange, TaskRun
-from app.tasks.context import TaskContext
-from app.tasks.periodic import PeriodicRunner, PeriodicTask, run_pass
-from app.tasks.runner import fold_repository_counts
+from app.repositories.service import fold_repository_counts
 from tests.fixtures import factories
 from tests.fixtures.database import throwaway_database
 

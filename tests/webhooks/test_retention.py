@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import utcnow
+from app.jobs.context import TaskContext
+from app.jobs.runner import periodic_tasks
 from app.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
-from app.tasks.context import TaskContext
-from app.tasks.runner import periodic_tasks
 from app.webhooks import retention
 from tests.conftest import make_settings
 from tests.fixtures import factories

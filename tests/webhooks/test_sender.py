@@ -23,6 +23,7 @@ from app.core.crypto import secret_box
 from app.core.db import create_engine, create_sessionmaker, session_scope, utcnow
 from app.core.keys import load_signing_key
 from app.core.security import TokenDigester
+from app.jobs.context import TaskContext
 from app.models import (
     DeliveryStatus,
     Namespace,
@@ -34,8 +35,7 @@ from app.models import (
     WebhookDelivery,
     WebhookMethod,
 )
-from app.registries.client import client_factory
-from app.tasks.context import TaskContext
+from app.registry.client import client_factory
 from app.webhooks import repository, sender, service
 from app.webhooks.client import webhook_http_client
 from tests.conftest import ClientFactory, make_settings

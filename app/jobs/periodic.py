@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.db import session_scope, utcnow
 from app.core.files import private_directory
+from app.jobs.context import TaskContext
 from app.models import TaskRun
-from app.tasks.context import TaskContext
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from app.core.db import DbSession
 from app.core.openapi import error_responses
 from app.core.params import ResourceId
 from app.core.state import State
-from app.registries import service
-from app.registries.schemas import (
+from app.registry.registries import service
+from app.registry.registries.schemas import (
     RegistryCreate,
     RegistryRead,
     RegistryUpdate,

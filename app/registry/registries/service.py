@@ -13,8 +13,8 @@ from app.core.config import Settings
 from app.core.errors import Invalid, NotFound
 from app.models import Namespace, Registry, Repository
 from app.namespaces import service as namespaces
-from app.registries.client import check_reachable
-from app.registries.schemas import RegistryFields, RegistryUpdateFields
+from app.registry.client import check_reachable
+from app.registry.registries.schemas import RegistryFields, RegistryUpdateFields
 from app.users import repository as users
 
 

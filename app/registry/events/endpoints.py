@@ -10,7 +10,7 @@ from app.core.db import DbSession
 from app.core.errors import Unauthenticated
 from app.core.security import constant_time_equals
 from app.core.state import State
-from app.events import service
+from app.registry.events import service
 
 router = APIRouter(tags=["registry"])
 

@@ -15,33 +15,21 @@ from typing import Any
 
 from app.auth import throttle
 from app.core.db import session_scope
-from app.events.processor import EventContext
-from app.events.worker import EventWorker
-from app.gc.service import gc_pass
+from app.jobs.context import TaskContext
+from app.jobs.periodic import PassFailed, PeriodicRunner, PeriodicTask
 from app.ldap.sync import ldap_group_sync_pass
 from app.mail.sender import send_due_mail
-from app.repositories import repository as repositories
-from app.sync.service import sync_pass
-from app.tasks.context import TaskContext
-from app.tasks.periodic import PassFailed, PeriodicRunner, PeriodicTask
+from app.registry.events.processor import EventContext
+from app.registry.events.worker import EventWorker
+from app.registry.gc.service import gc_pass
+from app.registry.sync.service import sync_pass
+from app.repositories.service import fold_repository_counts
 from app.webhooks import retention
 from app.webhooks.sender import run_sender
 
 logger = logging.getLogger(__name__)
 
-FOLD_BATCH = 10_000
 MAIL_INTERVAL = 2.0  # seconds: a reset link should not keep its user waiting
-
-
-async def fold_repository_counts(context: TaskContext) -> str | None:
-    """Pending repository count changes into the namespaces' counters (keeps X-Total cheap)."""
-    total = 0
-    while True:
-        async with session_scope(context.sessionmaker) as session:
-            folded = await repositories.fold_repository_counts(session, batch=FOLD_BATCH)
-        total += folded
-        if folded < FOLD_BATCH:
-            return f"folded {total} repository count changes" if total else None
 
 
 async def sync_catalog(context: TaskContext) -> str | None:

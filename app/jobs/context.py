@@ -17,7 +17,7 @@ from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.keys import load_signing_key
 from app.models import Registry
-from app.registries.client import RegistryClient, client_factory
+from app.registry.client import RegistryClient, client_factory
 
 
 @dataclass(frozen=True)

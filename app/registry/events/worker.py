@@ -25,8 +25,8 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.db import session_scope, utcnow
-from app.events import processor
 from app.models import EventStatus, Registry, RegistryEvent
+from app.registry.events import processor
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from app.authz.principal import INTERNAL_USERNAME
 from app.core.errors import BadRequest
 from app.core.text import JsonRefused, load_json
 from app.models import EventStatus, RegistryEvent
-from app.registries.client import MANIFEST_TYPES
+from app.registry.client import MANIFEST_TYPES
 
 HANDLED_ACTIONS = ("push", "pull", "delete")
 

@@ -25,7 +25,7 @@ from app.core.db import utcnow
 from app.core.names import is_repository_name
 from app.models import Activity, Namespace, Registry, Repository, Role, Tag, TeamUser, User
 from app.namespaces import service as namespaces
-from app.registries.client import ManifestInfo, ManifestNotFound, RegistryClient, RegistryError
+from app.registry.client import ManifestInfo, ManifestNotFound, RegistryClient, RegistryError
 from app.repositories import service as repositories
 from app.webhooks import service as webhooks
 

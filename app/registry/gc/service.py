@@ -27,10 +27,11 @@ from app.authz.principal import INTERNAL
 from app.core.config import GarbageCollectorSettings
 from app.core.db import session_scope, utcnow
 from app.core.errors import NotFound
-from app.gc import repository as queries
+from app.core.progress import Progress
+from app.registry.context import RegistryJobContext
+from app.registry.deletion import service as deletion
+from app.registry.gc import repository as queries
 from app.repositories import service as repositories
-from app.tasks.context import TaskContext
-from app.tasks.progress import Progress
 
 REASON = "garbage collector"
 
@@ -102,7 +103,7 @@ async def find_candidates(
 
 
 async def gc_pass(
-    ctx: TaskContext,
+    ctx: RegistryJobContext,
     *,
     dry_run: bool,
     progress: Progress | None = None,
@@ -122,7 +123,7 @@ async def gc_pass(
     return report
 
 
-async def _collect(ctx: TaskContext, candidate: Candidate, report: GcReport) -> None:
+async def _collect(ctx: RegistryJobContext, candidate: Candidate, report: GcReport) -> None:
     try:
         async with session_scope(ctx.sessionmaker) as session:
             context = await repositories.load_tag(session, INTERNAL, candidate.tag_id)
@@ -131,7 +132,7 @@ async def _collect(ctx: TaskContext, candidate: Candidate, report: GcReport) -> 
             if tag.digest != candidate.digest or not is_old(facts, report.cutoff):
                 report.skipped.append(candidate.reference)
                 return
-            await repositories.remove_tag(
+            await deletion.remove_tag(
                 session,
                 ctx.client_for(context.registry),
                 context,
@@ -140,7 +141,7 @@ async def _collect(ctx: TaskContext, candidate: Candidate, report: GcReport) -> 
             )
     except NotFound:
         report.skipped.append(candidate.reference)
-    except repositories.RegistryFailed as exc:
+    except deletion.RegistryFailed as exc:
         report.errors.append(f"{candidate.reference}: {exc.message}")
     else:
         report.deleted.append(candidate.reference)

@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.core.db import session_scope, utcnow
 from app.core.names import is_repository_name
+from app.core.progress import Progress
 from app.models import Namespace, Registry, Repository, Tag
 from app.namespaces import service as namespaces
-from app.registries.client import ManifestInfo, RegistryClient, RegistryError
+from app.registry.client import ManifestInfo, RegistryClient, RegistryError
+from app.registry.context import RegistryJobContext
+from app.registry.sync import repository as queries
 from app.repositories import service as repositories
-from app.sync import repository as queries
-from app.tasks.context import TaskContext
-from app.tasks.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class _Observed:
 
 
 async def sync_pass(
-    ctx: TaskContext, strategy: str, progress: Progress | None = None
+    ctx: RegistryJobContext, strategy: str, progress: Progress | None = None
 ) -> SyncReport:
     """One pass over every registry. `update` adds and updates; the other strategies also remove
     what the registry no longer has (`initial` runs only while no repository is known)."""
@@ -101,7 +101,7 @@ async def sync_pass(
 
 
 async def _sync_registry(
-    ctx: TaskContext,
+    ctx: RegistryJobContext,
     registry: Registry,
     *,
     remove: bool,
@@ -140,7 +140,7 @@ async def _sync_registry(
 
 
 async def _observe(
-    ctx: TaskContext, client: RegistryClient, registry: Registry, full_name: str
+    ctx: RegistryJobContext, client: RegistryClient, registry: Registry, full_name: str
 ) -> _Observed | str:
     """The repository's tags and their digests, and the manifests of the tags that are new or
     changed here; asked with no transaction open. A problem comes back as text."""
@@ -163,7 +163,7 @@ async def _observe(
 
 
 async def _apply(
-    ctx: TaskContext,
+    ctx: RegistryJobContext,
     registry: Registry,
     observed: _Observed,
     *,
