@@ -14,7 +14,7 @@ from app.auth.dependencies import OptionalPrincipal, Public
 from app.core.db import DbSession
 from app.core.directory import Directory, DirectoryUnavailable
 from app.core.state import State
-from app.jobs.status import shared_status
+from app.health.repository import shared_status
 from app.mail import outbox
 from app.namespaces import service as namespaces
 from app.registry.client import check_reachable
