@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Executable, Table, bindparam, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import ANONYMOUS, Principal, PrincipalKind
+from app.core import queue
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.names import is_repository_name
@@ -45,12 +45,8 @@ _TAG_BY_NAME = select(Tag).where(
 _INSERT_TAG = insert(_TAGS).returning(_TAGS.c.id)
 # A new tag, or nothing if the repository has one of that name (a conflict inserts nothing).
 _INSERT_NEW_TAG: dict[str, Executable] = {
-    "postgresql": postgresql.insert(_TAGS)
-    .on_conflict_do_nothing(index_elements=["repository_id", "name"])
-    .returning(_TAGS.c.id),
-    "sqlite": sqlite.insert(_TAGS)
-    .on_conflict_do_nothing(index_elements=["repository_id", "name"])
-    .returning(_TAGS.c.id),
+    name: queue.insert_ignore(name, _TAGS, conflict=["repository_id", "name"]).returning(_TAGS.c.id)
+    for name in ("postgresql", "sqlite")
 }
 
 
@@ -413,7 +409,7 @@ async def _insert_new_tag(
     session: AsyncSession, repository_id: int, name: str, values: dict[str, Any]
 ) -> int | None:
     """The new tag's id; None if the repository has a tag of that name already."""
-    statement = _INSERT_NEW_TAG.get(session.get_bind().dialect.name)
+    statement = _INSERT_NEW_TAG.get(queue.dialect_name(session))
     if statement is None:
         return None
     params = {"name": name, "repository_id": repository_id, **values}

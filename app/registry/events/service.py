@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import INTERNAL_USERNAME
+from app.core import queue
 from app.core.errors import BadRequest
 from app.core.text import JsonRefused, load_json
 from app.models import EventStatus, RegistryEvent
@@ -73,10 +73,6 @@ async def store(session: AsyncSession, events: list[dict[str, Any]]) -> int:
     ]
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(RegistryEvent).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
-    )
+    statement = queue.insert_ignore(session, RegistryEvent, conflict=["event_id"]).values(rows)
     result = await session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)

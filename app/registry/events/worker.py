@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core import queue
 from app.core.db import session_scope, utcnow
 from app.models import EventStatus, Registry, RegistryEvent
 from app.registry.events import processor
@@ -57,7 +58,7 @@ class EventWorker:
 
     @property
     def _postgresql(self) -> bool:
-        return bool(self.sessionmaker.kw["bind"].dialect.name == "postgresql")
+        return queue.is_postgresql(self.sessionmaker)
 
     async def _prefetch(self, context: processor.EventContext) -> None:
         """SQLite: the manifests of the fresh pushes, fetched with no transaction open."""
@@ -91,9 +92,7 @@ class EventWorker:
                 .order_by(RegistryEvent.id)
                 .limit(BATCH_SIZE)
             )
-            if postgresql:
-                statement = statement.with_for_update(skip_locked=True)
-            events = (await session.execute(statement)).all()
+            events = (await session.execute(queue.for_claim(statement, session))).all()
             if postgresql and events:
                 registries = await processor.batch_registries(session, context)
                 await processor.prefetch_manifests(
