@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import queue
 from app.models import (
     DeliveryStatus,
     Namespace,
@@ -114,17 +115,14 @@ def _due(now: datetime) -> Any:
     return and_(
         WebhookDelivery.status == DeliveryStatus.pending,
         WebhookDelivery.next_attempt_at <= now,
-        or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now),
+        queue.lease_free(WebhookDelivery.lease_until, now),
         Webhook.enabled,
     )
 
 
 def _free(now: datetime) -> Any:
     """Enabled webhooks with no request in flight."""
-    return and_(
-        Webhook.enabled,
-        or_(Webhook.in_flight_until.is_(None), Webhook.in_flight_until <= now),
-    )
+    return and_(Webhook.enabled, queue.lease_free(Webhook.in_flight_until, now))
 
 
 def _oldest_pending(now: datetime | None) -> Any:
@@ -180,20 +178,26 @@ async def claim_due(
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
         .where(WebhookDelivery.id.in_(ids), _due(now))
     )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(of=WebhookDelivery, skip_locked=True)
+    statement = queue.for_claim(statement, session, of=WebhookDelivery)
     rows = [(delivery, webhook) for delivery, webhook in (await session.execute(statement)).all()]
     if rows:
         await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_([delivery.id for delivery, _ in rows]))
-            .values(lease_until=lease_until)
+            queue.take_lease(
+                WebhookDelivery,
+                WebhookDelivery.id.in_([delivery.id for delivery, _ in rows]),
+                WebhookDelivery.lease_until,
+                lease_until,
+            )
         )
         await session.execute(
-            update(Webhook)
-            .where(Webhook.id.in_([webhook.id for _, webhook in rows]))
-            # a turn is no change of the webhook: updated_at stays
-            .values(last_claimed_at=now, in_flight_until=lease_until, updated_at=Webhook.updated_at)
+            queue.take_lease(
+                Webhook,
+                Webhook.id.in_([webhook.id for _, webhook in rows]),
+                Webhook.in_flight_until,
+                lease_until,
+                last_claimed_at=now,
+                updated_at=Webhook.updated_at,  # a turn is no change of the webhook
+            )
         )
     return rows
 
@@ -203,9 +207,13 @@ async def release_webhook(session: AsyncSession, webhook_id: int, lease_until: d
     go. Only while the webhook still holds that lease: if it ran out and another sender claimed
     the webhook since, that sender's request is in flight and the webhook stays busy."""
     await session.execute(
-        update(Webhook)
-        .where(Webhook.id == webhook_id, Webhook.in_flight_until == lease_until)
-        .values(in_flight_until=None, updated_at=Webhook.updated_at)
+        queue.release_lease(
+            Webhook,
+            Webhook.id == webhook_id,
+            Webhook.in_flight_until,
+            lease_until,
+            updated_at=Webhook.updated_at,
+        )
     )
 
 
@@ -262,7 +270,7 @@ async def delete_old_deliveries(
 async def count_webhooks_locked(session: AsyncSession, namespace_id: int) -> int:
     """The namespace's webhooks, counted with the namespace row locked (PostgreSQL) so that two
     creations at once cannot both pass the limit; SQLite's write transactions are serial."""
-    if session.get_bind().dialect.name == "postgresql":
+    if queue.is_postgresql(session):
         await session.execute(
             select(Namespace.id).where(Namespace.id == namespace_id).with_for_update()
         )

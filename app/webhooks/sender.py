@@ -40,6 +40,7 @@ from sqlalchemy import select
 from app.core.crypto import InvalidToken, secret_box
 from app.core.db import session_scope, utcnow
 from app.core.jobs import JobContext
+from app.core.queue import Backoff
 from app.models import (
     DeliveryStatus,
     Webhook,
@@ -148,7 +149,7 @@ def build_request(job: Job) -> OutgoingRequest:
 
 def backoff_seconds(base: float, cap: float, attempt: int) -> float:
     """The wait after failed attempt `attempt` (1-based) of a cycle."""
-    return float(min(cap, base * 2 ** min(attempt - 1, 60)))
+    return Backoff(first=base, cap=cap).seconds(attempt)
 
 
 # --- 1. claim ----------------------------------------------------------------------------------
