@@ -1,4 +1,4 @@
-"""The mail outbox: every query on `mail_outbox`.
+"""The mail outbox: enqueueing, claiming and recording (the queries are in `repository`).
 
 A mail is a row inserted in the caller's transaction, so it exists if and only if the change it
 tells about was committed. The sender claims due rows in a short transaction (`FOR UPDATE SKIP
@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import utcnow
+from app.core.queue import Backoff
+from app.mail import repository
 from app.mail.templates import MailContent
 from app.models import MailMessage, MailStatus
 
 BATCH_SIZE = 20
 MAX_ATTEMPTS = 8
-FIRST_RETRY = timedelta(seconds=30)
-LONGEST_RETRY = timedelta(hours=1)
+RETRY = Backoff(first=30, cap=3600)
 # How long a claimed row stays away from other senders: longer than a batch can take.
 LEASE = timedelta(minutes=15)
 MAX_ERROR_LENGTH = 2000
@@ -67,37 +67,13 @@ class ClaimedMail:
 
 async def claim_due(session: AsyncSession, *, limit: int = BATCH_SIZE) -> list[ClaimedMail]:
     now = utcnow()
-    statement = (
-        select(MailMessage)
-        .where(MailMessage.status == MailStatus.pending, MailMessage.next_attempt_at <= now)
-        .order_by(MailMessage.next_attempt_at, MailMessage.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
-    claimed = []
-    for row in (await session.scalars(statement)).all():
-        row.attempts += 1
-        row.last_attempt_at = now
-        row.next_attempt_at = now + LEASE
-        claimed.append(
-            ClaimedMail(
-                id=row.id,
-                recipient=row.recipient,
-                subject=row.subject,
-                text_body=row.text_body,
-                html_body=row.html_body,
-                attempts=row.attempts,
-            )
-        )
-    await session.flush()
-    return claimed
+    rows = await repository.claim_due(session, now=now, lease_until=now + LEASE, limit=limit)
+    return [ClaimedMail(**row._asdict()) for row in rows]
 
 
 def retry_delay(attempts: int) -> timedelta:
     """30 s after the first failed attempt, doubling, at most an hour."""
-    delay: timedelta = FIRST_RETRY * 2 ** max(0, min(attempts - 1, 20))
-    return min(LONGEST_RETRY, delay)
+    return RETRY.delay(attempts)
 
 
 def _finish(row: MailMessage, status: MailStatus) -> None:
@@ -108,7 +84,7 @@ def _finish(row: MailMessage, status: MailStatus) -> None:
 
 
 async def record_sent(session: AsyncSession, mail_id: int) -> None:
-    row = await session.get(MailMessage, mail_id)
+    row = await repository.get_mail(session, mail_id)
     if row is None:
         return
     row.sent_at = utcnow()
@@ -119,7 +95,7 @@ async def record_sent(session: AsyncSession, mail_id: int) -> None:
 
 async def record_failure(session: AsyncSession, mail_id: int, error: str) -> bool:
     """Keeps the error; returns whether the mail was given up (no attempt left)."""
-    row = await session.get(MailMessage, mail_id)
+    row = await repository.get_mail(session, mail_id)
     if row is None:
         return False
     row.last_error = error[:MAX_ERROR_LENGTH]
@@ -138,23 +114,11 @@ def _iso(value: datetime | None) -> str | None:
 
 async def status(session: AsyncSession, settings: Settings) -> dict[str, Any]:
     """The health component: counts, and whether the last attempt (by any process) failed."""
-    rows = await session.execute(
-        select(MailMessage.status, func.count(MailMessage.id)).group_by(MailMessage.status)
-    )
-    counts = {row_status: int(count) for row_status, count in rows}
+    counts = await repository.count_by_status(session)
     pending = int(counts.get(MailStatus.pending, 0))
     failed = int(counts.get(MailStatus.failed, 0))
-    oldest = await session.scalar(
-        select(func.min(MailMessage.created_at)).where(MailMessage.status == MailStatus.pending)
-    )
-    last = (
-        await session.execute(
-            select(MailMessage.last_attempt_at, MailMessage.last_error)
-            .where(MailMessage.last_attempt_at.is_not(None))
-            .order_by(MailMessage.last_attempt_at.desc(), MailMessage.id.desc())
-            .limit(1)
-        )
-    ).first()
+    oldest = await repository.oldest_pending_created_at(session)
+    last = await repository.last_attempt(session)
     last_error = last.last_error if last is not None else None
     if not mail_enabled(settings):
         msg = "mail is off (email.smtp.enabled is false)"
@@ -175,9 +139,4 @@ async def status(session: AsyncSession, settings: Settings) -> dict[str, Any]:
 
 async def pending_for(session: AsyncSession, recipient: str) -> Sequence[MailMessage]:
     """The mails waiting for an address (tests and support)."""
-    statement = (
-        select(MailMessage)
-        .where(MailMessage.recipient == recipient, MailMessage.status == MailStatus.pending)
-        .order_by(MailMessage.id)
-    )
-    return (await session.scalars(statement)).all()
+    return await repository.pending_for(session, recipient)
