@@ -190,7 +190,8 @@ class Backoff:
 
 # --- one at a time across processes --------------------------------------------------------------
 def lock_key(name: str) -> int:
-    """A stable signed 64-bit advisory lock key for the lock `name`."""
+    """A stable signed 64-bit advisory lock key for the lock `name` (its prefix dates from when
+    only periodic tasks took these locks: processes of either version exclude each other)."""
     digest = hashlib.sha256(f"portus-task:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 

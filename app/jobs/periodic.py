@@ -1,7 +1,8 @@
 """Periodic passes that run once at a time across every process sharing the database.
 
-A pass takes an exclusive lock named after its task, then runs only if the last pass (by any
-process) started at least `interval` seconds ago, and records itself in `task_runs`:
+A pass takes an exclusive lock named after its task (`app.core.queue.exclusive`), then runs
+only if the last pass (by any process) started at least `interval` seconds ago, and records
+itself in `task_runs`:
 - PostgreSQL: a session-level advisory lock on a connection held for the pass. If the process
   dies, its connection closes and the lock is gone: no lease to expire, no leader to elect.
 - SQLite (one machine by nature): an exclusive `flock` on a file in the data directory, which
@@ -12,23 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import hashlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import delete, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
+from app.core import queue
 from app.core.db import session_scope, utcnow
-from app.core.files import private_directory
+from app.jobs import repository
 from app.jobs.context import TaskContext
-from app.models import TaskRun
 
 logger = logging.getLogger(__name__)
 
@@ -66,104 +61,29 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:255]
 
 
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit advisory lock key for a task name."""
-    digest = hashlib.sha256(f"portus-task:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@contextlib.asynccontextmanager
-async def _advisory_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
-    key = lock_key(name)
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        taken = bool(
-            await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
-        )
-        try:
-            yield taken
-        finally:
-            if taken:
-                await _unlock(connection, key)
-
-
-async def _unlock(connection: AsyncConnection, key: int) -> None:
-    try:
-        await asyncio.shield(
-            connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-        )
-    except BaseException:
-        # A connection that may still hold the lock must never go back to the pool.
-        await connection.invalidate()
-        raise
-
-
-def _open_lock_file(directory: Path, name: str) -> int:
-    private_directory(directory)
-    return os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-
-
-@contextlib.asynccontextmanager
-async def _file_lock(directory: Path, name: str) -> AsyncIterator[bool]:
-    descriptor = _open_lock_file(directory, name)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(descriptor)  # closing releases the lock
-
-
 def exclusive(context: TaskContext, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
     """Yields whether this process holds task `name`'s lock (never waits for it)."""
     bind = context.sessionmaker.kw["bind"]
-    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-        return _advisory_lock(bind, name)
-    return _file_lock(context.settings.data_dir / "locks", name)
+    return queue.exclusive(bind, name, context.settings.data_dir / "locks")
 
 
 async def _due(context: TaskContext, task: PeriodicTask) -> bool:
     async with session_scope(context.sessionmaker) as session:
-        last = await session.scalar(
-            select(TaskRun.started_at)
-            .where(TaskRun.task == task.name)
-            .order_by(TaskRun.id.desc())
-            .limit(1)
-        )
+        last = await repository.last_started_at(session, task.name)
     return last is None or utcnow() - last >= timedelta(seconds=task.interval)
 
 
 async def _record_start(context: TaskContext, task: PeriodicTask) -> int:
     async with session_scope(context.sessionmaker) as session:
-        run = TaskRun(task=task.name, worker=worker_id())
-        session.add(run)
-        await session.flush()
-        return run.id
+        return await repository.record_start(session, task.name, worker_id())
 
 
 async def _record_end(
     context: TaskContext, task: PeriodicTask, run_id: int, summary: str | None, error: str | None
 ) -> None:
     async with session_scope(context.sessionmaker) as session:
-        run = await session.get(TaskRun, run_id)
-        if run is not None:
-            run.finished_at = utcnow()
-            run.summary = summary
-            run.error = error
-        oldest_kept = (
-            select(TaskRun.id)
-            .where(TaskRun.task == task.name)
-            .order_by(TaskRun.id.desc())
-            .offset(KEPT_RUNS)
-            .limit(1)
-            .scalar_subquery()
-        )
-        await session.execute(
-            delete(TaskRun).where(TaskRun.task == task.name, TaskRun.id <= oldest_kept)
-        )
+        await repository.record_end(session, run_id, summary=summary, error=error)
+        await repository.keep_last_runs(session, task.name, KEPT_RUNS)
 
 
 async def run_pass(context: TaskContext, task: PeriodicTask, *, force: bool = False) -> bool:
@@ -197,7 +117,8 @@ class PeriodicRunner:
         down is asked less and less often, and the loop never spins."""
         if not self.state.failures:
             return self.task.interval
-        return float(min(MAX_BACKOFF_SECONDS, self.task.interval * 2**self.state.failures))
+        backoff = queue.Backoff(first=self.task.interval * 2, cap=MAX_BACKOFF_SECONDS)
+        return backoff.seconds(self.state.failures)
 
     async def run_forever(self) -> None:
         while True:
