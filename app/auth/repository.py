@@ -12,15 +12,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, Row, and_, case, delete, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.core import queue
 from app.core.db import ReadConn
 from app.models import (
+    AccountLoginFailure,
     ApplicationToken,
+    LoginFailure,
     Namespace,
     RefreshToken,
     Registry,
@@ -108,7 +111,7 @@ async def _asyncpg(conn: ReadConn) -> Any | None:
     """The asyncpg connection to use on PostgreSQL, else None (SQLAlchemy Core)."""
     if not isinstance(conn, AsyncConnection):
         return conn  # straight from the hot-path asyncpg pool
-    if conn.dialect.name != "postgresql":
+    if not queue.is_postgresql(conn):
         return None
     raw = await conn.get_raw_connection()
     return raw.driver_connection
@@ -323,3 +326,131 @@ async def token_owner_and_namespaces(
         return None, False, []
     first = records[0]
     return _owner(first, service=first[10]), first[11] is not None, _namespace_rows(records, 12)
+
+
+# --- login throttling (auth/throttle.py) --------------------------------------------------------
+async def count_login_failure(
+    session: AsyncSession,
+    model: type[LoginFailure] | type[AccountLoginFailure],
+    key: dict[str, str],
+    *,
+    now: datetime,
+    window: int,
+) -> tuple[int, datetime]:
+    """One more in the key's window (a new window if the last one ended); the new count and
+    the window's start, in one statement (INSERT ... ON CONFLICT DO UPDATE ... RETURNING)."""
+    expired = model.window_started_at <= now - timedelta(seconds=window)
+    statement = (
+        queue.upsert(
+            session,
+            model,
+            conflict=[getattr(model, column) for column in key],
+            set_={
+                "failures": case((expired, 1), else_=model.failures + 1),
+                "window_started_at": case((expired, now), else_=model.window_started_at),
+            },
+        )
+        .values(**key, window_started_at=now, failures=1)
+        .returning(model.failures, model.window_started_at)
+    )
+    row = (await session.execute(statement)).one()
+    return int(row[0]), row[1]
+
+
+async def account_failures_from(
+    session: AsyncSession, username: str, client: str
+) -> Row[int, datetime, datetime | None] | None:
+    """(failures, window_started_at, succeeded_at) of the account name from the address."""
+    return (
+        await session.execute(
+            select(
+                AccountLoginFailure.failures,
+                AccountLoginFailure.window_started_at,
+                AccountLoginFailure.succeeded_at,
+            ).where(AccountLoginFailure.username == username, AccountLoginFailure.client == client)
+        )
+    ).first()
+
+
+async def claim_account_turn(
+    session: AsyncSession, user_id: int, failed_attempts: int, *, now: datetime, delay: timedelta
+) -> bool:
+    """Whether this check took the account's turn: one conditional UPDATE, so of parallel
+    claimants exactly one gets it (the count unchanged and the delay passed)."""
+    result = await session.execute(
+        update(User)
+        .where(
+            User.id == user_id,
+            User.failed_attempts == failed_attempts,
+            User.locked_at <= now - delay,
+        )
+        .values(locked_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def count_account_failure(
+    session: AsyncSession, user_id: int, *, now: datetime, window: int
+) -> None:
+    """One more wrong password on the account (a count whose last failure is older than the
+    window starts over), and `locked_at` becomes this failure's time."""
+    stale = and_(User.locked_at.is_not(None), User.locked_at <= now - timedelta(seconds=window))
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_attempts=case((stale, 1), else_=User.failed_attempts + 1), locked_at=now)
+    )
+
+
+async def clear_account_failures(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, or_(User.failed_attempts != 0, User.locked_at.is_not(None)))
+        .values(failed_attempts=0, locked_at=None)
+    )
+
+
+async def mark_known_address(
+    session: AsyncSession, username: str, client: str, *, now: datetime
+) -> None:
+    """The account's right password from the address: its count there starts over, and the
+    address is known to the account from now on."""
+    known = {"failures": 0, "window_started_at": now, "succeeded_at": now}
+    await session.execute(
+        queue.upsert(
+            session,
+            AccountLoginFailure,
+            conflict=[AccountLoginFailure.username, AccountLoginFailure.client],
+            set_=known,
+        ).values(username=username, client=client, **known)
+    )
+
+
+async def give_back_login_attempt(session: AsyncSession, client: str) -> None:
+    await session.execute(
+        update(LoginFailure)
+        .where(LoginFailure.client == client, LoginFailure.failures > 0)
+        .values(failures=LoginFailure.failures - 1)
+    )
+
+
+async def forget_login_failures(
+    session: AsyncSession, *, ended_before: datetime, known_since: datetime
+) -> int:
+    """Deletes the counts whose window ended before `ended_before` (an address's count for an
+    account only once the address is no longer known to it); how many."""
+    ended = {
+        LoginFailure: LoginFailure.window_started_at <= ended_before,
+        AccountLoginFailure: and_(
+            AccountLoginFailure.window_started_at <= ended_before,
+            or_(
+                AccountLoginFailure.succeeded_at.is_(None),
+                AccountLoginFailure.succeeded_at <= known_since,
+            ),
+        ),
+    }
+    forgotten = 0
+    for model, condition in ended.items():
+        result = await session.execute(delete(model).where(condition))
+        forgotten += int(getattr(result, "rowcount", 0) or 0)
+    return forgotten

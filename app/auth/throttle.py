@@ -25,17 +25,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, case, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+from app.auth import repository
 from app.core.config import LoginRateLimitSettings
 from app.core.db import session_scope, utcnow
-from app.models import AccountLoginFailure, LoginFailure, User
+from app.core.queue import Backoff
+from app.models import AccountLoginFailure, LoginFailure
 
 
 class TooManyFailures(Exception):
@@ -68,35 +66,15 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql_insert if dialect == "postgresql" else sqlite_insert
-
-
 async def _count(
     session: AsyncSession,
     model: type[LoginFailure] | type[AccountLoginFailure],
     key: dict[str, str],
     window: int,
 ) -> tuple[int, datetime]:
-    """One more in the key's window (a new window if the last one ended); the new count and
-    the window's start, in one statement (INSERT ... ON CONFLICT DO UPDATE ... RETURNING)."""
-    now = utcnow()
-    expired = model.window_started_at <= now - timedelta(seconds=window)
-    statement = (
-        _insert(session)(model)
-        .values(**key, window_started_at=now, failures=1)
-        .on_conflict_do_update(
-            index_elements=[getattr(model, column) for column in key],
-            set_={
-                "failures": case((expired, 1), else_=model.failures + 1),
-                "window_started_at": case((expired, now), else_=model.window_started_at),
-            },
-        )
-        .returning(model.failures, model.window_started_at)
-    )
-    row = (await session.execute(statement)).one()
-    return int(row[0]), row[1]
+    """One more in the key's window (a new window if the last one ended): the new count and
+    the window's start."""
+    return await repository.count_login_failure(session, model, key, now=utcnow(), window=window)
 
 
 async def claim_attempt(
@@ -119,18 +97,7 @@ async def claim_attempt(
         if failures > limit.attempts:
             refusal = TooManyFailures(_seconds_until(started + window, utcnow()))
         else:
-            here = (
-                await session.execute(
-                    select(
-                        AccountLoginFailure.failures,
-                        AccountLoginFailure.window_started_at,
-                        AccountLoginFailure.succeeded_at,
-                    ).where(
-                        AccountLoginFailure.username == username,
-                        AccountLoginFailure.client == client,
-                    )
-                )
-            ).first()
+            here = await repository.account_failures_from(session, username, client)
             now = utcnow()
             if here is not None and here[0] >= limit.account_attempts and here[1] + window > now:
                 refusal = AccountLockedHere(_seconds_until(here[1] + window, now))
@@ -155,8 +122,8 @@ def account_delay(limit: LoginRateLimitSettings, failed_attempts: int) -> timede
     """How long the account waits between password checks after `failed_attempts` failures."""
     if not limit.enabled or failed_attempts < limit.delay_after:
         return timedelta(0)
-    doublings = min(failed_attempts - limit.delay_after, 32)  # 2**32 s is past any cap
-    return timedelta(seconds=min(limit.delay_base * 2**doublings, limit.delay_max))
+    backoff = Backoff(first=limit.delay_base, cap=limit.delay_max)
+    return backoff.delay(failed_attempts - limit.delay_after + 1)
 
 
 async def claim_account_turn(
@@ -175,16 +142,10 @@ async def claim_account_turn(
     if account.locked_at + delay > now:
         raise AccountSlowedDown(_seconds_until(account.locked_at + delay, now))
     async with session_scope(sessionmaker) as session:
-        result = await session.execute(
-            update(User)
-            .where(
-                User.id == account.user_id,
-                User.failed_attempts == account.failed_attempts,
-                User.locked_at <= now - delay,
-            )
-            .values(locked_at=now)
+        claimed = await repository.claim_account_turn(
+            session, account.user_id, account.failed_attempts, now=now, delay=delay
         )
-    if getattr(result, "rowcount", 0) != 1:
+    if not claimed:
         raise AccountSlowedDown(max(1, math.ceil(delay.total_seconds())))
 
 
@@ -201,28 +162,15 @@ async def record_wrong_password(
     # The account's row first, then the (account, address) row: the order of
     # `record_right_password`, so that two outcomes at once cannot deadlock on PostgreSQL.
     if user_id is not None:
-        await _count_on_account(session, limit, user_id)
+        # `locked_at` becomes this failure's time, whatever the count: the next delay runs from
+        # it, and the window that makes a count stale does too (kept from an older failure, a
+        # count started over would stay stale, and the account would never be slowed down
+        # again).
+        await repository.count_account_failure(session, user_id, now=utcnow(), window=limit.window)
     if limit.enabled:
         await _count(
             session, AccountLoginFailure, {"username": username, "client": client}, limit.window
         )
-
-
-async def _count_on_account(
-    session: AsyncSession, limit: LoginRateLimitSettings, user_id: int
-) -> None:
-    now = utcnow()
-    stale = and_(
-        User.locked_at.is_not(None), User.locked_at <= now - timedelta(seconds=limit.window)
-    )
-    # `locked_at` becomes this failure's time, whatever the count: the next delay runs from it,
-    # and the window that makes a count stale does too (kept from an older failure, a count
-    # started over would stay stale, and the account would never be slowed down again).
-    await session.execute(
-        update(User)
-        .where(User.id == user_id)
-        .values(failed_attempts=case((stale, 1), else_=User.failed_attempts + 1), locked_at=now)
-    )
 
 
 async def record_right_password(
@@ -231,36 +179,16 @@ async def record_right_password(
     """The right password: the account's failure count is cleared, and so is this address's
     count for the account, which the address is now known to (`known_days`); the attempt
     counted against the address is given back."""
-    await session.execute(
-        update(User)
-        .where(User.id == user_id, or_(User.failed_attempts != 0, User.locked_at.is_not(None)))
-        .values(failed_attempts=0, locked_at=None)
-    )
-    await _known_address(session, client, username)
+    await repository.clear_account_failures(session, user_id)
+    await repository.mark_known_address(session, username, client, now=utcnow())
     await give_back(session, limit, client)
-
-
-async def _known_address(session: AsyncSession, client: str, username: str) -> None:
-    now = utcnow()
-    known = {"failures": 0, "window_started_at": now, "succeeded_at": now}
-    await session.execute(
-        _insert(session)(AccountLoginFailure)
-        .values(username=username, client=client, **known)
-        .on_conflict_do_update(
-            index_elements=[AccountLoginFailure.username, AccountLoginFailure.client], set_=known
-        )
-    )
 
 
 async def give_back(session: AsyncSession, limit: LoginRateLimitSettings, client: str) -> None:
     """An attempt that was no wrong guess (right password, directory down) stops counting."""
     if not limit.enabled:
         return
-    await session.execute(
-        update(LoginFailure)
-        .where(LoginFailure.client == client, LoginFailure.failures > 0)
-        .values(failures=LoginFailure.failures - 1)
-    )
+    await repository.give_back_login_attempt(session, client)
 
 
 async def record_failure(
@@ -276,19 +204,7 @@ async def record_failure(
 
 async def forget_expired(session: AsyncSession, limit: LoginRateLimitSettings) -> int:
     cutoff = utcnow() - timedelta(seconds=limit.window)
-    forgotten = 0
     known_since = utcnow() - timedelta(days=limit.known_days)
-    ended = {
-        LoginFailure: LoginFailure.window_started_at <= cutoff,
-        AccountLoginFailure: and_(
-            AccountLoginFailure.window_started_at <= cutoff,
-            or_(
-                AccountLoginFailure.succeeded_at.is_(None),
-                AccountLoginFailure.succeeded_at <= known_since,
-            ),
-        ),
-    }
-    for model, condition in ended.items():
-        result = await session.execute(delete(model).where(condition))
-        forgotten += int(getattr(result, "rowcount", 0) or 0)
-    return forgotten
+    return await repository.forget_login_failures(
+        session, ended_before=cutoff, known_since=known_since
+    )
