@@ -50,6 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import GenerativeSelect
 
@@ -70,18 +71,18 @@ S = TypeVar("S", bound=GenerativeSelect)
 
 
 # --- the dialect -------------------------------------------------------------------------------
-def dialect_name(bind: Bind) -> str:
+def dialect_of(bind: Bind) -> str:
     if isinstance(bind, str):
         return bind
     if isinstance(bind, AsyncSession):
         return bind.get_bind().dialect.name
     if isinstance(bind, async_sessionmaker):
-        return dialect_name(bind.kw["bind"])
+        return dialect_of(bind.kw["bind"])
     return bind.dialect.name
 
 
 def is_postgresql(bind: Bind) -> bool:
-    return dialect_name(bind) == "postgresql"
+    return dialect_of(bind) == "postgresql"
 
 
 def _insert(bind: Bind, table: Any) -> postgresql.Insert | sqlite.Insert:
@@ -119,7 +120,11 @@ def byte_order(expression: ColumnElement[str], bind: Bind) -> ColumnElement[str]
 
 
 def in_integers(
-    column: ColumnElement[int], values: Iterable[int], bind: Bind, *, name: str
+    column: ColumnElement[int] | QueryableAttribute[int],
+    values: Iterable[int],
+    bind: Bind,
+    *,
+    name: str,
 ) -> ColumnElement[bool]:
     """`column IN values` with the integers inlined in the SQL text, so only for integers from
     the database, never from a request. On PostgreSQL one array constant (SQLAlchemy's

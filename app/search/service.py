@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
 from app.authz.queries import readable_namespaces
+from app.core import queue
 from app.models import Namespace, Repository, Team, TeamUser, Visibility
 
 LIMIT = 25
@@ -89,8 +90,7 @@ def _contains(term: str, visible: ColumnElement[bool]) -> Select[int, str, str |
 def _name_key(dialect: str) -> ColumnElement[str]:
     """lower(name) in byte order: PostgreSQL's `ix_repositories_name_prefix` index expression
     (SQLite compares bytes anyway)."""
-    lowered = func.lower(Repository.name)
-    return lowered.collate("C") if dialect == "postgresql" else lowered
+    return queue.byte_order(func.lower(Repository.name), dialect)
 
 
 def _starting_with(
@@ -119,7 +119,7 @@ async def repository_hits(
     if "/" in term:
         rows = (await session.execute(_contains(term, visible).limit(LIMIT))).all()
         return [Hit("repository", *row) for row in rows]
-    dialect = session.get_bind().dialect.name
+    dialect = queue.dialect_of(session)
     rows = list((await session.execute(_starting_with(term, visible, dialect, LIMIT))).all())
     if len(rows) < LIMIT:
         seen = {row[0] for row in rows}

@@ -249,10 +249,10 @@ class TestDialect:
     ) -> None:
         name = kit_engine.dialect.name
         maker = create_sessionmaker(kit_engine)
-        assert queue.dialect_name(kit_engine) == name
-        assert queue.dialect_name(maker) == name
-        assert queue.dialect_name(maker()) == name
-        assert queue.dialect_name(kit_engine.sync_engine) == name
+        assert queue.dialect_of(kit_engine) == name
+        assert queue.dialect_of(maker) == name
+        assert queue.dialect_of(maker()) == name
+        assert queue.dialect_of(kit_engine.sync_engine) == name
         assert queue.is_postgresql(kit_engine) is (backend() == "postgresql")
         assert queue.is_postgresql("postgresql") and not queue.is_postgresql("sqlite")
 

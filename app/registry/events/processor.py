@@ -409,7 +409,7 @@ async def _insert_new_tag(
     session: AsyncSession, repository_id: int, name: str, values: dict[str, Any]
 ) -> int | None:
     """The new tag's id; None if the repository has a tag of that name already."""
-    statement = _INSERT_NEW_TAG.get(queue.dialect_name(session))
+    statement = _INSERT_NEW_TAG.get(queue.dialect_of(session))
     if statement is None:
         return None
     params = {"name": name, "repository_id": repository_id, **values}

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import queue
 from app.models import Namespace, Registry, Repository, Tag
 
 
@@ -39,9 +40,7 @@ async def repository_by_name(
 async def tags_of(session: AsyncSession, repository_id: int) -> dict[str, Tag]:
     """The repository's tags, locked on PostgreSQL until the transaction ends (event processing
     then waits rather than writes a row the sync is about to judge)."""
-    statement = select(Tag).where(Tag.repository_id == repository_id)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
+    statement = queue.for_update(select(Tag).where(Tag.repository_id == repository_id), session)
     return {tag.name: tag for tag in await session.scalars(statement)}
 
 
