@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, insert, or_, select, update
+from sqlalchemy import Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,9 +23,10 @@ from app.authz.principal import ANONYMOUS, Principal, PrincipalKind
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.names import is_repository_name
-from app.models import Activity, Namespace, Registry, Repository, Role, Tag, TeamUser, User
+from app.models import Namespace, Registry, Repository, Role, Tag
 from app.namespaces import service as namespaces
 from app.registry.client import ManifestInfo, ManifestNotFound, RegistryClient, RegistryError
+from app.registry.events import repository as queries
 from app.registry.events.schemas import Event, EventRefused, stored_event
 from app.repositories import service as repositories
 from app.webhooks import service as webhooks
@@ -40,10 +41,6 @@ ClientFactory = Callable[[Registry], RegistryClient]
 # The per-event statements, built once (building a statement costs more CPU than running it):
 # Core statements on the tables, their values bound at execution.
 _TAGS = cast(Table, Tag.__table__)
-_TAG_BY_NAME = select(Tag).where(
-    Tag.repository_id == bindparam("repository_id"), Tag.name == bindparam("name")
-)
-_INSERT_TAG = insert(_TAGS).returning(_TAGS.c.id)
 # A new tag, or nothing if the repository has one of that name (a conflict inserts nothing).
 _INSERT_NEW_TAG: dict[str, Executable] = {
     "postgresql": postgresql.insert(_TAGS)
@@ -185,8 +182,7 @@ def _match_registry(registries: list[Registry], event: Event) -> Registry | None
 async def batch_registries(session: AsyncSession, ctx: EventContext) -> list[Registry]:
     """Every registry, read once per batch."""
     if ctx.batch.registries is None:
-        statement = select(Registry).order_by(Registry.id)
-        ctx.batch.registries = list((await session.scalars(statement)).all())
+        ctx.batch.registries = await queries.registries(session)
     return ctx.batch.registries
 
 
@@ -245,11 +241,7 @@ async def _repository(
     if create:
         repository = await repositories.find_or_create_repository(session, namespace, name)
     else:
-        repository = await session.scalar(
-            select(Repository).where(
-                Repository.namespace_id == namespace.id, Repository.name == name
-            )
-        )
+        repository = await queries.repository_by_name(session, namespace.id, name)
     if repository is not None:
         ctx.batch.repositories[key] = repository
     return repository
@@ -264,8 +256,7 @@ async def _actor(session: AsyncSession, ctx: EventContext, event: Event) -> Acto
     if not name:
         return None
     if name not in ctx.batch.actors:
-        statement = select(User.id, User.username, User.admin, User.bot, User.namespace_id)
-        row = (await session.execute(statement.where(User.username == name))).first()
+        row = await queries.actor_columns(session, name)
         ctx.batch.actors[name] = None if row is None else Actor(*row)
     return ctx.batch.actors[name]
 
@@ -281,11 +272,7 @@ async def _check_push(
         principal = actor.principal()
         key = (namespace.id, actor.id)
         if key not in ctx.batch.roles:
-            ctx.batch.roles[key] = await session.scalar(
-                select(TeamUser.role).where(
-                    TeamUser.team_id == namespace.team_id, TeamUser.user_id == actor.id
-                )
-            )
+            ctx.batch.roles[key] = await queries.team_role(session, namespace.team_id, actor.id)
         role = ctx.batch.roles[key]
     facts = policy.NamespaceFacts(
         id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
@@ -345,7 +332,7 @@ async def handle_push(session: AsyncSession, ctx: EventContext, event: Event) ->
     values = _tag_values(event, digest, actor, info, pushed_at)
     tag_id = await _insert_new_tag(session, repository.id, tag_name, values)
     if tag_id is None:
-        tag = await session.scalar(_TAG_BY_NAME, {"repository_id": repository.id, "name": tag_name})
+        tag = await queries.tag_by_name(session, repository.id, tag_name)
         if (
             tag is not None
             and tag.digest == digest
@@ -364,9 +351,7 @@ async def handle_push(session: AsyncSession, ctx: EventContext, event: Event) ->
             await _enqueue_webhooks(session, ctx, namespace.id, "push", event)
             return
         if tag is None:
-            tag_id = await session.scalar(
-                _INSERT_TAG, {"name": tag_name, "repository_id": repository.id, **values}
-            )
+            tag_id = await queries.insert_tag(session, repository.id, tag_name, values)
         else:
             for column, value in values.items():
                 setattr(tag, column, value)
@@ -433,19 +418,8 @@ async def _credit_imported_push(
     tag.pushed_at = pushed_at
     if actor is None:
         return
-    # The sync's activity for it gets its owner (found through the indexed trackable).
-    await session.execute(
-        update(Activity)
-        .where(
-            Activity.trackable_type == "Repository",
-            Activity.trackable_id == repository.id,
-            Activity.key == "repository.push",
-            Activity.recipient_type == "Tag",
-            Activity.recipient_id == tag.id,
-            Activity.owner_id.is_(None),
-        )
-        .values(owner_id=actor.id)
-    )
+    # The sync's activity for it gets its owner.
+    await queries.credit_push_activity(session, repository.id, tag.id, actor.id)
 
 
 async def _inspect(
@@ -479,17 +453,9 @@ async def handle_pull(session: AsyncSession, ctx: EventContext, event: Event) ->
         return
     _, repository = found
     target = event.target
-    pulled_at = _timestamp(event)
-    matches = Tag.name == target.tag if target.tag else Tag.digest == target.digest
-    # One statement (pulls are the most frequent events); an older pull never moves it back.
-    await session.execute(
-        update(Tag)
-        .where(
-            Tag.repository_id == repository.id,
-            matches,
-            or_(Tag.pulled_at.is_(None), Tag.pulled_at < pulled_at),
-        )
-        .values(pulled_at=pulled_at)
+    # By tag when pulled by tag, else by digest.
+    await queries.record_pull(
+        session, repository.id, _timestamp(event), tag=target.tag or None, digest=target.digest
     )
 
 
@@ -502,22 +468,13 @@ async def handle_delete(session: AsyncSession, ctx: EventContext, event: Event) 
     namespace, repository = found
     target = event.target
     deleted_at = _timestamp(event)
-    if target.digest is not None:
-        matches = Tag.digest == target.digest
-    elif target.tag is not None:
-        matches = Tag.name == target.tag
-    else:
+    if target.digest is None and target.tag is None:
         return
     actor = await _actor(session, ctx, event)
-    tags = (
-        await session.scalars(
-            select(Tag).where(
-                Tag.repository_id == repository.id,
-                matches,
-                or_(Tag.pushed_at.is_(None), Tag.pushed_at <= deleted_at),
-            )
-        )
-    ).all()
+    # By digest when it has one, else by tag.
+    tags = await queries.tags_deleted_by(
+        session, repository.id, deleted_at, digest=target.digest, tag=target.tag
+    )
     if not tags:
         return  # the per-tag follow-up of a delete by digest: its tag went with the digest
     # The registry's own event is what the webhooks receive, once.
