@@ -38,10 +38,9 @@ async def delete_tag(
 ) -> None:
     """Delete one tag in the registry, then here (see `remove_tag`), if the caller may."""
     context = await load_tag(session, principal, tag_id)
-    if not settings.delete.enabled:
-        raise Forbidden("Authorization fails: deleting is disabled (delete.enabled)")
-    if not policy.can_delete(principal, context.facts, settings):
-        raise Forbidden("Authorization fails: you may not delete tags in this namespace")
+    refusal = policy.tag_delete_refusal(principal, context.facts, settings)
+    if refusal is not None:
+        raise Forbidden(f"Authorization fails: {refusal}")
     await remove_tag(session, client_for(context.registry), context, actor_id=principal.user_id)
 
 
@@ -177,18 +176,12 @@ async def _ensure_may_delete(
     facts = policy.NamespaceFacts(
         id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
     )
-    if not settings.delete.enabled:
-        raise Forbidden("Authorization fails: deleting is disabled (delete.enabled)")
     if whole_namespace:
-        if namespace.global_:
-            raise Forbidden("Authorization fails: the global namespace cannot be deleted")
-        if personal:
-            raise Forbidden("Authorization fails: a personal namespace cannot be deleted")
-        allowed = policy.can_delete_namespace(principal, facts, settings, personal=personal)
+        refusal = policy.namespace_delete_refusal(principal, facts, settings, personal=personal)
     else:
-        allowed = policy.can_delete(principal, facts, settings)
-    if not allowed:
-        raise Forbidden("Authorization fails: you may not delete in this namespace")
+        refusal = policy.repository_delete_refusal(principal, facts, settings)
+    if refusal is not None:
+        raise Forbidden(f"Authorization fails: {refusal}")
 
 
 async def delete_namespace(
