@@ -44,9 +44,9 @@ def test_push_envelope_is_what_the_registry_sends_and_the_service_keeps() -> Non
 
     [event] = service.parse_envelope(raw)
     assert service.is_relevant(event)
-    assert event["timestamp"] == "2026-11-29T01:38:46.983704000Z"
+    assert event.payload["timestamp"] == "2026-11-29T01:38:46.983704000Z"
     assert processor._timestamp(event) == MOMENT
-    assert event["target"] == {
+    assert event.payload["target"] == {
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "size": 401,
         "digest": DIGEST,
@@ -55,9 +55,9 @@ def test_push_envelope_is_what_the_registry_sends_and_the_service_keeps() -> Non
         "url": f"http://127.0.0.1:5000/v2/bench/app001/manifests/{DIGEST}",
         "tag": "r1-3",
     }
-    assert event["request"]["host"] == "127.0.0.1:5000"
-    assert event["request"]["method"] == "PUT"
-    assert event["actor"] == {"name": "admin"}
+    assert event.payload["request"]["host"] == "127.0.0.1:5000"
+    assert event.payload["request"]["method"] == "PUT"
+    assert event.payload["actor"] == {"name": "admin"}
     assert processor._push_key(event) == ("bench/app001", DIGEST)
 
 

@@ -179,6 +179,48 @@ def can_delete_namespace(
     return can_delete(principal, namespace, settings)
 
 
+# Why the REST API refuses a delete (None: it does not). The reason completes
+# "Authorization fails: ..."; `delete.enabled` comes first, whoever asks.
+DELETE_DISABLED = "deleting is disabled (delete.enabled)"
+
+
+def tag_delete_refusal(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> str | None:
+    """`DELETE /tags/:id`: a tag of the namespace."""
+    if not settings.delete.enabled:
+        return DELETE_DISABLED
+    if not can_delete(principal, namespace, settings):
+        return "you may not delete tags in this namespace"
+    return None
+
+
+def repository_delete_refusal(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> str | None:
+    """`DELETE /repositories/:id`: a repository of the namespace."""
+    if not settings.delete.enabled:
+        return DELETE_DISABLED
+    if not can_delete(principal, namespace, settings):
+        return "you may not delete in this namespace"
+    return None
+
+
+def namespace_delete_refusal(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings, *, personal: bool
+) -> str | None:
+    """`DELETE /namespaces/:id`: never the global namespace nor a personal one."""
+    if not settings.delete.enabled:
+        return DELETE_DISABLED
+    if namespace.global_:
+        return "the global namespace cannot be deleted"
+    if personal:
+        return "a personal namespace cannot be deleted"
+    if not can_delete_namespace(principal, namespace, settings, personal=personal):
+        return "you may not delete in this namespace"
+    return None
+
+
 # --- repositories ------------------------------------------------------------------------------
 def can_update_repository(principal: Principal, namespace: NamespaceFacts) -> bool:
     """The description: administrators and owners of the namespace's team."""

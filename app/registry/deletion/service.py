@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.activities import service as activities
@@ -16,17 +15,10 @@ from app.authz.principal import Principal
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.errors import AppError, Forbidden, Invalid, NotFound
-from app.models import (
-    Namespace,
-    Registry,
-    Repository,
-    Tag,
-    Team,
-    TeamUser,
-    User,
-)
+from app.models import Namespace, Registry, Repository, Team
 from app.namespaces import service as namespaces
 from app.registry.client import RegistryClient, RegistryError
+from app.registry.deletion import repository as queries
 from app.repositories.service import TagContext, forget_tags, load_tag
 from app.teams import service as teams
 
@@ -46,10 +38,9 @@ async def delete_tag(
 ) -> None:
     """Delete one tag in the registry, then here (see `remove_tag`), if the caller may."""
     context = await load_tag(session, principal, tag_id)
-    if not settings.delete.enabled:
-        raise Forbidden("Authorization fails: deleting is disabled (delete.enabled)")
-    if not policy.can_delete(principal, context.facts, settings):
-        raise Forbidden("Authorization fails: you may not delete tags in this namespace")
+    refusal = policy.tag_delete_refusal(principal, context.facts, settings)
+    if refusal is not None:
+        raise Forbidden(f"Authorization fails: {refusal}")
     await remove_tag(session, client_for(context.registry), context, actor_id=principal.user_id)
 
 
@@ -67,11 +58,7 @@ async def remove_tag(
     tag alone is untagged, otherwise its manifest is deleted. If the registry fails, nothing is
     changed here (`RegistryFailed`)."""
     tag, repository = context.tag, context.repository
-    siblings = await session.scalar(
-        select(func.count(Tag.id)).where(
-            Tag.repository_id == repository.id, Tag.digest == tag.digest, Tag.id != tag.id
-        )
-    )
+    siblings = await queries.sibling_count(session, tag)
     try:
         if siblings:
             await client.untag(context.full_name, tag.name, tag.digest)
@@ -96,14 +83,9 @@ class RepositoryToRemove:
 async def _repositories_of(
     session: AsyncSession, namespace: Namespace, repository_id: int | None = None
 ) -> list[RepositoryToRemove]:
-    statement = select(Repository).where(Repository.namespace_id == namespace.id)
-    if repository_id is not None:
-        statement = statement.where(Repository.id == repository_id)
     found = []
-    for repository in (await session.scalars(statement.order_by(Repository.id))).all():
-        digests = sorted(
-            set(await session.scalars(select(Tag.digest).where(Tag.repository_id == repository.id)))
-        )
+    for repository in await queries.repositories_of(session, namespace.id, repository_id):
+        digests = await queries.digests_of(session, repository.id)
         full_name = repository.name if namespace.global_ else f"{namespace.name}/{repository.name}"
         found.append(RepositoryToRemove(repository.id, repository.name, full_name, digests))
     return found
@@ -131,11 +113,7 @@ async def remove_repository(
             repository = await session.get(Repository, target.id)
             if repository is None:
                 return  # removed meanwhile (a concurrent delete of the same repository)
-            tags = (
-                await session.scalars(
-                    select(Tag).where(Tag.repository_id == target.id, Tag.digest == digest)
-                )
-            ).all()
+            tags = await queries.tags_with_digest(session, target.id, digest)
             await forget_tags(session, namespace, repository, tags, actor_id=actor_id)
     async with session_scope(sessionmaker) as session:
         # a repository without tags (or whose last tags went before): it goes too
@@ -154,12 +132,7 @@ async def _authorized_namespace(
         loaded = await namespaces.load(session, principal, namespace_id)
         registry = await session.get(Registry, loaded.namespace.registry_id)
         assert registry is not None
-        personal = (
-            await session.scalar(
-                select(func.count(User.id)).where(User.namespace_id == loaded.namespace.id)
-            )
-            or 0
-        ) > 0
+        personal = await queries.is_personal_namespace(session, loaded.namespace.id)
         return loaded.namespace, registry, personal
 
 
@@ -171,16 +144,12 @@ async def delete_repository(
     repository_id: int,
 ) -> None:
     async with session_scope(sessionmaker) as session:
-        found = (
-            await session.execute(
-                select(Repository.namespace_id).where(Repository.id == repository_id)
-            )
-        ).first()
-    if found is None:
+        namespace_id = await queries.namespace_id_of_repository(session, repository_id)
+    if namespace_id is None:
         raise NotFound("Not found: no such repository")
     try:
         namespace, registry, _ = await _authorized_namespace(
-            sessionmaker, settings, principal, found[0]
+            sessionmaker, settings, principal, namespace_id
         )
     except NotFound as exc:
         raise NotFound("Not found: no such repository") from exc
@@ -203,26 +172,16 @@ async def _ensure_may_delete(
     whole_namespace: bool = False,
 ) -> None:
     async with session_scope(sessionmaker) as session:
-        role = await session.scalar(
-            select(TeamUser.role).where(
-                TeamUser.team_id == namespace.team_id, TeamUser.user_id == principal.user_id
-            )
-        )
+        role = await queries.team_role(session, namespace.team_id, principal.user_id)
     facts = policy.NamespaceFacts(
         id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
     )
-    if not settings.delete.enabled:
-        raise Forbidden("Authorization fails: deleting is disabled (delete.enabled)")
     if whole_namespace:
-        if namespace.global_:
-            raise Forbidden("Authorization fails: the global namespace cannot be deleted")
-        if personal:
-            raise Forbidden("Authorization fails: a personal namespace cannot be deleted")
-        allowed = policy.can_delete_namespace(principal, facts, settings, personal=personal)
+        refusal = policy.namespace_delete_refusal(principal, facts, settings, personal=personal)
     else:
-        allowed = policy.can_delete(principal, facts, settings)
-    if not allowed:
-        raise Forbidden("Authorization fails: you may not delete in this namespace")
+        refusal = policy.repository_delete_refusal(principal, facts, settings)
+    if refusal is not None:
+        raise Forbidden(f"Authorization fails: {refusal}")
 
 
 async def delete_namespace(
@@ -259,18 +218,12 @@ async def delete_team(
         team, facts = await teams.load(session, principal, team_id)
         if not policy.can_delete_team(principal, facts, settings):
             raise Forbidden("Authorization fails: you may not delete this team")
-        namespace_ids = list(
-            await session.scalars(select(Namespace.id).where(Namespace.team_id == team.id))
-        )
+        namespace_ids = await queries.namespace_ids_of_team(session, team.id)
         if new_team is not None:
-            target = await session.scalar(
-                select(Team).where(Team.name == new_team, Team.hidden.is_(False))
-            )
+            target = await queries.visible_team_by_name(session, new_team)
             if target is None or target.id == team.id:
                 raise Invalid({"new_team": ["no such (other, visible) team"]})
-            for namespace in (
-                await session.scalars(select(Namespace).where(Namespace.id.in_(namespace_ids)))
-            ).all():
+            for namespace in await queries.namespaces_by_ids(session, namespace_ids):
                 namespace.team_id = target.id
             activities.record(
                 session,

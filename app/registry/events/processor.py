@@ -11,21 +11,21 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import ANONYMOUS, Principal, PrincipalKind
-from app.core import queue
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.names import is_repository_name
-from app.models import Activity, Namespace, Registry, Repository, Role, Tag, TeamUser, User
+from app.models import Namespace, Registry, Repository, Role, Tag
 from app.namespaces import service as namespaces
 from app.registry.client import ManifestInfo, ManifestNotFound, RegistryClient, RegistryError
+from app.registry.events import repository as queries
+from app.registry.events.schemas import Event, EventRefused, stored_event
 from app.repositories import service as repositories
 from app.webhooks import service as webhooks
 
@@ -35,19 +35,6 @@ logger = logging.getLogger(__name__)
 PREFETCH_CONCURRENCY = 8
 
 ClientFactory = Callable[[Registry], RegistryClient]
-
-# The per-event statements, built once (building a statement costs more CPU than running it):
-# Core statements on the tables, their values bound at execution.
-_TAGS = cast(Table, Tag.__table__)
-_TAG_BY_NAME = select(Tag).where(
-    Tag.repository_id == bindparam("repository_id"), Tag.name == bindparam("name")
-)
-_INSERT_TAG = insert(_TAGS).returning(_TAGS.c.id)
-# A new tag, or nothing if the repository has one of that name (a conflict inserts nothing).
-_INSERT_NEW_TAG: dict[str, Executable] = {
-    name: queue.insert_ignore(name, _TAGS, conflict=["repository_id", "name"]).returning(_TAGS.c.id)
-    for name in ("postgresql", "sqlite")
-}
 
 
 class EventSkipped(Exception):
@@ -121,25 +108,29 @@ class EventContext:
     batch: BatchCache = field(default_factory=BatchCache)
 
 
-def _push_key(data: dict[str, Any]) -> tuple[str, str] | None:
-    target = data.get("target") or {}
-    if data.get("action") != "push" or not target.get("tag"):
+def _push_key(event: Event) -> tuple[str, str] | None:
+    target = event.target
+    if event.action != "push" or not target.tag:
         return None
-    repository, digest = target.get("repository"), target.get("digest")
-    if not isinstance(repository, str) or not isinstance(digest, str):
+    if target.repository is None or target.digest is None:
         return None
-    return repository, digest
+    return target.repository, target.digest
 
 
 async def prefetch_manifests(
-    ctx: EventContext, registries: list[Registry], events: list[dict[str, Any]]
+    ctx: EventContext, registries: list[Registry], stored: Sequence[dict[str, Any]]
 ) -> None:
-    """Ask the registry about the pushed manifests of a batch, outside any transaction."""
+    """Ask the registry about the pushed manifests of a batch (its events' stored JSON),
+    outside any transaction."""
     ctx.manifests.clear()
     wanted: dict[tuple[str, str], Registry] = {}
-    for data in events:
-        key = _push_key(data)
-        registry = _match_registry(registries, data) if key is not None else None
+    for data in stored:
+        try:
+            event = stored_event(data)
+        except EventRefused:
+            continue  # handling it fails it
+        key = _push_key(event)
+        registry = _match_registry(registries, event) if key is not None else None
         if key is not None and registry is not None:
             wanted.setdefault(key, registry)
     limit = asyncio.Semaphore(PREFETCH_CONCURRENCY)
@@ -157,26 +148,13 @@ async def prefetch_manifests(
     await asyncio.gather(*(inspect(key, registry) for key, registry in wanted.items()))
 
 
-def _timestamp(data: dict[str, Any]) -> datetime:
-    raw = data.get("timestamp")
-    if isinstance(raw, str):
-        # Go prints nanoseconds; Python keeps microseconds.
-        head, dot, rest = raw.partition(".")
-        if dot:
-            digits = "".join(ch for ch in rest if ch.isdigit())
-            zone = rest[len(digits) :]
-            raw = f"{head}.{digits[:6]}{zone}"
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            if parsed.tzinfo is not None:
-                return parsed
-        except ValueError:
-            pass
-    return utcnow()
+def _timestamp(event: Event) -> datetime:
+    """The registry's time of the event, else now."""
+    return event.occurred_at or utcnow()
 
 
-def _match_registry(registries: list[Registry], data: dict[str, Any]) -> Registry | None:
-    host = (data.get("request") or {}).get("host")
+def _match_registry(registries: list[Registry], event: Event) -> Registry | None:
+    host = event.request_host
     for registry in registries:
         if host in (registry.hostname, registry.external_hostname):
             return registry
@@ -189,16 +167,14 @@ def _match_registry(registries: list[Registry], data: dict[str, Any]) -> Registr
 async def batch_registries(session: AsyncSession, ctx: EventContext) -> list[Registry]:
     """Every registry, read once per batch."""
     if ctx.batch.registries is None:
-        statement = select(Registry).order_by(Registry.id)
-        ctx.batch.registries = list((await session.scalars(statement)).all())
+        ctx.batch.registries = await queries.registries(session)
     return ctx.batch.registries
 
 
-async def _registry_for(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> Registry:
-    registry = _match_registry(await batch_registries(session, ctx), data)
+async def _registry_for(session: AsyncSession, ctx: EventContext, event: Event) -> Registry:
+    registry = _match_registry(await batch_registries(session, ctx), event)
     if registry is None:
-        host = (data.get("request") or {}).get("host")
-        raise EventSkipped(f"event from an unknown registry host {host!r}")
+        raise EventSkipped(f"event from an unknown registry host {event.request_host!r}")
     return registry
 
 
@@ -250,11 +226,7 @@ async def _repository(
     if create:
         repository = await repositories.find_or_create_repository(session, namespace, name)
     else:
-        repository = await session.scalar(
-            select(Repository).where(
-                Repository.namespace_id == namespace.id, Repository.name == name
-            )
-        )
+        repository = await queries.repository_by_name(session, namespace.id, name)
     if repository is not None:
         ctx.batch.repositories[key] = repository
     return repository
@@ -264,13 +236,12 @@ def _actor_name(actor: Actor | None) -> str:
     return "an unknown user" if actor is None else repr(actor.username)
 
 
-async def _actor(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> Actor | None:
-    name = (data.get("actor") or {}).get("name")
-    if not isinstance(name, str) or not name:
+async def _actor(session: AsyncSession, ctx: EventContext, event: Event) -> Actor | None:
+    name = event.actor_name
+    if not name:
         return None
     if name not in ctx.batch.actors:
-        statement = select(User.id, User.username, User.admin, User.bot, User.namespace_id)
-        row = (await session.execute(statement.where(User.username == name))).first()
+        row = await queries.actor_columns(session, name)
         ctx.batch.actors[name] = None if row is None else Actor(*row)
     return ctx.batch.actors[name]
 
@@ -286,11 +257,7 @@ async def _check_push(
         principal = actor.principal()
         key = (namespace.id, actor.id)
         if key not in ctx.batch.roles:
-            ctx.batch.roles[key] = await session.scalar(
-                select(TeamUser.role).where(
-                    TeamUser.team_id == namespace.team_id, TeamUser.user_id == actor.id
-                )
-            )
+            ctx.batch.roles[key] = await queries.team_role(session, namespace.team_id, actor.id)
         role = ctx.batch.roles[key]
     facts = policy.NamespaceFacts(
         id=namespace.id, visibility=namespace.visibility, global_=namespace.global_, role=role
@@ -305,25 +272,25 @@ async def _enqueue_webhooks(
     ctx: EventContext,
     namespace_id: int,
     kind: webhooks.EventKind,
-    data: dict[str, Any],
+    event: Event,
 ) -> None:
+    """The webhooks receive the event as the registry sent it."""
     webhook_ids = ctx.batch.webhook_ids.get(namespace_id)
     if webhook_ids is None:
         webhook_ids = await webhooks.enabled_webhook_ids(session, namespace_id)
         ctx.batch.webhook_ids[namespace_id] = webhook_ids
-    await webhooks.enqueue(session, namespace_id, kind, data, webhook_ids=webhook_ids)
+    await webhooks.enqueue(session, namespace_id, kind, event.payload, webhook_ids=webhook_ids)
 
 
-async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
-    target = data["target"]
-    tag_name = target.get("tag")
-    digest = target.get("digest")
-    if not isinstance(tag_name, str) or not tag_name or not isinstance(digest, str):
+async def handle_push(session: AsyncSession, ctx: EventContext, event: Event) -> None:
+    tag_name, digest = event.target.tag, event.target.digest
+    if not tag_name or digest is None:
         return  # pushed by digest (an image of a list, say): no tag to record
-    registry = await _registry_for(session, ctx, data)
-    actor = await _actor(session, ctx, data)
-    namespace_name, repository_name = _split(target["repository"])
-    key = (target["repository"], digest)
+    registry = await _registry_for(session, ctx, event)
+    actor = await _actor(session, ctx, event)
+    full_name = _repository_name(event)
+    namespace_name, repository_name = _split(full_name)
+    key = (full_name, digest)
     if key not in ctx.manifests:
         ctx.manifests[key] = await _inspect(ctx, registry, key)
     prefetched = ctx.manifests[key]
@@ -332,7 +299,7 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         # forged event (or one whose manifest was deleted since), never something to show.
         logger.warning(
             "registry event %s skipped: the registry does not serve %s@%s",
-            data.get("id"),
+            event.id,
             key[0],
             key[1],
         )
@@ -344,13 +311,13 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
     await _check_push(session, ctx, namespace, actor)
     repository = await _repository(session, ctx, namespace, repository_name, create=True)
     assert repository is not None
-    pushed_at = _timestamp(data)
+    pushed_at = _timestamp(event)
     # Most pushes are of a new tag: inserted at once, and read first only when it exists
     # already (a statement fewer for most pushes).
-    values = _tag_values(data, actor, info, pushed_at)
-    tag_id = await _insert_new_tag(session, repository.id, tag_name, values)
+    values = _tag_values(event, digest, actor, info, pushed_at)
+    tag_id = await queries.insert_new_tag(session, repository.id, tag_name, values)
     if tag_id is None:
-        tag = await session.scalar(_TAG_BY_NAME, {"repository_id": repository.id, "name": tag_name})
+        tag = await queries.tag_by_name(session, repository.id, tag_name)
         if (
             tag is not None
             and tag.digest == digest
@@ -360,18 +327,16 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
             # The catalog sync imported this very push while its event waited (the sync may
             # have asked the registry just before the push, so its stamp can be the older one).
             # One push, recorded once: the event only names who pushed it, and when.
-            await _credit_imported_push(session, repository, tag, actor, data, pushed_at)
-            await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
+            await _credit_imported_push(session, repository, tag, actor, event, pushed_at)
+            await _enqueue_webhooks(session, ctx, namespace.id, "push", event)
             return
         if tag is not None and tag.pushed_at is not None and tag.pushed_at >= pushed_at:
             # Recorded already (a newer push, or the catalog sync saw the tag first). The push
             # still happened: its webhooks fire all the same (each event is handled once).
-            await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
+            await _enqueue_webhooks(session, ctx, namespace.id, "push", event)
             return
         if tag is None:
-            tag_id = await session.scalar(
-                _INSERT_TAG, {"name": tag_name, "repository_id": repository.id, **values}
-            )
+            tag_id = await queries.insert_tag(session, repository.id, tag_name, values)
         else:
             for column, value in values.items():
                 setattr(tag, column, value)
@@ -386,35 +351,31 @@ async def handle_push(session: AsyncSession, ctx: EventContext, data: dict[str, 
         recipient_id=tag_id,
         parameters={"tag_name": tag_name, "digest": digest},
     )
-    await _enqueue_webhooks(session, ctx, namespace.id, "push", data)
+    await _enqueue_webhooks(session, ctx, namespace.id, "push", event)
+
+
+def _repository_name(event: Event) -> str:
+    """The event's repository. Only events that name one are stored (`service.is_relevant`):
+    a stored row without it was changed since, and fails like any row that is no event."""
+    if event.target.repository is None:
+        raise EventRefused("event.target.repository must be a string")
+    return event.target.repository
 
 
 def _tag_values(
-    data: dict[str, Any], actor: Actor | None, info: ManifestInfo | None, pushed_at: datetime
+    event: Event, digest: str, actor: Actor | None, info: ManifestInfo | None, pushed_at: datetime
 ) -> dict[str, Any]:
     """A pushed tag's columns (the event's size is the manifest's own: `info` has the image's)."""
     return {
-        "digest": data["target"]["digest"],
-        "media_type": info.media_type if info else data["target"].get("mediaType"),
+        "digest": digest,
+        "media_type": info.media_type if info else event.target.media_type,
         "image_id": info.image_id if info else None,
         "size": info.size if info else None,
         "user_id": actor.id if actor else None,
-        "username": actor.username if actor else (data.get("actor") or {}).get("name"),
+        "username": actor.username if actor else event.actor_name,
         "pushed_at": pushed_at,
         "marked": False,
     }
-
-
-async def _insert_new_tag(
-    session: AsyncSession, repository_id: int, name: str, values: dict[str, Any]
-) -> int | None:
-    """The new tag's id; None if the repository has a tag of that name already."""
-    statement = _INSERT_NEW_TAG.get(queue.dialect_of(session))
-    if statement is None:
-        return None
-    params = {"name": name, "repository_id": repository_id, **values}
-    tag_id: int | None = await session.scalar(statement, params)
-    return tag_id
 
 
 async def _credit_imported_push(
@@ -422,27 +383,16 @@ async def _credit_imported_push(
     repository: Repository,
     tag: Tag,
     actor: Actor | None,
-    data: dict[str, Any],
+    event: Event,
     pushed_at: datetime,
 ) -> None:
     tag.user_id = actor.id if actor else None
-    tag.username = actor.username if actor else (data.get("actor") or {}).get("name")
+    tag.username = actor.username if actor else event.actor_name
     tag.pushed_at = pushed_at
     if actor is None:
         return
-    # The sync's activity for it gets its owner (found through the indexed trackable).
-    await session.execute(
-        update(Activity)
-        .where(
-            Activity.trackable_type == "Repository",
-            Activity.trackable_id == repository.id,
-            Activity.key == "repository.push",
-            Activity.recipient_type == "Tag",
-            Activity.recipient_id == tag.id,
-            Activity.owner_id.is_(None),
-        )
-        .values(owner_id=actor.id)
-    )
+    # The sync's activity for it gets its owner.
+    await queries.credit_push_activity(session, repository.id, tag.id, actor.id)
 
 
 async def _inspect(
@@ -459,10 +409,10 @@ async def _inspect(
 
 
 async def _find_repository(
-    session: AsyncSession, ctx: EventContext, data: dict[str, Any]
+    session: AsyncSession, ctx: EventContext, event: Event
 ) -> tuple[Namespace, Repository] | None:
-    registry = await _registry_for(session, ctx, data)
-    namespace_name, repository_name = _split(data["target"]["repository"])
+    registry = await _registry_for(session, ctx, event)
+    namespace_name, repository_name = _split(_repository_name(event))
     namespace = await _namespace(session, ctx, registry, namespace_name, None, create=False)
     if namespace is None:
         return None
@@ -470,55 +420,38 @@ async def _find_repository(
     return None if repository is None else (namespace, repository)
 
 
-async def handle_pull(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
-    found = await _find_repository(session, ctx, data)
+async def handle_pull(session: AsyncSession, ctx: EventContext, event: Event) -> None:
+    found = await _find_repository(session, ctx, event)
     if found is None:
         return
     _, repository = found
-    target = data["target"]
-    pulled_at = _timestamp(data)
-    matches = Tag.name == target["tag"] if target.get("tag") else Tag.digest == target.get("digest")
-    # One statement (pulls are the most frequent events); an older pull never moves it back.
-    await session.execute(
-        update(Tag)
-        .where(
-            Tag.repository_id == repository.id,
-            matches,
-            or_(Tag.pulled_at.is_(None), Tag.pulled_at < pulled_at),
-        )
-        .values(pulled_at=pulled_at)
+    target = event.target
+    # By tag when pulled by tag, else by digest.
+    await queries.record_pull(
+        session, repository.id, _timestamp(event), tag=target.tag or None, digest=target.digest
     )
 
 
-async def handle_delete(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
+async def handle_delete(session: AsyncSession, ctx: EventContext, event: Event) -> None:
     """A manifest deleted by digest removes its tags; the registry's per-tag follow-up event
     removes that one tag. Neither touches a tag pushed again after the delete."""
-    found = await _find_repository(session, ctx, data)
+    found = await _find_repository(session, ctx, event)
     if found is None:
         return
     namespace, repository = found
-    target = data["target"]
-    deleted_at = _timestamp(data)
-    if isinstance(target.get("digest"), str):
-        matches = Tag.digest == target["digest"]
-    elif isinstance(target.get("tag"), str):
-        matches = Tag.name == target["tag"]
-    else:
+    target = event.target
+    deleted_at = _timestamp(event)
+    if target.digest is None and target.tag is None:
         return
-    actor = await _actor(session, ctx, data)
-    tags = (
-        await session.scalars(
-            select(Tag).where(
-                Tag.repository_id == repository.id,
-                matches,
-                or_(Tag.pushed_at.is_(None), Tag.pushed_at <= deleted_at),
-            )
-        )
-    ).all()
+    actor = await _actor(session, ctx, event)
+    # By digest when it has one, else by tag.
+    tags = await queries.tags_deleted_by(
+        session, repository.id, deleted_at, digest=target.digest, tag=target.tag
+    )
     if not tags:
         return  # the per-tag follow-up of a delete by digest: its tag went with the digest
     # The registry's own event is what the webhooks receive, once.
-    await _enqueue_webhooks(session, ctx, namespace.id, "delete", data)
+    await _enqueue_webhooks(session, ctx, namespace.id, "delete", event)
     removed = await repositories.forget_tags(
         session, namespace, repository, tags, actor_id=actor.id if actor else None, notify=False
     )
@@ -530,6 +463,10 @@ HANDLERS = {"push": handle_push, "pull": handle_pull, "delete": handle_delete}
 
 
 async def handle(session: AsyncSession, ctx: EventContext, data: dict[str, Any]) -> None:
-    handler = HANDLERS.get(data.get("action", ""))
+    """Handle one stored event (its row's JSON). A row that no longer validates raises
+    `EventRefused`: it fails like any event that cannot be handled, and is retried, then given
+    up (events.worker)."""
+    event = stored_event(data)
+    handler = HANDLERS.get(event.action)
     if handler is not None:
-        await handler(session, ctx, data)
+        await handler(session, ctx, event)

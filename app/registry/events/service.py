@@ -12,60 +12,52 @@ from app.core.errors import BadRequest
 from app.core.text import JsonRefused, load_json
 from app.models import EventStatus, RegistryEvent
 from app.registry.client import MANIFEST_TYPES
+from app.registry.events.schemas import Envelope, Event, EventRefused
 
 HANDLED_ACTIONS = ("push", "pull", "delete")
 
 
-def parse_envelope(raw: bytes) -> list[dict[str, Any]]:
-    """`{"events": [...]}`; anything else is a 400 naming the problem. Every string in it is
-    storable text (the whole event is kept), nested no deeper than an event ever is."""
+def parse_envelope(raw: bytes) -> list[Event]:
+    """`{"events": [...]}` as typed events; anything else is a 400 naming the problem. Every
+    string in it is storable text (the whole event is kept), nested no deeper than an event ever
+    is."""
     try:
-        body = load_json(raw)
+        body: Any = load_json(raw)
     except JsonRefused as exc:
         raise BadRequest(f"the body is refused: {exc}") from None
-    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-        raise BadRequest('the body must be an object with an "events" list')
-    events: list[dict[str, Any]] = body["events"]
-    for index, event in enumerate(events):
-        if not isinstance(event, dict):
-            raise BadRequest(f"events[{index}] must be an object")
-        if not isinstance(event.get("id"), str) or not event["id"]:
-            raise BadRequest(f"events[{index}].id must be a non-empty string")
-        if not isinstance(event.get("action"), str):
-            raise BadRequest(f"events[{index}].action must be a string")
-        if not isinstance(event.get("target"), dict):
-            raise BadRequest(f"events[{index}].target must be an object")
-    return events
+    try:
+        return Envelope.events_of(body)
+    except EventRefused as exc:
+        raise BadRequest(str(exc)) from None
 
 
-def is_relevant(event: dict[str, Any]) -> bool:
+def is_relevant(event: Event) -> bool:
     """Manifest pushes, real (GET) pulls by users, and deletes. Blob events, mounts, HEAD checks
     and the service's own reads are noise."""
-    action = event["action"]
-    target = event["target"]
-    if action not in HANDLED_ACTIONS or not isinstance(target.get("repository"), str):
+    action = event.action
+    if action not in HANDLED_ACTIONS or event.target.repository is None:
         return False
-    if (event.get("actor") or {}).get("name") == INTERNAL_USERNAME:
+    if event.actor_name == INTERNAL_USERNAME:
         return False  # the service's own reads and deletes: it records its changes itself
     if action == "delete":
         return True
-    if target.get("mediaType") not in MANIFEST_TYPES:
+    if event.target.media_type not in MANIFEST_TYPES:
         return False
     if action == "pull":
-        request = event.get("request") or {}
-        return request.get("method") == "GET"
+        return event.request_method == "GET"
     return True
 
 
-async def store(session: AsyncSession, events: list[dict[str, Any]]) -> int:
-    """Insert the relevant events, ignoring ids already stored (the registry redelivers)."""
+async def store(session: AsyncSession, events: list[Event]) -> int:
+    """Insert the relevant events, ignoring ids already stored (the registry redelivers). The
+    row keeps the event's JSON as the registry sent it."""
     rows = [
         {
-            "event_id": event["id"][:255],
-            "action": event["action"],
-            "repository": event["target"]["repository"][:255],
+            "event_id": event.id[:255],
+            "action": event.action,
+            "repository": (event.target.repository or "")[:255],  # relevant: never None
             "status": EventStatus.fresh,
-            "data": event,
+            "data": event.payload,
             "attempts": 0,
         }
         for event in events

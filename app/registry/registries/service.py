@@ -6,20 +6,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import httpx
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.errors import Invalid, NotFound
-from app.models import Namespace, Registry, Repository
+from app.models import Registry
 from app.namespaces import service as namespaces
 from app.registry.client import check_reachable
+from app.registry.registries import repository as queries
 from app.registry.registries.schemas import RegistryFields, RegistryUpdateFields
-from app.users import repository as users
 
 
 async def list_registries(session: AsyncSession) -> Sequence[Registry]:
-    return (await session.scalars(select(Registry).order_by(Registry.id))).all()
+    return await queries.all_registries(session)
 
 
 async def create_registry(
@@ -45,8 +44,8 @@ async def create_registry(
     )
     session.add(registry)
     await session.flush()
-    await namespaces.create_global_namespace(session, registry, await users.admin_ids(session))
-    for user in await users.non_bot_users_without_namespace(session):
+    await namespaces.create_global_namespace(session, registry, await queries.admin_ids(session))
+    for user in await queries.users_without_namespace(session):
         await namespaces.create_personal_namespace(session, registry, user)
     return registry
 
@@ -67,12 +66,7 @@ async def update_registry(
         fields.use_ssl is not None and fields.use_ssl != registry.use_ssl
     )
     if moved:
-        repositories = await session.scalar(
-            select(func.count(Repository.id))
-            .join(Namespace, Namespace.id == Repository.namespace_id)
-            .where(Namespace.registry_id == registry.id)
-        )
-        if repositories:
+        if await queries.repository_count(session, registry.id):
             # Tokens, events and deletes all name the registry by its hostname.
             raise Invalid({"hostname": ["cannot change while the registry holds repositories"]})
         hostname = fields.hostname or registry.hostname
