@@ -57,7 +57,7 @@ async def activity_feed(
     """Newest first: namespaces and repositories the caller may pull from, their teams, and
     their own account (tokens); the newest 1,000 such activities."""
     visible = repository.feed_filter(
-        principal.user_id, principal.superuser, readable_namespaces(principal)
+        principal.user_id, principal.admin, readable_namespaces(principal)
     )
     total, rows = await repository.page(
         session, visible, offset=pagination.offset, limit=pagination.limit, depth=FEED_DEPTH

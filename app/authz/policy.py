@@ -34,7 +34,7 @@ UNKNOWN_NAMESPACE = NamespaceFacts(id=None)
 
 
 def can_pull(principal: Principal, namespace: NamespaceFacts) -> bool:
-    if principal.superuser:
+    if principal.admin:
         return True
     if namespace.id is None:
         return False
@@ -48,7 +48,7 @@ def can_pull(principal: Principal, namespace: NamespaceFacts) -> bool:
 
 
 def can_push(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
-    if principal.superuser:
+    if principal.admin:
         return True
     if not principal.authenticated or namespace.id is None:
         return False
@@ -63,7 +63,7 @@ def can_push(principal: Principal, namespace: NamespaceFacts, settings: Settings
 def can_delete(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
     if not settings.delete.enabled:
         return False
-    if principal.superuser:
+    if principal.admin:
         return True
     if not principal.authenticated or namespace.id is None:
         return False
@@ -92,7 +92,7 @@ def repository_actions(
 
 def catalog_actions(principal: Principal, requested: set[str]) -> list[str]:
     """`registry:catalog:*` lists every repository: administrators only."""
-    if ALL in requested and principal.superuser:
+    if ALL in requested and principal.admin:
         return [ALL]
     return []
 
@@ -101,7 +101,7 @@ def can_change_visibility(
     principal: Principal, namespace: NamespaceFacts, settings: Settings
 ) -> bool:
     """Admins; owners when `user_permission.change_visibility` is on (never on the global one)."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return (
         settings.user_permission.change_visibility.enabled
@@ -114,7 +114,7 @@ def can_manage_namespace(
     principal: Principal, namespace: NamespaceFacts, settings: Settings
 ) -> bool:
     """Name and description: admins; owners when `user_permission.manage_namespace` is on."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return settings.user_permission.manage_namespace.enabled and namespace.role is Role.owner
 
@@ -127,17 +127,17 @@ class TeamFacts:
 
 
 def can_see_team(principal: Principal, team: TeamFacts) -> bool:
-    return principal.superuser or team.role is not None
+    return principal.admin or team.role is not None
 
 
 def can_create_team(principal: Principal, settings: Settings) -> bool:
-    return principal.superuser or settings.user_permission.create_team.enabled
+    return principal.admin or settings.user_permission.create_team.enabled
 
 
 def can_update_team(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
     if team.hidden:
         return False
-    if principal.superuser:
+    if principal.admin:
         return True
     return settings.user_permission.manage_team.enabled and team.role is Role.owner
 
@@ -145,13 +145,13 @@ def can_update_team(principal: Principal, team: TeamFacts, settings: Settings) -
 def can_delete_team(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
     if not settings.delete.enabled or team.hidden:
         return False
-    if principal.superuser or team.role is Role.owner:
+    if principal.admin or team.role is Role.owner:
         return True
     return settings.delete.contributors and team.role is Role.contributor
 
 
 def can_manage_members(principal: Principal, team: TeamFacts) -> bool:
-    return not team.hidden and (principal.superuser or team.role is Role.owner)
+    return not team.hidden and (principal.admin or team.role is Role.owner)
 
 
 def can_exclude_from_ldap_sync(principal: Principal, team: TeamFacts) -> bool:
@@ -163,7 +163,7 @@ def can_exclude_from_ldap_sync(principal: Principal, team: TeamFacts) -> bool:
 def can_create_namespace(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
     """create_namespace (or admin), and push rights on the new namespace: under allow-teams the
     caller owns or contributes to the chosen team; other policies leave it to administrators."""
-    if principal.superuser:
+    if principal.admin:
         return True
     if not settings.user_permission.create_namespace.enabled or team.hidden:
         return False
@@ -182,7 +182,7 @@ def can_delete_namespace(
 # --- repositories ------------------------------------------------------------------------------
 def can_update_repository(principal: Principal, namespace: NamespaceFacts) -> bool:
     """The description: administrators and owners of the namespace's team."""
-    return principal.superuser or namespace.role is Role.owner
+    return principal.admin or namespace.role is Role.owner
 
 
 def can_comment(principal: Principal, namespace: NamespaceFacts) -> bool:
@@ -196,7 +196,7 @@ def can_comment(principal: Principal, namespace: NamespaceFacts) -> bool:
 # without webhooks.
 def can_see_webhooks(principal: Principal, namespace: NamespaceFacts) -> bool:
     """List and show (deliveries included): administrators and members of the namespace's team."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return namespace.role is not None and not namespace.global_
 
@@ -204,7 +204,7 @@ def can_see_webhooks(principal: Principal, namespace: NamespaceFacts) -> bool:
 def can_create_webhook(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
     """Create and delete webhooks, add and remove headers: administrators; namespace owners when
     `user_permission.create_webhook` is on."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return (
         settings.user_permission.create_webhook.enabled
@@ -216,7 +216,7 @@ def can_create_webhook(principal: Principal, namespace: NamespaceFacts, settings
 def can_manage_webhook(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
     """Update, toggle, re-send a delivery, rotate the signing secret: administrators; namespace
     owners when `user_permission.manage_webhook` is on."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return (
         settings.user_permission.manage_webhook.enabled
@@ -229,7 +229,7 @@ def can_see_webhook_secrets(principal: Principal, namespace: NamespaceFacts) -> 
     """Header values (the custom headers, and the request and response headers in the attempt
     log): administrators and the namespace's owners. Every other member sees every value masked:
     whether a header is a credential cannot be told from its name (`X-Hub-Key`, `X-Auth`, ...)."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return namespace.role is Role.owner and not namespace.global_
 

@@ -10,7 +10,7 @@ from app.models import Namespace, TeamUser, Visibility
 
 def readable_namespaces(principal: Principal) -> ColumnElement[bool]:
     """The namespaces whose repositories `principal` may pull (policy.can_pull, in SQL)."""
-    if principal.superuser:
+    if principal.admin:
         return true()
     if not principal.authenticated:
         return Namespace.visibility == Visibility.public

@@ -152,7 +152,7 @@ async def search(session: AsyncSession, principal: Principal, query: str) -> lis
         )
     ).all()
     team_filter: ColumnElement[bool] = Team.hidden.is_(False)
-    if not principal.superuser:
+    if not principal.admin:
         team_filter = team_filter & Team.id.in_(
             select(TeamUser.team_id).where(TeamUser.user_id == principal.user_id)
         )

@@ -280,7 +280,7 @@ async def list_teams(
     limit: int | None,
     order: list[Any] | None = None,
 ) -> tuple[int, Sequence[Team]]:
-    admin = principal.superuser
+    admin = principal.admin
     total = await repository.count_visible(session, principal.user_id, admin)
     teams = await repository.page_visible(
         session, principal.user_id, admin, offset=offset, limit=limit, order=order
