@@ -119,6 +119,20 @@ def can_manage_namespace(
     return settings.user_permission.manage_namespace.enabled and namespace.role is Role.owner
 
 
+def can_rename_namespace(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> bool:
+    """`can_manage_namespace`, never the global one (its name is the registry's)."""
+    return can_manage_namespace(principal, namespace, settings) and not namespace.global_
+
+
+def can_change_namespace_team(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> bool:
+    """`can_manage_namespace`, never the global one (it stays with the administrators' team)."""
+    return can_manage_namespace(principal, namespace, settings) and not namespace.global_
+
+
 # --- teams (reference §6.2) ------------------------------------------------------------------
 @dataclass(frozen=True)
 class TeamFacts:
@@ -127,11 +141,18 @@ class TeamFacts:
 
 
 def can_see_team(principal: Principal, team: TeamFacts) -> bool:
-    return principal.admin or team.role is not None
+    """Show, members: administrators and members. Hidden teams (personal, global) are nobody's
+    to see: the system manages them."""
+    return not team.hidden and (principal.admin or team.role is not None)
 
 
 def can_create_team(principal: Principal, settings: Settings) -> bool:
     return principal.admin or settings.user_permission.create_team.enabled
+
+
+def can_choose_team_owner(principal: Principal) -> bool:
+    """`owner_id` on team creation: administrators only (others own the teams they create)."""
+    return principal.admin
 
 
 def can_update_team(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
@@ -189,6 +210,11 @@ def can_comment(principal: Principal, namespace: NamespaceFacts) -> bool:
     return principal.authenticated and can_pull(principal, namespace)
 
 
+def can_delete_comment(principal: Principal, *, author_id: int | None) -> bool:
+    """Its author, or an administrator."""
+    return principal.admin or (author_id is not None and author_id == principal.user_id)
+
+
 # --- webhooks (reference §6.2) -----------------------------------------------------------------
 # The global namespace's webhooks (pushes to repositories without a namespace) are for
 # administrators only: its team is the hidden team of the administrators, so "owner" means
@@ -232,6 +258,39 @@ def can_see_webhook_secrets(principal: Principal, namespace: NamespaceFacts) -> 
     if principal.admin:
         return True
     return namespace.role is Role.owner and not namespace.global_
+
+
+# --- users and their tokens ---------------------------------------------------------------------
+def can_manage_tokens_of(principal: Principal, user_id: int) -> bool:
+    """List and revoke a user's application and refresh tokens: the user, or an administrator."""
+    return principal.admin or principal.user_id == user_id
+
+
+def can_create_token_for(principal: Principal, user_id: int, *, bot: bool) -> bool:
+    """Users create their own tokens; administrators create bots' too. An administrator making a
+    token for another person could log in as them: Portus refuses that, and so do we."""
+    return principal.user_id == user_id or (principal.admin and bot)
+
+
+def can_disable_user(principal: Principal, user_id: int) -> bool:
+    """Administrators disable anybody; a user may disable themself (the last-administrator rule
+    is a fact about the database, checked by the caller)."""
+    return principal.admin or principal.user_id == user_id
+
+
+def can_enable_user(principal: Principal, user_id: int) -> bool:
+    """Administrators enable others; a disabled account cannot enable itself."""
+    return principal.admin and principal.user_id != user_id
+
+
+def can_set_admin(principal: Principal, user_id: int) -> bool:
+    """Toggle the admin flag: administrators, never on themselves."""
+    return principal.admin and principal.user_id != user_id
+
+
+def can_delete_user(principal: Principal, user_id: int) -> bool:
+    """Administrators, never themselves."""
+    return principal.admin and principal.user_id != user_id
 
 
 # --- password reset ------------------------------------------------------------------------------

@@ -309,7 +309,7 @@ async def update_namespace(
             new=description,
         )
     if name is not None and name != namespace.name:
-        if not policy.can_manage_namespace(principal, facts, settings) or namespace.global_:
+        if not policy.can_rename_namespace(principal, facts, settings):
             raise Forbidden("Authorization fails: you may not rename this namespace")
         if await repository.repository_count(session, namespace.id):
             # The registry keeps its paths: a renamed namespace would lose its images.
@@ -325,7 +325,7 @@ async def update_namespace(
         )
         namespace.name = name
     if team_name is not None and team_name != loaded.team.name:
-        if not policy.can_manage_namespace(principal, facts, settings) or namespace.global_:
+        if not policy.can_change_namespace_team(principal, facts, settings):
             raise Forbidden("Authorization fails: you may not move this namespace to another team")
         team, _ = await _visible_team(session, principal, team_name)
         _record(

@@ -259,7 +259,7 @@ async def delete_comment(
     )
     if comment is None:
         raise NotFound("Not found: no such comment")
-    if not principal.admin and comment.user_id != principal.user_id:
+    if not policy.can_delete_comment(principal, author_id=comment.user_id):
         raise Forbidden("Authorization fails: only its author or an administrator may delete it")
     await session.delete(comment)
     await session.flush()

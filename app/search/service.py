@@ -10,8 +10,8 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import Principal
-from app.authz.queries import readable_namespaces
-from app.models import Namespace, Repository, Team, TeamUser, Visibility
+from app.authz.queries import readable_namespaces, visible_teams
+from app.models import Namespace, Repository, Team, Visibility
 
 LIMIT = 25
 
@@ -151,16 +151,11 @@ async def search(session: AsyncSession, principal: Principal, query: str) -> lis
             .limit(LIMIT)
         )
     ).all()
-    team_filter: ColumnElement[bool] = Team.hidden.is_(False)
-    if not principal.admin:
-        team_filter = team_filter & Team.id.in_(
-            select(TeamUser.team_id).where(TeamUser.user_id == principal.user_id)
-        )
     teams = (
         await session.execute(
             select(Team.id, Team.name, Team.description, _rank(Team.name, term))
             .where(
-                team_filter,
+                visible_teams(principal),
                 or_(
                     func.lower(Team.name).like(pattern, escape="\\"),
                     func.lower(Team.description).like(pattern, escape="\\"),

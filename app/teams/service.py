@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import Principal
+from app.authz.queries import visible_teams
 from app.core.config import Settings
 from app.core.errors import FeatureDisabled, Forbidden, Invalid, NotFound
 from app.models import LdapCheck, Role, Team, TeamUser, User
@@ -70,7 +71,7 @@ async def load(
         raise NotFound("Not found: no such team")
     team, role = found
     facts = policy.TeamFacts(hidden=team.hidden, role=role)
-    if team.hidden or not policy.can_see_team(principal, facts):
+    if not policy.can_see_team(principal, facts):
         raise NotFound("Not found: no such team")
     return team, facts
 
@@ -92,7 +93,7 @@ async def create_team(
 ) -> Team:
     if not policy.can_create_team(principal, settings):
         raise Forbidden("Authorization fails: only administrators create teams here")
-    if owner_id is not None and not principal.admin:
+    if owner_id is not None and not policy.can_choose_team_owner(principal):
         raise Forbidden("Authorization fails: only administrators choose a team's owner")
     owner = owner_id if owner_id is not None else principal.user_id
     if owner is None or await session.get(User, owner) is None:
@@ -280,9 +281,7 @@ async def list_teams(
     limit: int | None,
     order: list[Any] | None = None,
 ) -> tuple[int, Sequence[Team]]:
-    admin = principal.admin
-    total = await repository.count_visible(session, principal.user_id, admin)
-    teams = await repository.page_visible(
-        session, principal.user_id, admin, offset=offset, limit=limit, order=order
-    )
+    visible = visible_teams(principal)
+    total = await repository.count_visible(session, visible)
+    teams = await repository.page_visible(session, visible, offset=offset, limit=limit, order=order)
     return total, teams

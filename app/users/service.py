@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
+from app.authz import policy
 from app.authz.principal import INTERNAL_USERNAME, Principal
 from app.core.db import utcnow
 from app.core.directory import Directory, DirectoryUnavailable
@@ -170,9 +171,8 @@ async def create_application_token(
 
 
 def ensure_may_create_token_for(principal: Principal, user: User) -> None:
-    """Users create their own tokens; administrators create bots' too. An administrator making
-    a token for another person could log in as them: Portus refuses that, and so do we."""
-    if principal.user_id == user.id or (principal.admin and user.bot):
+    """`policy.can_create_token_for`, else 403."""
+    if policy.can_create_token_for(principal, user.id, bot=user.bot):
         return
     raise Forbidden(
         "Authorization fails: tokens are created by their owner (or, for bots, an admin)"
@@ -181,7 +181,7 @@ def ensure_may_create_token_for(principal: Principal, user: User) -> None:
 
 def ensure_self_or_admin(principal: Principal, user_id: int) -> None:
     """Application tokens are their owner's business (and an administrator's), nobody else's."""
-    if not principal.admin and principal.user_id != user_id:
+    if not policy.can_manage_tokens_of(principal, user_id):
         raise Forbidden("Authorization fails: only the owner or an administrator may do this")
 
 
@@ -333,10 +333,11 @@ async def set_enabled(
     Disabling ends the user's browser sessions, identity (refresh) tokens and reset links for
     good: enabling again does not bring them back. Application tokens are only suspended while
     disabled (as in Portus)."""
-    if principal.user_id != user_id and not principal.admin:
+    allowed = (policy.can_enable_user if enabled else policy.can_disable_user)(principal, user_id)
+    if not allowed:
+        if principal.user_id == user_id:
+            raise Forbidden("Authorization fails: a disabled account cannot enable itself")
         raise Forbidden("Authorization fails: only administrators change other users")
-    if principal.user_id == user_id and enabled:
-        raise Forbidden("Authorization fails: a disabled account cannot enable itself")
     await repository.lock(session, user_id)
     user = await get_user(session, str(user_id))
     if not enabled and user.admin and not await _other_admins(session, user.id):
@@ -364,7 +365,7 @@ async def set_admin(
     session: AsyncSession, principal: Principal, user_id: int, *, admin: bool
 ) -> User:
     """Toggle admin (never on oneself); admins own the registry's global team."""
-    if principal.user_id == user_id:
+    if not policy.can_set_admin(principal, user_id):
         raise Forbidden("Authorization fails: administrators cannot change their own admin flag")
     user = await get_user(session, str(user_id))
     if user.bot and admin:
@@ -407,7 +408,7 @@ async def apply_admin(
 async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:
     """Their memberships and tokens go; their activities and tags stay, anonymised (tags keep
     the user name). Their personal namespace stays (it may hold images) under its hidden team."""
-    if principal.user_id == user_id:
+    if not policy.can_delete_user(principal, user_id):
         raise Forbidden("Authorization fails: administrators cannot delete themselves")
     user = await get_user(session, str(user_id))
     if user.admin and not await _other_admins(session, user.id):
