@@ -185,6 +185,16 @@ def ensure_self_or_admin(principal: Principal, user_id: int) -> None:
         raise Forbidden("Authorization fails: only the owner or an administrator may do this")
 
 
+async def by_username(session: AsyncSession, username: str) -> User | None:
+    """The user of exactly this name (case-sensitively), if any."""
+    return await repository.by_username(session, username)
+
+
+async def email_taken(session: AsyncSession, email: str) -> bool:
+    """Case-insensitively: `Alice@x.io` and `alice@x.io` are one mailbox."""
+    return await repository.email_taken(session, email)
+
+
 async def get_user(session: AsyncSession, id_or_email: str) -> User:
     if id_or_email.isascii() and id_or_email.isdigit():
         user_id = int(id_or_email)
