@@ -65,6 +65,14 @@ async def page(
     return (await session.scalars(statement)).all()
 
 
+async def other_admins_count(session: AsyncSession, user_id: int) -> int:
+    """Enabled administrators other than `user_id`."""
+    statement = select(func.count(User.id)).where(
+        User.admin.is_(True), User.enabled.is_(True), User.id != user_id
+    )
+    return int(await session.scalar(statement) or 0)
+
+
 async def admin_ids(session: AsyncSession) -> list[int]:
     return list(await session.scalars(select(User.id).where(User.admin)))
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,6 +169,26 @@ async def create_application_token(
     return token, issued.plain
 
 
+async def issue_application_token(
+    session: AsyncSession,
+    digester: TokenDigester,
+    principal: Principal,
+    user_id: int,
+    application: str,
+) -> tuple[User, ApplicationToken, str]:
+    """`POST /users/:id/application_tokens`: the user, the token and its plaintext. A stranger
+    is refused (403) before being told whether the user exists (404)."""
+    user = await repository.get(session, user_id)
+    if user is None:
+        ensure_self_or_admin(principal, user_id)
+        raise NotFound("Not found: no such user")
+    ensure_may_create_token_for(principal, user)
+    token, plain = await create_application_token(
+        session, digester, user, application, actor_id=principal.user_id
+    )
+    return user, token, plain
+
+
 def ensure_may_create_token_for(principal: Principal, user: User) -> None:
     """`policy.can_create_token_for`, else 403."""
     if policy.can_create_token_for(principal, user.id, bot=user.bot):
@@ -193,6 +212,26 @@ async def by_username(session: AsyncSession, username: str) -> User | None:
 async def email_taken(session: AsyncSession, email: str) -> bool:
     """Case-insensitively: `Alice@x.io` and `alice@x.io` are one mailbox."""
     return await repository.email_taken(session, email)
+
+
+async def find_user(session: AsyncSession, user_id: int) -> User | None:
+    return await repository.get(session, user_id)
+
+
+async def count_users(session: AsyncSession) -> int:
+    return await repository.count(session)
+
+
+USER_SORT = repository.USER_SORT
+
+
+async def list_users(
+    session: AsyncSession, *, offset: int, limit: int | None, order: list[Any] | None = None
+) -> tuple[int, Sequence[User]]:
+    """How many users there are, and one page of them."""
+    total = await repository.count(session)
+    users = await repository.page(session, offset=offset, limit=limit, order=order)
+    return total, users
 
 
 async def get_user(session: AsyncSession, id_or_email: str) -> User:
@@ -280,13 +319,6 @@ async def set_password(session: AsyncSession, user: User, password: str) -> None
 
 
 # --- administration --------------------------------------------------------------------------
-async def _other_admins(session: AsyncSession, user_id: int) -> int:
-    statement = select(func.count(User.id)).where(
-        User.admin.is_(True), User.enabled.is_(True), User.id != user_id
-    )
-    return int(await session.scalar(statement) or 0)
-
-
 async def update_user(
     session: AsyncSession,
     principal: Principal,
@@ -350,7 +382,7 @@ async def set_enabled(
         raise Forbidden("Authorization fails: only administrators change other users")
     await repository.lock(session, user_id)
     user = await get_user(session, str(user_id))
-    if not enabled and user.admin and not await _other_admins(session, user.id):
+    if not enabled and user.admin and not await repository.other_admins_count(session, user.id):
         raise Invalid({"enabled": ["the last administrator cannot be disabled"]})
     was_enabled = user.enabled
     user.enabled = enabled
@@ -421,7 +453,7 @@ async def delete_user(session: AsyncSession, principal: Principal, user_id: int)
     if not policy.can_delete_user(principal, user_id):
         raise Forbidden("Authorization fails: administrators cannot delete themselves")
     user = await get_user(session, str(user_id))
-    if user.admin and not await _other_admins(session, user.id):
+    if user.admin and not await repository.other_admins_count(session, user.id):
         raise Invalid({"user": ["the last administrator cannot be deleted"]})
     activities.record(
         session,
