@@ -26,6 +26,23 @@ async def by_name(session: AsyncSession, name: str) -> Team | None:
     return await session.scalar(select(Team).where(Team.name == name))
 
 
+async def names_starting_with(session: AsyncSession, base: str) -> set[str]:
+    """The team names that are `base` or start with it (LIKE: `_` and `%` match more, which
+    only widens the set)."""
+    statement = select(Team.name).where((Team.name == base) | Team.name.like(f"{base}%"))
+    return set(await session.scalars(statement))
+
+
+async def membership(session: AsyncSession, team_id: int, user_id: int) -> TeamUser | None:
+    return await session.scalar(
+        select(TeamUser).where(TeamUser.team_id == team_id, TeamUser.user_id == user_id)
+    )
+
+
+async def user_named(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username == username))
+
+
 async def count_visible(session: AsyncSession, visible: ColumnElement[bool]) -> int:
     return int(await session.scalar(select(func.count(Team.id)).where(visible)) or 0)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
@@ -19,11 +18,7 @@ from app.teams import repository
 
 
 async def unique_team_name(session: AsyncSession, base: str) -> str:
-    taken = set(
-        await session.scalars(
-            select(Team.name).where((Team.name == base) | Team.name.like(f"{base}%"))
-        )
-    )
+    taken = await repository.names_starting_with(session, base)
     if base not in taken:
         return base
     suffix = 1
@@ -43,9 +38,7 @@ async def create_hidden_team(session: AsyncSession, name: str, owner_ids: list[i
 
 
 async def set_owner(session: AsyncSession, team_id: int, user_id: int) -> None:
-    membership = await session.scalar(
-        select(TeamUser).where(TeamUser.team_id == team_id, TeamUser.user_id == user_id)
-    )
+    membership = await repository.membership(session, team_id, user_id)
     if membership is None:
         session.add(TeamUser(team_id=team_id, user_id=user_id, role=Role.owner))
     else:
@@ -54,9 +47,7 @@ async def set_owner(session: AsyncSession, team_id: int, user_id: int) -> None:
 
 
 async def remove_from_team(session: AsyncSession, team_id: int, user_id: int) -> None:
-    membership = await session.scalar(
-        select(TeamUser).where(TeamUser.team_id == team_id, TeamUser.user_id == user_id)
-    )
+    membership = await repository.membership(session, team_id, user_id)
     if membership is not None:
         await session.delete(membership)
         await session.flush()
@@ -190,7 +181,7 @@ async def add_member(
     team, facts = await load(session, principal, team_id)
     if not policy.can_manage_members(principal, facts):
         raise Forbidden("Authorization fails: only the team's owners manage its members")
-    user = await session.scalar(select(User).where(User.username == username))
+    user = await repository.user_named(session, username)
     if user is None:
         raise Invalid({"user": ["no such user"]})
     if any(m.user_id == user.id for m, _ in await repository.members(session, team_id)):
@@ -271,6 +262,9 @@ async def remove_member(
     )
     await session.delete(member)
     await session.flush()
+
+
+TEAM_SORT = repository.TEAM_SORT
 
 
 async def list_teams(
