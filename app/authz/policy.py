@@ -293,6 +293,13 @@ def can_delete_user(principal: Principal, user_id: int) -> bool:
     return principal.admin and principal.user_id != user_id
 
 
+# --- operations ----------------------------------------------------------------------------------
+def can_see_health_details(principal: Principal) -> bool:
+    """`/api/v1/health` tells anybody up or down; what failed and why, host names, revisions
+    and queue counts map the installation: administrators only."""
+    return principal.admin
+
+
 # --- password reset ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AccountFacts:
