@@ -9,6 +9,7 @@ from app.core.security import TokenDigester
 from app.models import Namespace, Repository, Role, Tag, Team, TeamUser, Visibility
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.auth import portus_auth, token_headers
 from tests.support.tools import free_port
 
 
@@ -26,7 +27,7 @@ async def member_of_team(
         session.add(TeamUser(team_id=team.id, user_id=user.id, role=role))
     await session.flush()
     token = await factories.create_token(session, digester, user)
-    return {"Portus-Auth": f"member:{token}"}, "devs"
+    return portus_auth("member", token), "devs"
 
 
 class TestCreate:
@@ -204,9 +205,7 @@ class TestDelete:
     ) -> None:
         ns_id, headers = await self._owned_namespace(session, digester, "registry.test:5000")
         admin = await factories.create_user(session, username="root", admin=True)
-        admin_headers = {
-            "Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"
-        }
+        admin_headers = await token_headers(session, digester, admin)
         global_ns = await session.scalar(select(Namespace).where(Namespace.global_))
         assert global_ns is not None
         async with make_client() as client:
