@@ -110,13 +110,21 @@ def can_change_visibility(
     )
 
 
+def _owner_may_manage(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
+    return principal.admin or (
+        settings.user_permission.manage_namespace.enabled and namespace.role is Role.owner
+    )
+
+
 def can_manage_namespace(
     principal: Principal, namespace: NamespaceFacts, settings: Settings
 ) -> bool:
-    """Name and description: admins; owners when `user_permission.manage_namespace` is on."""
-    if principal.admin:
-        return True
-    return settings.user_permission.manage_namespace.enabled and namespace.role is Role.owner
+    """Name and description (reference §6.2, "namespace update"): admins; owners when
+    `user_permission.manage_namespace` is on, in a namespace they may push to (so not under
+    `admin-only`, and only their personal namespace under `allow-personal`)."""
+    return _owner_may_manage(principal, namespace, settings) and can_push(
+        principal, namespace, settings
+    )
 
 
 def can_rename_namespace(
@@ -129,8 +137,9 @@ def can_rename_namespace(
 def can_change_namespace_team(
     principal: Principal, namespace: NamespaceFacts, settings: Settings
 ) -> bool:
-    """`can_manage_namespace`, never the global one (it stays with the administrators' team)."""
-    return can_manage_namespace(principal, namespace, settings) and not namespace.global_
+    """Admins; owners when `user_permission.manage_namespace` is on (no push right needed),
+    never for the global namespace (it stays with the administrators' team)."""
+    return _owner_may_manage(principal, namespace, settings) and not namespace.global_
 
 
 # --- teams (reference §6.2) ------------------------------------------------------------------
@@ -183,10 +192,13 @@ def can_exclude_from_ldap_sync(principal: Principal, team: TeamFacts) -> bool:
 # --- namespaces (reference §6.2) -------------------------------------------------------------
 def can_create_namespace(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
     """create_namespace (or admin), and push rights on the new namespace: under allow-teams the
-    caller owns or contributes to the chosen team; other policies leave it to administrators."""
+    caller owns or contributes to the chosen team; other policies leave it to administrators.
+    Never in a hidden team (personal, global): the system manages those."""
+    if team.hidden:
+        return False
     if principal.admin:
         return True
-    if not settings.user_permission.create_namespace.enabled or team.hidden:
+    if not settings.user_permission.create_namespace.enabled:
         return False
     new_namespace = NamespaceFacts(id=0, role=team.role)
     return can_push(principal, new_namespace, settings)
