@@ -222,6 +222,15 @@ async def count_users(session: AsyncSession) -> int:
     return await repository.count(session)
 
 
+async def admin_ids(session: AsyncSession) -> list[int]:
+    return await repository.admin_ids(session)
+
+
+async def non_bot_users_without_namespace(session: AsyncSession) -> Sequence[User]:
+    """People without a personal namespace (created before the registry was)."""
+    return await repository.non_bot_users_without_namespace(session)
+
+
 USER_SORT = repository.USER_SORT
 
 
