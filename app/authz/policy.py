@@ -279,8 +279,9 @@ def can_manage_tokens_of(principal: Principal, user_id: int) -> bool:
 
 
 def can_create_token_for(principal: Principal, user_id: int, *, bot: bool) -> bool:
-    """Users create their own tokens; administrators create bots' too. An administrator making a
-    token for another person could log in as them: Portus refuses that, and so do we."""
+    """Users create their own tokens; administrators create bots' too. Portus checked no owner
+    here (anybody could make a token for anybody, and log in as them); an administrator making
+    one for another person could still log in as them, so neither may."""
     return principal.user_id == user_id or (principal.admin and bot)
 
 
