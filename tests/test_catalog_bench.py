@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.security import TokenDigester
 from app.models import Repository, Visibility
 from tests.fixtures import factories
+from tests.support.auth import token_headers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -28,7 +29,7 @@ async def test_next_links_carry_the_next_page_and_a_cursor(
     for n in range(60):
         session.add(Repository(name=f"app{n}", namespace_id=public.id))
     await session.flush()
-    headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    headers = await token_headers(session, digester, alice)
 
     async def get(path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         response = await client.get(path, params=params, headers=headers)

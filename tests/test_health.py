@@ -7,6 +7,7 @@ from app.core.db import utcnow
 from app.core.security import TokenDigester
 from app.models import RegistryEvent, TaskRun
 from tests.fixtures import factories
+from tests.support.auth import admin_headers, portus_auth
 
 
 async def test_ping(client: httpx.AsyncClient) -> None:
@@ -17,7 +18,7 @@ async def test_ping(client: httpx.AsyncClient) -> None:
 async def test_health_reports_database_and_registry(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
-    admin = await factories.admin_headers(session, digester)
+    admin = await admin_headers(session, digester)
     healthy = await client.get("/api/v1/health", headers=admin)
     assert healthy.status_code == 200
     assert healthy.json()["database"] == {"msg": "database is up-to-date", "success": True}
@@ -48,7 +49,7 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
 async def test_health_shows_every_process_background_tasks(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
-    admin = await factories.admin_headers(session, digester)
+    admin = await admin_headers(session, digester)
     session.add_all(
         [
             TaskRun(task="gc", worker="a:1", summary="deleted 3 tags", finished_at=utcnow()),
@@ -105,9 +106,7 @@ class TestHealthForEveryoneElse:
         await self._failing_installation(session)
         user = await factories.create_user(session)
         token = await factories.create_token(session, digester, user)
-        answer = await client.get(
-            "/api/v1/health", headers={"Portus-Auth": f"{user.username}:{token}"}
-        )
+        answer = await client.get("/api/v1/health", headers=portus_auth(user.username, token))
         assert answer.status_code == 503
         assert set(answer.json()["background"]) == {"success"}
         for secret in ("build-host-7", "4242", "10.1.2.3", "127.0.0.1:9", "msg"):
@@ -117,7 +116,7 @@ class TestHealthForEveryoneElse:
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
         await self._failing_installation(session)
-        admin = await factories.admin_headers(session, digester)
+        admin = await admin_headers(session, digester)
         answer = await client.get("/api/v1/health", headers=admin)
         assert answer.status_code == 503
         assert answer.json()["background"]["tasks"]["sync"]["worker"] == "build-host-7:4242"

@@ -10,12 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import true
 
-from app.activities import repository
+from app.activities import service
 from app.activities.schemas import ActivityRead
 from app.auth.dependencies import AdminUser, CurrentUser
-from app.authz.queries import readable_namespaces
 from app.core.db import DbSession
 from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
@@ -23,9 +21,6 @@ from app.core.params import Text
 from app.models import Activity
 
 router = APIRouter(prefix="/activities", tags=["activities"])
-
-# A feed shows what happened lately; the full trail is the admin list.
-FEED_DEPTH = 1000
 
 ERRORS = error_responses(401, (403, "Administrators only"), (422, "Invalid filter"))
 Key = Annotated[Text | None, Query(max_length=64, description="e.g. repository.push")]
@@ -56,11 +51,8 @@ async def activity_feed(
 ) -> list[ActivityRead]:
     """Newest first: namespaces and repositories the caller may pull from, their teams, and
     their own account (tokens); the newest 1,000 such activities."""
-    visible = repository.feed_filter(
-        principal.user_id, principal.superuser, readable_namespaces(principal)
-    )
-    total, rows = await repository.page(
-        session, visible, offset=pagination.offset, limit=pagination.limit, depth=FEED_DEPTH
+    total, rows = await service.feed(
+        session, principal, offset=pagination.offset, limit=pagination.limit
     )
     set_page_headers(request, response, pagination, total)
     return [_read(activity, name) for activity, name in rows]
@@ -79,10 +71,8 @@ async def list_activities(
     until: Until = None,
 ) -> list[ActivityRead]:
     """Every activity, newest first, filtered by key, actor and time."""
-    visible = true()
-    total, rows = await repository.page(
+    total, rows = await service.list_activities(
         session,
-        visible,
         key=key,
         owner=owner,
         since=since,
@@ -108,10 +98,7 @@ async def export_activities(
     until: Until = None,
 ) -> StreamingResponse:
     """The same filters as the list, every row, as CSV."""
-    visible = true()
-    _, rows = await repository.page(
-        session, visible, key=key, owner=owner, since=since, until=until
-    )
+    _, rows = await service.list_activities(session, key=key, owner=owner, since=since, until=until)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["id", "created_at", "key", "owner", "trackable", "recipient", "parameters"])

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Activity, Namespace, Repository, TeamUser, User
+
+_INSERT = insert(cast(Table, Activity.__table__))
+
+
+async def insert_activity(session: AsyncSession, values: dict[str, Any]) -> None:
+    """One activity, written now by one INSERT (no unit of work)."""
+    await session.execute(_INSERT, values)
 
 
 def feed_filter(
@@ -71,7 +79,7 @@ def _query(
 
 async def page(
     session: AsyncSession,
-    visible: ColumnElement[bool],
+    visible: ColumnElement[bool] | None = None,
     *,
     key: str | None = None,
     owner: str | None = None,
@@ -82,8 +90,10 @@ async def page(
     depth: int | None = None,
 ) -> tuple[int, Sequence[tuple[Activity, str | None]]]:
     """`depth`: only the newest `depth` activities count (and are paged through), so that the
-    count of a feed costs the same with 200 or 200,000 activities."""
-    statement = _query(visible, key=key, owner=owner, since=since, until=until)
+    count of a feed costs the same with 200 or 200,000 activities. `visible` None: every
+    activity."""
+    where = true() if visible is None else visible
+    statement = _query(where, key=key, owner=owner, since=since, until=until)
     counted = statement
     if depth is not None:
         counted = counted.order_by(Activity.created_at.desc()).limit(depth)

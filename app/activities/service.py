@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.activities import repository
+from app.authz.principal import Principal
+from app.authz.queries import readable_namespaces
 from app.models import Activity
+
+# A feed shows what happened lately; the full trail is the admin list.
+FEED_DEPTH = 1000
 
 
 def record(
@@ -34,9 +41,6 @@ def record(
     )
 
 
-_INSERT = insert(cast(Table, Activity.__table__))
-
-
 async def record_now(
     session: AsyncSession,
     key: str,
@@ -50,8 +54,8 @@ async def record_now(
 ) -> None:
     """`record`, written at once by one INSERT rather than at the next flush (hot paths: the
     unit of work costs more CPU than the statement)."""
-    await session.execute(
-        _INSERT,
+    await repository.insert_activity(
+        session,
         {
             "key": key,
             "trackable_type": trackable_type,
@@ -61,4 +65,38 @@ async def record_now(
             "recipient_id": recipient_id,
             "parameters": parameters or {},
         },
+    )
+
+
+# --- reading -----------------------------------------------------------------------------------
+async def feed(
+    session: AsyncSession, principal: Principal, *, offset: int, limit: int | None
+) -> tuple[int, Sequence[tuple[Activity, str | None]]]:
+    """What the caller may see (`repository.feed_filter`), newest first, within the newest
+    `FEED_DEPTH`; each with its actor's name."""
+    visible = repository.feed_filter(
+        principal.user_id, principal.admin, readable_namespaces(principal)
+    )
+    return await repository.page(session, visible, offset=offset, limit=limit, depth=FEED_DEPTH)
+
+
+async def list_activities(
+    session: AsyncSession,
+    *,
+    key: str | None = None,
+    owner: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, Sequence[tuple[Activity, str | None]]]:
+    """Every activity (the administrators' list), newest first, filtered."""
+    return await repository.page(
+        session,
+        key=key,
+        owner=owner,
+        since=since,
+        until=until,
+        offset=offset,
+        limit=limit,
     )

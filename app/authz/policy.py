@@ -34,7 +34,7 @@ UNKNOWN_NAMESPACE = NamespaceFacts(id=None)
 
 
 def can_pull(principal: Principal, namespace: NamespaceFacts) -> bool:
-    if principal.superuser:
+    if principal.admin:
         return True
     if namespace.id is None:
         return False
@@ -48,7 +48,7 @@ def can_pull(principal: Principal, namespace: NamespaceFacts) -> bool:
 
 
 def can_push(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
-    if principal.superuser:
+    if principal.admin:
         return True
     if not principal.authenticated or namespace.id is None:
         return False
@@ -63,7 +63,7 @@ def can_push(principal: Principal, namespace: NamespaceFacts, settings: Settings
 def can_delete(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
     if not settings.delete.enabled:
         return False
-    if principal.superuser:
+    if principal.admin:
         return True
     if not principal.authenticated or namespace.id is None:
         return False
@@ -92,7 +92,7 @@ def repository_actions(
 
 def catalog_actions(principal: Principal, requested: set[str]) -> list[str]:
     """`registry:catalog:*` lists every repository: administrators only."""
-    if ALL in requested and principal.superuser:
+    if ALL in requested and principal.admin:
         return [ALL]
     return []
 
@@ -101,7 +101,7 @@ def can_change_visibility(
     principal: Principal, namespace: NamespaceFacts, settings: Settings
 ) -> bool:
     """Admins; owners when `user_permission.change_visibility` is on (never on the global one)."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return (
         settings.user_permission.change_visibility.enabled
@@ -110,13 +110,36 @@ def can_change_visibility(
     )
 
 
+def _owner_may_manage(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
+    return principal.admin or (
+        settings.user_permission.manage_namespace.enabled and namespace.role is Role.owner
+    )
+
+
 def can_manage_namespace(
     principal: Principal, namespace: NamespaceFacts, settings: Settings
 ) -> bool:
-    """Name and description: admins; owners when `user_permission.manage_namespace` is on."""
-    if principal.superuser:
-        return True
-    return settings.user_permission.manage_namespace.enabled and namespace.role is Role.owner
+    """Name and description (reference §6.2, "namespace update"): admins; owners when
+    `user_permission.manage_namespace` is on, in a namespace they may push to (so not under
+    `admin-only`, and only their personal namespace under `allow-personal`)."""
+    return _owner_may_manage(principal, namespace, settings) and can_push(
+        principal, namespace, settings
+    )
+
+
+def can_rename_namespace(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> bool:
+    """`can_manage_namespace`, never the global one (its name is the registry's)."""
+    return can_manage_namespace(principal, namespace, settings) and not namespace.global_
+
+
+def can_change_namespace_team(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> bool:
+    """Admins; owners when `user_permission.manage_namespace` is on (no push right needed),
+    never for the global namespace (it stays with the administrators' team)."""
+    return _owner_may_manage(principal, namespace, settings) and not namespace.global_
 
 
 # --- teams (reference §6.2) ------------------------------------------------------------------
@@ -127,17 +150,24 @@ class TeamFacts:
 
 
 def can_see_team(principal: Principal, team: TeamFacts) -> bool:
-    return principal.superuser or team.role is not None
+    """Show, members: administrators and members. Hidden teams (personal, global) are nobody's
+    to see: the system manages them."""
+    return not team.hidden and (principal.admin or team.role is not None)
 
 
 def can_create_team(principal: Principal, settings: Settings) -> bool:
-    return principal.superuser or settings.user_permission.create_team.enabled
+    return principal.admin or settings.user_permission.create_team.enabled
+
+
+def can_choose_team_owner(principal: Principal) -> bool:
+    """`owner_id` on team creation: administrators only (others own the teams they create)."""
+    return principal.admin
 
 
 def can_update_team(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
     if team.hidden:
         return False
-    if principal.superuser:
+    if principal.admin:
         return True
     return settings.user_permission.manage_team.enabled and team.role is Role.owner
 
@@ -145,13 +175,13 @@ def can_update_team(principal: Principal, team: TeamFacts, settings: Settings) -
 def can_delete_team(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
     if not settings.delete.enabled or team.hidden:
         return False
-    if principal.superuser or team.role is Role.owner:
+    if principal.admin or team.role is Role.owner:
         return True
     return settings.delete.contributors and team.role is Role.contributor
 
 
 def can_manage_members(principal: Principal, team: TeamFacts) -> bool:
-    return not team.hidden and (principal.superuser or team.role is Role.owner)
+    return not team.hidden and (principal.admin or team.role is Role.owner)
 
 
 def can_exclude_from_ldap_sync(principal: Principal, team: TeamFacts) -> bool:
@@ -162,10 +192,13 @@ def can_exclude_from_ldap_sync(principal: Principal, team: TeamFacts) -> bool:
 # --- namespaces (reference §6.2) -------------------------------------------------------------
 def can_create_namespace(principal: Principal, team: TeamFacts, settings: Settings) -> bool:
     """create_namespace (or admin), and push rights on the new namespace: under allow-teams the
-    caller owns or contributes to the chosen team; other policies leave it to administrators."""
-    if principal.superuser:
+    caller owns or contributes to the chosen team; other policies leave it to administrators.
+    Never in a hidden team (personal, global): the system manages those."""
+    if team.hidden:
+        return False
+    if principal.admin:
         return True
-    if not settings.user_permission.create_namespace.enabled or team.hidden:
+    if not settings.user_permission.create_namespace.enabled:
         return False
     new_namespace = NamespaceFacts(id=0, role=team.role)
     return can_push(principal, new_namespace, settings)
@@ -224,11 +257,16 @@ def namespace_delete_refusal(
 # --- repositories ------------------------------------------------------------------------------
 def can_update_repository(principal: Principal, namespace: NamespaceFacts) -> bool:
     """The description: administrators and owners of the namespace's team."""
-    return principal.superuser or namespace.role is Role.owner
+    return principal.admin or namespace.role is Role.owner
 
 
 def can_comment(principal: Principal, namespace: NamespaceFacts) -> bool:
     return principal.authenticated and can_pull(principal, namespace)
+
+
+def can_delete_comment(principal: Principal, *, author_id: int | None) -> bool:
+    """Its author, or an administrator."""
+    return principal.admin or (author_id is not None and author_id == principal.user_id)
 
 
 # --- webhooks (reference §6.2) -----------------------------------------------------------------
@@ -238,7 +276,7 @@ def can_comment(principal: Principal, namespace: NamespaceFacts) -> bool:
 # without webhooks.
 def can_see_webhooks(principal: Principal, namespace: NamespaceFacts) -> bool:
     """List and show (deliveries included): administrators and members of the namespace's team."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return namespace.role is not None and not namespace.global_
 
@@ -246,7 +284,7 @@ def can_see_webhooks(principal: Principal, namespace: NamespaceFacts) -> bool:
 def can_create_webhook(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
     """Create and delete webhooks, add and remove headers: administrators; namespace owners when
     `user_permission.create_webhook` is on."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return (
         settings.user_permission.create_webhook.enabled
@@ -258,7 +296,7 @@ def can_create_webhook(principal: Principal, namespace: NamespaceFacts, settings
 def can_manage_webhook(principal: Principal, namespace: NamespaceFacts, settings: Settings) -> bool:
     """Update, toggle, re-send a delivery, rotate the signing secret: administrators; namespace
     owners when `user_permission.manage_webhook` is on."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return (
         settings.user_permission.manage_webhook.enabled
@@ -271,9 +309,50 @@ def can_see_webhook_secrets(principal: Principal, namespace: NamespaceFacts) -> 
     """Header values (the custom headers, and the request and response headers in the attempt
     log): administrators and the namespace's owners. Every other member sees every value masked:
     whether a header is a credential cannot be told from its name (`X-Hub-Key`, `X-Auth`, ...)."""
-    if principal.superuser:
+    if principal.admin:
         return True
     return namespace.role is Role.owner and not namespace.global_
+
+
+# --- users and their tokens ---------------------------------------------------------------------
+def can_manage_tokens_of(principal: Principal, user_id: int) -> bool:
+    """List and revoke a user's application and refresh tokens: the user, or an administrator."""
+    return principal.admin or principal.user_id == user_id
+
+
+def can_create_token_for(principal: Principal, user_id: int, *, bot: bool) -> bool:
+    """Users create their own tokens; administrators create bots' too. Portus checked no owner
+    here (anybody could make a token for anybody, and log in as them); an administrator making
+    one for another person could still log in as them, so neither may."""
+    return principal.user_id == user_id or (principal.admin and bot)
+
+
+def can_disable_user(principal: Principal, user_id: int) -> bool:
+    """Administrators disable anybody; a user may disable themself (the last-administrator rule
+    is a fact about the database, checked by the caller)."""
+    return principal.admin or principal.user_id == user_id
+
+
+def can_enable_user(principal: Principal, user_id: int) -> bool:
+    """Administrators enable others; a disabled account cannot enable itself."""
+    return principal.admin and principal.user_id != user_id
+
+
+def can_set_admin(principal: Principal, user_id: int) -> bool:
+    """Toggle the admin flag: administrators, never on themselves."""
+    return principal.admin and principal.user_id != user_id
+
+
+def can_delete_user(principal: Principal, user_id: int) -> bool:
+    """Administrators, never themselves."""
+    return principal.admin and principal.user_id != user_id
+
+
+# --- operations ----------------------------------------------------------------------------------
+def can_see_health_details(principal: Principal) -> bool:
+    """`/api/v1/health` tells anybody up or down; what failed and why, host names, revisions
+    and queue counts map the installation: administrators only."""
+    return principal.admin
 
 
 # --- password reset ------------------------------------------------------------------------------

@@ -18,6 +18,10 @@ INTERNAL_USERNAME = "portus"
 
 @dataclass(frozen=True)
 class Principal:
+    """`admin`: may do what an administrator may, everywhere. For a user it is their `users.admin`
+    flag; the internal identity always has it (it acts on the whole registry), so policy asks
+    this one flag and never the kind."""
+
     kind: PrincipalKind
     user_id: int | None = None
     username: str = ""
@@ -28,13 +32,16 @@ class Principal:
     # tokens) dies with it.
     application_token_id: int | None = None
 
+    def __post_init__(self) -> None:
+        # Checked once here, so that policy may ask `admin` alone.
+        if self.kind is PrincipalKind.internal and not self.admin:
+            raise ValueError("the internal identity is an administrator (admin=True)")
+        if self.kind is PrincipalKind.anonymous and self.admin:
+            raise ValueError("an anonymous caller is never an administrator")
+
     @property
     def authenticated(self) -> bool:
         return self.kind is not PrincipalKind.anonymous
-
-    @property
-    def superuser(self) -> bool:
-        return self.admin or self.kind is PrincipalKind.internal
 
 
 ANONYMOUS = Principal(kind=PrincipalKind.anonymous)

@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.dependencies import OptionalPrincipal, Public
+from app.authz import policy
 from app.core.db import DbSession
 from app.core.directory import Directory, DirectoryUnavailable
 from app.core.state import State
-from app.health.repository import shared_status
+from app.health import service
 from app.mail import outbox
 from app.namespaces import service as namespaces
 from app.registry.client import check_reachable
@@ -52,7 +52,7 @@ async def health(session: DbSession, state: State, principal: OptionalPrincipal)
     the directory's address) for administrators only: they map the installation."""
     components: dict[str, dict[str, Any]] = {}
     try:
-        revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
+        revision = await service.schema_revision(session)
         head = state.schema_head
         up_to_date = head is None or revision == head
         components["database"] = {
@@ -74,7 +74,7 @@ async def health(session: DbSession, state: State, principal: OptionalPrincipal)
             "success": problem is None,
         }
     try:
-        tasks = await shared_status(session)
+        tasks = await service.background_status(session)
         background: dict[str, Any] = {
             "msg": "background tasks as recorded by every process",
             "success": all(task["success"] for task in tasks.values()),
@@ -92,6 +92,6 @@ async def health(session: DbSession, state: State, principal: OptionalPrincipal)
     if state.ldap is not None:
         components["ldap"] = await _ldap_component(state.ldap)
     ok = all(c.get("success", True) for c in components.values())
-    if not principal.admin:
+    if not policy.can_see_health_details(principal):
         components = {name: {"success": c.get("success", True)} for name, c in components.items()}
     return JSONResponse(components, status_code=200 if ok else 503)

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import EventStatus, RegistryEvent, TaskRun
+
+
+async def schema_revision(session: AsyncSession) -> str | None:
+    revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
+    return None if revision is None else str(revision)
 
 
 def _iso(value: Any) -> str | None:

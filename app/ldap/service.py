@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import repository as auth_repository
 from app.core.directory import DirectoryUser
+from app.ldap import repository
 from app.models import User
-from app.users import repository as users_repository
 from app.users import service as users
 
 logger = logging.getLogger(__name__)
@@ -20,7 +18,7 @@ async def _usable_email(session: AsyncSession, email: str | None) -> str | None:
     """The guessed email, unless it is malformed or another account has it (then none)."""
     if email is None or not users.EMAIL_PATTERN.fullmatch(email):
         return None
-    if await users_repository.email_taken(session, email):
+    if await users.email_taken(session, email):
         logger.warning("LDAP login: the guessed email of a new user is taken; left empty")
         return None
     return email
@@ -28,8 +26,7 @@ async def _usable_email(session: AsyncSession, email: str | None) -> str | None:
 
 async def _no_people_yet(session: AsyncSession) -> bool:
     """No user but bots: the first directory login makes an administrator (first_user_admin)."""
-    count = await session.scalar(select(func.count(User.id)).where(User.bot.is_(False)))
-    return not count
+    return await repository.people_count(session) == 0
 
 
 async def provision(session: AsyncSession, found: DirectoryUser, *, first_user_admin: bool) -> User:
@@ -41,7 +38,7 @@ async def provision(session: AsyncSession, found: DirectoryUser, *, first_user_a
     administrator may have made it admin in Portus). Raises Invalid when the directory name
     cannot be a Portus user name.
     """
-    user = await auth_repository.user_by_username(session, found.username)
+    user = await users.by_username(session, found.username)
     if user is None:
         admin = found.admin or (first_user_admin and await _no_people_yet(session))
         return await users.create_user(

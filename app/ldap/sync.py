@@ -17,13 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
 from app.core.db import session_scope, utcnow
 from app.core.directory import Directory, DirectoryGroup
 from app.core.jobs import JobContext
+from app.ldap import repository
 from app.models import LdapCheck, Role, Team, TeamUser, User
 
 RECHECK_AFTER = timedelta(days=7)
@@ -42,34 +42,10 @@ class SyncResult:
         )
 
 
-def _team_due(now: datetime) -> ColumnElement[bool]:
-    return (
-        Team.hidden.is_(False)
-        & (Team.ldap_group_checked != LdapCheck.disabled)
-        & or_(
-            Team.ldap_group_checked == LdapCheck.unchecked,
-            Team.checked_at.is_(None),
-            Team.checked_at < now - RECHECK_AFTER,
-        )
-    )
-
-
-async def _work_due(session: AsyncSession, now: datetime) -> bool:
-    team = await session.scalar(select(Team.id).where(_team_due(now)).limit(1))
-    if team is not None:
-        return True
-    user = await session.scalar(
-        select(User.id).where(User.ldap_group_checked == LdapCheck.unchecked).limit(1)
-    )
-    return user is not None
-
-
 async def _add_members(
     session: AsyncSession, team: Team, users: Iterable[User], default_role: Role
 ) -> int:
-    present = set(
-        await session.scalars(select(TeamUser.user_id).where(TeamUser.team_id == team.id))
-    )
+    present = await repository.member_ids(session, team.id)
     added = 0
     for user in users:
         if user.bot or user.id in present:
@@ -96,11 +72,7 @@ async def _users_named(session: AsyncSession, names: Iterable[str]) -> Sequence[
     wanted = sorted({name.lower() for name in names})
     if not wanted:
         return []
-    return (
-        await session.scalars(
-            select(User).where(func.lower(User.username).in_(wanted), User.bot.is_(false()))
-        )
-    ).all()
+    return await repository.people_named(session, wanted)
 
 
 async def apply_groups(
@@ -115,7 +87,7 @@ async def apply_groups(
     result = SyncResult()
     by_name = {group.name.lower(): group for group in groups}
 
-    teams = (await session.scalars(select(Team).where(_team_due(now)).order_by(Team.id))).all()
+    teams = await repository.due_teams(session, now, RECHECK_AFTER)
     for team in teams:
         group = by_name.get(team.name.lower())
         if group is not None:
@@ -125,20 +97,9 @@ async def apply_groups(
         team.checked_at = now
         result.teams_checked += 1
 
-    new_users = (
-        await session.scalars(
-            select(User).where(User.ldap_group_checked == LdapCheck.unchecked).order_by(User.id)
-        )
-    ).all()
+    new_users = await repository.unchecked_users(session)
     if new_users:
-        syncable = {
-            team.name.lower(): team
-            for team in await session.scalars(
-                select(Team).where(
-                    Team.hidden.is_(False), Team.ldap_group_checked != LdapCheck.disabled
-                )
-            )
-        }
+        syncable = {team.name.lower(): team for team in await repository.syncable_teams(session)}
         for user in new_users:
             if not user.bot:
                 for group in groups:
@@ -159,7 +120,7 @@ async def ldap_group_sync_pass(ctx: JobContext) -> str | None:
         return None
     now = utcnow()
     async with session_scope(ctx.sessionmaker) as session:
-        if not await _work_due(session, now):
+        if not await repository.work_due(session, now, RECHECK_AFTER):
             return None
     directory = Directory(settings.ldap, workers=1)
     try:

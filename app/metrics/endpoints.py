@@ -16,11 +16,11 @@ from prometheus_client.registry import Collector
 
 from app.auth.dependencies import Public
 from app.core import metrics
-from app.core.db import read_scope
 from app.core.errors import Unauthenticated
 from app.core.security import constant_time_equals
 from app.core.state import State
-from app.metrics.repository import QueueFigures, queue_figures
+from app.metrics import service
+from app.metrics.service import QueueFigures
 
 router = APIRouter(tags=["metrics"])
 
@@ -94,8 +94,7 @@ async def get_metrics(request: Request, state: State) -> Response:
     header = request.headers.get("authorization", "")
     if not expected or not constant_time_equals(header, f"Bearer {expected}"):
         raise Unauthenticated("Authentication fails: wrong or missing metrics token")
-    async with read_scope(state.sessionmaker.kw["bind"]) as conn:
-        figures = await queue_figures(conn)
+    figures = await service.queue_figures(state.sessionmaker.kw["bind"])
     extra = CollectorRegistry()
     extra.register(_QueueCollector(figures, datetime.now(UTC)))
     return Response(metrics.render(extra), media_type=metrics.CONTENT_TYPE)

@@ -12,7 +12,6 @@ from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep
 from app.models import Namespace, Team
 from app.namespaces import service
-from app.namespaces.repository import NAMESPACE_SORT
 from app.namespaces.schemas import (
     NamespaceCreate,
     NamespaceRead,
@@ -53,7 +52,7 @@ async def list_namespaces(
         principal,
         offset=pagination.offset,
         limit=pagination.limit,
-        order=pagination.order_by(NAMESPACE_SORT),
+        order=pagination.order_by(service.NAMESPACE_SORT),
     )
     set_page_headers(request, response, pagination, total)
     return [_read(namespace, team) for namespace, team in rows]

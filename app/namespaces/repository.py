@@ -5,7 +5,47 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Namespace, Repository, Role, Team, TeamUser
+from app.models import Namespace, Registry, Repository, Role, Team, TeamUser
+
+
+async def first_registry(session: AsyncSession) -> Registry | None:
+    return await session.scalar(select(Registry).order_by(Registry.id).limit(1))
+
+
+async def global_namespace(session: AsyncSession, registry_id: int) -> Namespace | None:
+    return await session.scalar(
+        select(Namespace).where(Namespace.registry_id == registry_id, Namespace.global_)
+    )
+
+
+async def by_name(session: AsyncSession, registry_id: int, name: str) -> Namespace | None:
+    """A namespace of that name, never the global one (whatever its stored name)."""
+    return await session.scalar(
+        select(Namespace).where(
+            Namespace.registry_id == registry_id,
+            Namespace.name == name,
+            Namespace.global_.is_(False),
+        )
+    )
+
+
+async def names_starting_with(session: AsyncSession, registry_id: int, base: str) -> set[str]:
+    """The registry's namespace names that start with `base` (LIKE: `_` and `%` match more,
+    which only widens the set)."""
+    statement = select(Namespace.name).where(
+        Namespace.registry_id == registry_id, Namespace.name.like(f"{base}%")
+    )
+    return set(await session.scalars(statement))
+
+
+async def unhidden_team_named(session: AsyncSession, name: str) -> Team | None:
+    return await session.scalar(select(Team).where(Team.name == name, Team.hidden.is_(False)))
+
+
+async def team_role(session: AsyncSession, team_id: int, user_id: int | None) -> Role | None:
+    return await session.scalar(
+        select(TeamUser.role).where(TeamUser.team_id == team_id, TeamUser.user_id == user_id)
+    )
 
 
 async def with_team_and_role(

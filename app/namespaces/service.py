@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +15,7 @@ from app.authz.principal import Principal
 from app.authz.queries import readable_namespaces
 from app.core.config import Settings
 from app.core.errors import Forbidden, Invalid, NotFound
-from app.models import Namespace, Registry, Team, TeamUser, User, Visibility
+from app.models import Namespace, Registry, Team, User, Visibility
 from app.namespaces import repository
 from app.teams import service as teams
 
@@ -39,13 +38,7 @@ def normalize_name(username: str) -> str:
 
 
 async def unique_namespace_name(session: AsyncSession, registry_id: int, base: str) -> str:
-    taken = set(
-        await session.scalars(
-            select(Namespace.name).where(
-                Namespace.registry_id == registry_id, Namespace.name.like(f"{base}%")
-            )
-        )
-    )
+    taken = await repository.names_starting_with(session, registry_id, base)
     if base not in taken:
         return base
     suffix = 1
@@ -56,13 +49,11 @@ async def unique_namespace_name(session: AsyncSession, registry_id: int, base: s
 
 async def get_registry(session: AsyncSession) -> Registry | None:
     """Portus supports one registry: the first one."""
-    return await session.scalar(select(Registry).order_by(Registry.id).limit(1))
+    return await repository.first_registry(session)
 
 
 async def global_namespace(session: AsyncSession, registry_id: int) -> Namespace | None:
-    return await session.scalar(
-        select(Namespace).where(Namespace.registry_id == registry_id, Namespace.global_)
-    )
+    return await repository.global_namespace(session, registry_id)
 
 
 async def create_personal_namespace(session: AsyncSession, registry: Registry, user: User) -> None:
@@ -174,13 +165,7 @@ async def namespace_by_name(
         return await global_namespace(session, registry_id)
     # The global namespace is reached without a prefix only: `portus_global_namespace_1/app`
     # names a namespace of that name, not the global one.
-    return await session.scalar(
-        select(Namespace).where(
-            Namespace.registry_id == registry_id,
-            Namespace.name == name,
-            Namespace.global_.is_(False),
-        )
-    )
+    return await repository.by_name(session, registry_id, name)
 
 
 # --- the REST API's operations -----------------------------------------------------------------
@@ -227,14 +212,10 @@ async def _check_name(session: AsyncSession, registry_id: int, name: str) -> Non
 async def _visible_team(
     session: AsyncSession, principal: Principal, name: str
 ) -> tuple[Team, policy.TeamFacts]:
-    team = await session.scalar(select(Team).where(Team.name == name, Team.hidden.is_(False)))
+    team = await repository.unhidden_team_named(session, name)
     if team is None:
         raise NotFound("Not found: no such team")
-    role = await session.scalar(
-        select(TeamUser.role).where(
-            TeamUser.team_id == team.id, TeamUser.user_id == principal.user_id
-        )
-    )
+    role = await repository.team_role(session, team.id, principal.user_id)
     return team, policy.TeamFacts(hidden=team.hidden, role=role)
 
 
@@ -309,7 +290,7 @@ async def update_namespace(
             new=description,
         )
     if name is not None and name != namespace.name:
-        if not policy.can_manage_namespace(principal, facts, settings) or namespace.global_:
+        if not policy.can_rename_namespace(principal, facts, settings):
             raise Forbidden("Authorization fails: you may not rename this namespace")
         if await repository.repository_count(session, namespace.id):
             # The registry keeps its paths: a renamed namespace would lose its images.
@@ -325,7 +306,7 @@ async def update_namespace(
         )
         namespace.name = name
     if team_name is not None and team_name != loaded.team.name:
-        if not policy.can_manage_namespace(principal, facts, settings) or namespace.global_:
+        if not policy.can_change_namespace_team(principal, facts, settings):
             raise Forbidden("Authorization fails: you may not move this namespace to another team")
         team, _ = await _visible_team(session, principal, team_name)
         _record(
@@ -348,6 +329,9 @@ def _record(
         owner_id=principal.user_id,
         parameters=dict(params),
     )
+
+
+NAMESPACE_SORT = repository.NAMESPACE_SORT
 
 
 async def list_namespaces(

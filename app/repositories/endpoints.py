@@ -5,7 +5,6 @@ from fastapi import APIRouter, Request, Response, status
 from app.auth.dependencies import AdminUser, BrowsingUser, CurrentUser
 from app.authz import policy
 from app.authz.principal import Principal
-from app.authz.queries import readable_namespaces
 from app.core.config import Settings
 from app.core.db import DbSession
 from app.core.errors import Invalid
@@ -21,7 +20,7 @@ from app.core.pagination import (
 from app.core.params import ResourceId
 from app.core.state import SettingsDep
 from app.models import Namespace, Repository, Tag
-from app.repositories import repository, service
+from app.repositories import service
 from app.repositories.schemas import (
     AuthorRef,
     CommentCreate,
@@ -71,14 +70,13 @@ async def list_repositories(
     `Link rel="next"` carries an `after` cursor besides the next page number: following it reads
     the next page from where this one ended, whatever its depth (a page number skips all the
     rows before it). `page` keeps working alone."""
-    keys = pagination.sort_keys(repository.REPOSITORY_SORT)
+    keys = pagination.sort_keys(service.REPOSITORY_SORT)
     if after is not None and pagination.all:
         raise Invalid({AFTER: ["cannot be combined with all"]})
     after_values = None if after is None else decode_cursor(after, keys)
-    visible = readable_namespaces(principal)
-    total, rows = await repository.page_visible(
+    total, rows = await service.list_repositories(
         session,
-        visible,
+        principal,
         keys=keys,
         offset=pagination.offset,
         limit=pagination.limit,
@@ -97,8 +95,7 @@ async def list_starred_repositories(
     session: DbSession, principal: CurrentUser
 ) -> list[RepositoryRead]:
     """The caller's starred repositories (those still visible to them)."""
-    assert principal.user_id is not None
-    rows = await repository.starred_by(session, principal.user_id, readable_namespaces(principal))
+    rows = await service.starred_repositories(session, principal)
     return [_summary(repo, ns, tags_count) for repo, ns, tags_count in rows]
 
 
@@ -106,7 +103,7 @@ async def _detail(
     session: DbSession, settings: Settings, principal: Principal, context: RepositoryContext
 ) -> RepositoryDetail:
     repo, ns = context.repository, context.namespace
-    stars, starred = await repository.star_facts(session, repo.id, principal.user_id)
+    stars, starred = await service.star_facts(session, repo.id, principal.user_id)
     host = context.registry.external_hostname or context.registry.hostname
     return RepositoryDetail(
         id=repo.id,
@@ -114,7 +111,7 @@ async def _detail(
         full_name=context.full_name,
         description=repo.description,
         namespace=NamespaceRef(id=ns.id, name=ns.name),
-        tags_count=await repository.tags_count(session, repo.id),
+        tags_count=await service.tags_count(session, repo.id),
         created_at=repo.created_at,
         updated_at=repo.updated_at,
         stars=stars,
@@ -166,8 +163,7 @@ async def unstar_repository(
 async def list_comments(
     repository_id: ResourceId, session: DbSession, principal: CurrentUser
 ) -> list[CommentRead]:
-    context = await service.load_repository(session, principal, repository_id)
-    comments = await repository.comments_of(session, context.repository.id)
+    comments = await service.list_comments(session, principal, repository_id)
     return [CommentRead.model_validate(comment) for comment in comments]
 
 
@@ -214,8 +210,7 @@ async def list_repository_tags(
     repository_id: ResourceId, session: DbSession, principal: BrowsingUser
 ) -> list[TagRead]:
     """Newest first."""
-    context = await service.load_repository(session, principal, repository_id)
-    return [_tag(tag) for tag in await repository.tags_of(session, context.repository.id)]
+    return [_tag(tag) for tag in await service.list_tags_of(session, principal, repository_id)]
 
 
 @router.get("/{repository_id}/tags/grouped", responses=ERRORS)
@@ -223,9 +218,8 @@ async def list_repository_tags_grouped(
     repository_id: ResourceId, session: DbSession, principal: BrowsingUser
 ) -> list[list[TagRead]]:
     """Tags grouped by image (digest), the most recently pushed image first."""
-    context = await service.load_repository(session, principal, repository_id)
     groups: dict[str, list[TagRead]] = {}
-    for tag in await repository.tags_of(session, context.repository.id):
+    for tag in await service.list_tags_of(session, principal, repository_id):
         groups.setdefault(tag.digest, []).append(_tag(tag))
     return list(groups.values())
 
@@ -239,11 +233,11 @@ async def list_tags(
     pagination: Pagination,
 ) -> list[TagRead]:
     """Every tag (administrators), newest first unless sorted otherwise."""
-    total, tags = await repository.page_tags(
+    total, tags = await service.list_tags(
         session,
         offset=pagination.offset,
         limit=pagination.limit,
-        order=pagination.order_by(repository.TAG_SORT) if pagination.sort_attr else None,
+        order=pagination.order_by(service.TAG_SORT) if pagination.sort_attr else None,
     )
     set_page_headers(request, response, pagination, total)
     return [_tag(tag) for tag in tags]

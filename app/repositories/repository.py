@@ -18,7 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import queue
 from app.core.pagination import Slice, SortKey, keyset_after, page_slice
-from app.models import Comment, Namespace, Repository, RepositoryCountChange, Star, Tag
+from app.models import (
+    Comment,
+    Namespace,
+    Registry,
+    Repository,
+    RepositoryCountChange,
+    Role,
+    Star,
+    Tag,
+    TeamUser,
+)
 
 
 def _tags_count() -> ScalarSelect[int]:
@@ -186,6 +196,32 @@ async def page_visible(
     return total, [(repo, ns, count) for repo, ns, count in rows]
 
 
+async def by_name(session: AsyncSession, namespace_id: int, name: str) -> Repository | None:
+    return await session.scalar(
+        select(Repository).where(Repository.namespace_id == namespace_id, Repository.name == name)
+    )
+
+
+async def with_namespace_and_role(
+    session: AsyncSession, repository_id: int, user_id: int | None
+) -> tuple[Repository, Namespace, Registry, Role | None] | None:
+    """The repository, its namespace and registry, and `user_id`'s role in the namespace's
+    team, in one query."""
+    row = (
+        await session.execute(
+            select(Repository, Namespace, Registry, TeamUser.role)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .join(Registry, Registry.id == Namespace.registry_id)
+            .outerjoin(
+                TeamUser,
+                (TeamUser.team_id == Namespace.team_id) & (TeamUser.user_id == user_id),
+            )
+            .where(Repository.id == repository_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
 async def tags_of(session: AsyncSession, repository_id: int) -> Sequence[Tag]:
     statement = (
         select(Tag)
@@ -212,6 +248,12 @@ async def star_facts(
     return int(count or 0), mine is not None
 
 
+async def star(session: AsyncSession, repository_id: int, user_id: int) -> Star | None:
+    return await session.scalar(
+        select(Star).where(Star.repository_id == repository_id, Star.user_id == user_id)
+    )
+
+
 async def starred_by(
     session: AsyncSession, user_id: int, visible: ColumnElement[bool]
 ) -> list[tuple[Repository, Namespace, int]]:
@@ -228,6 +270,12 @@ async def starred_by(
 async def comments_of(session: AsyncSession, repository_id: int) -> Sequence[Comment]:
     statement = select(Comment).where(Comment.repository_id == repository_id).order_by(Comment.id)
     return (await session.scalars(statement)).all()
+
+
+async def comment(session: AsyncSession, repository_id: int, comment_id: int) -> Comment | None:
+    return await session.scalar(
+        select(Comment).where(Comment.id == comment_id, Comment.repository_id == repository_id)
+    )
 
 
 TAG_SORT = {

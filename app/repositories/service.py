@@ -6,17 +6,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import INTERNAL_USERNAME, Principal
+from app.authz.queries import readable_namespaces
 from app.core.db import session_scope, utcnow
 from app.core.errors import Forbidden, NotFound
 from app.core.jobs import JobContext
+from app.core.pagination import SortKey
 from app.models import (
     Comment,
     Namespace,
@@ -24,10 +26,9 @@ from app.models import (
     Repository,
     Star,
     Tag,
-    TeamUser,
     User,
 )
-from app.repositories import repository
+from app.repositories import repository as queries  # `repository` is a Repository here
 from app.webhooks import service as webhooks
 
 
@@ -83,10 +84,7 @@ async def forget_tags(
         )
         await session.delete(tag)
     await session.flush()
-    remaining = await session.scalar(
-        select(func.count(Tag.id)).where(Tag.repository_id == repository.id)
-    )
-    if remaining:
+    if await queries.tags_count(session, repository.id):
         return False
     activities.record(
         session,
@@ -143,10 +141,7 @@ async def find_or_create_repository(
 ) -> Repository:
     """The repository `name` of `namespace`, created when missing. Safe against a concurrent
     creator (event processing, the catalog sync): the loser reads the winner's row."""
-    statement = select(Repository).where(
-        Repository.namespace_id == namespace.id, Repository.name == name
-    )
-    repository = await session.scalar(statement)
+    repository = await queries.by_name(session, namespace.id, name)
     if repository is not None:
         return repository
     try:
@@ -156,7 +151,7 @@ async def find_or_create_repository(
             await session.flush()
             return repository
     except IntegrityError:
-        found = await session.scalar(statement)
+        found = await queries.by_name(session, namespace.id, name)
         if found is None:
             raise
         return found
@@ -185,18 +180,7 @@ class TagContext(RepositoryContext):
 async def load_repository(
     session: AsyncSession, principal: Principal, repository_id: int
 ) -> RepositoryContext:
-    row = (
-        await session.execute(
-            select(Repository, Namespace, Registry, TeamUser.role)
-            .join(Namespace, Namespace.id == Repository.namespace_id)
-            .join(Registry, Registry.id == Namespace.registry_id)
-            .outerjoin(
-                TeamUser,
-                (TeamUser.team_id == Namespace.team_id) & (TeamUser.user_id == principal.user_id),
-            )
-            .where(Repository.id == repository_id)
-        )
-    ).first()
+    row = await queries.with_namespace_and_role(session, repository_id, principal.user_id)
     if row is None:
         raise NotFound("Not found: no such repository")
     repository, namespace, registry, role = row
@@ -225,11 +209,7 @@ async def set_star(
 ) -> None:
     context = await load_repository(session, principal, repository_id)
     assert principal.user_id is not None
-    existing = await session.scalar(
-        select(Star).where(
-            Star.repository_id == context.repository.id, Star.user_id == principal.user_id
-        )
-    )
+    existing = await queries.star(session, context.repository.id, principal.user_id)
     if starred and existing is None:
         session.add(Star(repository_id=context.repository.id, user_id=principal.user_id))
     elif not starred and existing is not None:
@@ -254,15 +234,79 @@ async def delete_comment(
     session: AsyncSession, principal: Principal, repository_id: int, comment_id: int
 ) -> None:
     await load_repository(session, principal, repository_id)
-    comment = await session.scalar(
-        select(Comment).where(Comment.id == comment_id, Comment.repository_id == repository_id)
-    )
+    comment = await queries.comment(session, repository_id, comment_id)
     if comment is None:
         raise NotFound("Not found: no such comment")
-    if not principal.superuser and comment.user_id != principal.user_id:
+    if not policy.can_delete_comment(principal, author_id=comment.user_id):
         raise Forbidden("Authorization fails: only its author or an administrator may delete it")
     await session.delete(comment)
     await session.flush()
+
+
+# --- reading, for the endpoints ----------------------------------------------------------------
+REPOSITORY_SORT = queries.REPOSITORY_SORT
+TAG_SORT = queries.TAG_SORT
+
+
+async def list_repositories(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    keys: Sequence[SortKey],
+    offset: int,
+    limit: int | None,
+    after: Sequence[Any] | None = None,
+) -> tuple[int, list[tuple[Repository, Namespace, int]]]:
+    """How many repositories the caller may pull, and one page of them with their tag counts."""
+    return await queries.page_visible(
+        session,
+        readable_namespaces(principal),
+        keys=keys,
+        offset=offset,
+        limit=limit,
+        after=after,
+    )
+
+
+async def starred_repositories(
+    session: AsyncSession, principal: Principal
+) -> list[tuple[Repository, Namespace, int]]:
+    """The caller's starred repositories that they may still pull, newest star first."""
+    assert principal.user_id is not None
+    return await queries.starred_by(session, principal.user_id, readable_namespaces(principal))
+
+
+async def star_facts(
+    session: AsyncSession, repository_id: int, user_id: int | None
+) -> tuple[int, bool]:
+    """How many stars the repository has, and whether `user_id` gave one."""
+    return await queries.star_facts(session, repository_id, user_id)
+
+
+async def tags_count(session: AsyncSession, repository_id: int) -> int:
+    return await queries.tags_count(session, repository_id)
+
+
+async def list_comments(
+    session: AsyncSession, principal: Principal, repository_id: int
+) -> Sequence[Comment]:
+    context = await load_repository(session, principal, repository_id)
+    return await queries.comments_of(session, context.repository.id)
+
+
+async def list_tags_of(
+    session: AsyncSession, principal: Principal, repository_id: int
+) -> Sequence[Tag]:
+    """The tags of a repository the caller may pull, newest first."""
+    context = await load_repository(session, principal, repository_id)
+    return await queries.tags_of(session, context.repository.id)
+
+
+async def list_tags(
+    session: AsyncSession, *, offset: int, limit: int | None, order: list[Any] | None
+) -> tuple[int, Sequence[Tag]]:
+    """Every tag (the administrators' list), newest first unless `order` says otherwise."""
+    return await queries.page_tags(session, offset=offset, limit=limit, order=order)
 
 
 # --- background -------------------------------------------------------------------------------
@@ -274,7 +318,7 @@ async def fold_repository_counts(context: JobContext) -> str | None:
     total = 0
     while True:
         async with session_scope(context.sessionmaker) as session:
-            folded = await repository.fold_repository_counts(session, batch=FOLD_BATCH)
+            folded = await queries.fold_repository_counts(session, batch=FOLD_BATCH)
         total += folded
         if folded < FOLD_BATCH:
             return f"folded {total} repository count changes" if total else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
@@ -13,6 +12,7 @@ from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.security import SESSION_MARKER, TokenDigester
 from app.models import User, WebSession
+from app.sessions import repository
 from app.users import service as users
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -33,7 +33,7 @@ async def open_session(session: AsyncSession, digester: TokenDigester, user_id: 
 
 
 async def close_session(session: AsyncSession, lookup: str) -> None:
-    await session.execute(delete(WebSession).where(WebSession.lookup == lookup))
+    await repository.delete_by_lookup(session, lookup)
 
 
 async def me(session: AsyncSession, principal: Principal) -> User:

@@ -10,7 +10,6 @@ from app.core.params import ResourceId
 from app.core.state import SettingsDep
 from app.models import Role, TeamUser, User
 from app.teams import service
-from app.teams.repository import TEAM_SORT
 from app.teams.schemas import (
     MemberCreate,
     MemberRead,
@@ -53,7 +52,7 @@ async def list_teams(
         principal,
         offset=pagination.offset,
         limit=pagination.limit,
-        order=pagination.order_by(TEAM_SORT),
+        order=pagination.order_by(service.TEAM_SORT),
     )
     set_page_headers(request, response, pagination, total)
     return [TeamRead.model_validate(team) for team in teams]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Role, Team, TeamUser, User
@@ -26,13 +26,25 @@ async def by_name(session: AsyncSession, name: str) -> Team | None:
     return await session.scalar(select(Team).where(Team.name == name))
 
 
-async def count_visible(session: AsyncSession, user_id: int | None, admin: bool) -> int:
-    statement = select(func.count(Team.id)).where(Team.hidden.is_(False))
-    if not admin:
-        statement = statement.where(
-            Team.id.in_(select(TeamUser.team_id).where(TeamUser.user_id == user_id))
-        )
-    return int(await session.scalar(statement) or 0)
+async def names_starting_with(session: AsyncSession, base: str) -> set[str]:
+    """The team names that are `base` or start with it (LIKE: `_` and `%` match more, which
+    only widens the set)."""
+    statement = select(Team.name).where((Team.name == base) | Team.name.like(f"{base}%"))
+    return set(await session.scalars(statement))
+
+
+async def membership(session: AsyncSession, team_id: int, user_id: int) -> TeamUser | None:
+    return await session.scalar(
+        select(TeamUser).where(TeamUser.team_id == team_id, TeamUser.user_id == user_id)
+    )
+
+
+async def user_named(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username == username))
+
+
+async def count_visible(session: AsyncSession, visible: ColumnElement[bool]) -> int:
+    return int(await session.scalar(select(func.count(Team.id)).where(visible)) or 0)
 
 
 TEAM_SORT = {"id": Team.id, "name": Team.name, "created_at": Team.created_at}
@@ -40,20 +52,13 @@ TEAM_SORT = {"id": Team.id, "name": Team.name, "created_at": Team.created_at}
 
 async def page_visible(
     session: AsyncSession,
-    user_id: int | None,
-    admin: bool,
+    visible: ColumnElement[bool],
     *,
     offset: int,
     limit: int | None,
     order: list[Any] | None = None,
 ) -> Sequence[Team]:
-    statement = (
-        select(Team).where(Team.hidden.is_(False)).order_by(*(order or [Team.id])).offset(offset)
-    )
-    if not admin:
-        statement = statement.where(
-            Team.id.in_(select(TeamUser.team_id).where(TeamUser.user_id == user_id))
-        )
+    statement = select(Team).where(visible).order_by(*(order or [Team.id])).offset(offset)
     if limit is not None:
         statement = statement.limit(limit)
     return (await session.scalars(statement)).all()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import Principal
+from app.authz.queries import visible_teams
 from app.core.config import Settings
 from app.core.errors import FeatureDisabled, Forbidden, Invalid, NotFound
 from app.models import LdapCheck, Role, Team, TeamUser, User
@@ -18,11 +18,7 @@ from app.teams import repository
 
 
 async def unique_team_name(session: AsyncSession, base: str) -> str:
-    taken = set(
-        await session.scalars(
-            select(Team.name).where((Team.name == base) | Team.name.like(f"{base}%"))
-        )
-    )
+    taken = await repository.names_starting_with(session, base)
     if base not in taken:
         return base
     suffix = 1
@@ -42,9 +38,7 @@ async def create_hidden_team(session: AsyncSession, name: str, owner_ids: list[i
 
 
 async def set_owner(session: AsyncSession, team_id: int, user_id: int) -> None:
-    membership = await session.scalar(
-        select(TeamUser).where(TeamUser.team_id == team_id, TeamUser.user_id == user_id)
-    )
+    membership = await repository.membership(session, team_id, user_id)
     if membership is None:
         session.add(TeamUser(team_id=team_id, user_id=user_id, role=Role.owner))
     else:
@@ -53,9 +47,7 @@ async def set_owner(session: AsyncSession, team_id: int, user_id: int) -> None:
 
 
 async def remove_from_team(session: AsyncSession, team_id: int, user_id: int) -> None:
-    membership = await session.scalar(
-        select(TeamUser).where(TeamUser.team_id == team_id, TeamUser.user_id == user_id)
-    )
+    membership = await repository.membership(session, team_id, user_id)
     if membership is not None:
         await session.delete(membership)
         await session.flush()
@@ -70,7 +62,7 @@ async def load(
         raise NotFound("Not found: no such team")
     team, role = found
     facts = policy.TeamFacts(hidden=team.hidden, role=role)
-    if team.hidden or not policy.can_see_team(principal, facts):
+    if not policy.can_see_team(principal, facts):
         raise NotFound("Not found: no such team")
     return team, facts
 
@@ -92,7 +84,7 @@ async def create_team(
 ) -> Team:
     if not policy.can_create_team(principal, settings):
         raise Forbidden("Authorization fails: only administrators create teams here")
-    if owner_id is not None and not principal.admin:
+    if owner_id is not None and not policy.can_choose_team_owner(principal):
         raise Forbidden("Authorization fails: only administrators choose a team's owner")
     owner = owner_id if owner_id is not None else principal.user_id
     if owner is None or await session.get(User, owner) is None:
@@ -189,7 +181,7 @@ async def add_member(
     team, facts = await load(session, principal, team_id)
     if not policy.can_manage_members(principal, facts):
         raise Forbidden("Authorization fails: only the team's owners manage its members")
-    user = await session.scalar(select(User).where(User.username == username))
+    user = await repository.user_named(session, username)
     if user is None:
         raise Invalid({"user": ["no such user"]})
     if any(m.user_id == user.id for m, _ in await repository.members(session, team_id)):
@@ -272,6 +264,9 @@ async def remove_member(
     await session.flush()
 
 
+TEAM_SORT = repository.TEAM_SORT
+
+
 async def list_teams(
     session: AsyncSession,
     principal: Principal,
@@ -280,9 +275,7 @@ async def list_teams(
     limit: int | None,
     order: list[Any] | None = None,
 ) -> tuple[int, Sequence[Team]]:
-    admin = principal.superuser
-    total = await repository.count_visible(session, principal.user_id, admin)
-    teams = await repository.page_visible(
-        session, principal.user_id, admin, offset=offset, limit=limit, order=order
-    )
+    visible = visible_teams(principal)
+    total = await repository.count_visible(session, visible)
+    teams = await repository.page_visible(session, visible, offset=offset, limit=limit, order=order)
     return total, teams

@@ -4,13 +4,13 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import AdminUser, CurrentUser, Public
 from app.core.db import DbSession
-from app.core.errors import FeatureDisabled, NotFound
+from app.core.errors import FeatureDisabled
 from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep, State
 from app.mail import notices
-from app.users import password_reset, repository, service
+from app.users import password_reset, service
 from app.users.schemas import (
     AdminUpdate,
     ApplicationTokenCreate,
@@ -76,7 +76,7 @@ async def sign_up(body: BootstrapCreate, session: DbSession, state: State) -> Us
     settings = state.settings
     if not settings.signup.enabled or settings.ldap.enabled:
         raise FeatureDisabled("sign-up is disabled: ask an administrator for an account")
-    if await repository.count(session) == 0:
+    if await service.count_users(session) == 0:
         raise FeatureDisabled("no administrator yet: POST /api/v1/users/bootstrap first")
     fields = body.user
     user = await service.create_user(
@@ -133,12 +133,11 @@ async def list_users(
     _admin: AdminUser,
     pagination: Pagination,
 ) -> list[UserRead]:
-    total = await repository.count(session)
-    users = await repository.page(
+    total, users = await service.list_users(
         session,
         offset=pagination.offset,
         limit=pagination.limit,
-        order=pagination.order_by(repository.USER_SORT),
+        order=pagination.order_by(service.USER_SORT),
     )
     set_page_headers(request, response, pagination, total)
     return [UserRead.model_validate(user, context=avatars(settings)) for user in users]
@@ -258,13 +257,8 @@ async def create_application_token(
     state: State,
     principal: CurrentUser,
 ) -> ApplicationTokenCreated:
-    user = await repository.get(session, user_id)
-    if user is None:
-        service.ensure_self_or_admin(principal, user_id)  # 403 before 404 for strangers
-        raise NotFound("Not found: no such user")
-    service.ensure_may_create_token_for(principal, user)
-    token, plain = await service.create_application_token(
-        session, state.digester, user, body.application, actor_id=principal.user_id
+    user, token, plain = await service.issue_application_token(
+        session, state.digester, principal, user_id, body.application
     )
     notices.application_token(session, state.settings, user, token.application, created=True)
     return ApplicationTokenCreated(id=token.id, application=token.application, plain_token=plain)
@@ -277,7 +271,7 @@ async def delete_application_token(
     token_id: ResourceId, session: DbSession, state: State, principal: CurrentUser
 ) -> None:
     token = await service.delete_token(session, principal, token_id)
-    owner = await repository.get(session, token.user_id)
+    owner = await service.find_user(session, token.user_id)
     if owner is not None:
         notices.application_token(session, state.settings, owner, token.application, created=False)
 

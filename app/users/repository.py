@@ -14,6 +14,10 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
+async def by_username(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username == username))
+
+
 async def by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email))
 
@@ -59,6 +63,14 @@ async def page(
     if limit is not None:
         statement = statement.limit(limit)
     return (await session.scalars(statement)).all()
+
+
+async def other_admins_count(session: AsyncSession, user_id: int) -> int:
+    """Enabled administrators other than `user_id`."""
+    statement = select(func.count(User.id)).where(
+        User.admin.is_(True), User.enabled.is_(True), User.id != user_id
+    )
+    return int(await session.scalar(statement) or 0)
 
 
 async def admin_ids(session: AsyncSession) -> list[int]:

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
+from app.authz import policy
 from app.authz.principal import INTERNAL_USERNAME, Principal
 from app.core.db import utcnow
 from app.core.directory import Directory, DirectoryUnavailable
@@ -169,10 +169,29 @@ async def create_application_token(
     return token, issued.plain
 
 
+async def issue_application_token(
+    session: AsyncSession,
+    digester: TokenDigester,
+    principal: Principal,
+    user_id: int,
+    application: str,
+) -> tuple[User, ApplicationToken, str]:
+    """`POST /users/:id/application_tokens`: the user, the token and its plaintext. A stranger
+    is refused (403) before being told whether the user exists (404)."""
+    user = await repository.get(session, user_id)
+    if user is None:
+        ensure_self_or_admin(principal, user_id)
+        raise NotFound("Not found: no such user")
+    ensure_may_create_token_for(principal, user)
+    token, plain = await create_application_token(
+        session, digester, user, application, actor_id=principal.user_id
+    )
+    return user, token, plain
+
+
 def ensure_may_create_token_for(principal: Principal, user: User) -> None:
-    """Users create their own tokens; administrators create bots' too. An administrator making
-    a token for another person could log in as them: Portus refuses that, and so do we."""
-    if principal.user_id == user.id or (principal.admin and user.bot):
+    """`policy.can_create_token_for`, else 403."""
+    if policy.can_create_token_for(principal, user.id, bot=user.bot):
         return
     raise Forbidden(
         "Authorization fails: tokens are created by their owner (or, for bots, an admin)"
@@ -181,8 +200,47 @@ def ensure_may_create_token_for(principal: Principal, user: User) -> None:
 
 def ensure_self_or_admin(principal: Principal, user_id: int) -> None:
     """Application tokens are their owner's business (and an administrator's), nobody else's."""
-    if not principal.admin and principal.user_id != user_id:
+    if not policy.can_manage_tokens_of(principal, user_id):
         raise Forbidden("Authorization fails: only the owner or an administrator may do this")
+
+
+async def by_username(session: AsyncSession, username: str) -> User | None:
+    """The user of exactly this name (case-sensitively), if any."""
+    return await repository.by_username(session, username)
+
+
+async def email_taken(session: AsyncSession, email: str) -> bool:
+    """Case-insensitively: `Alice@x.io` and `alice@x.io` are one mailbox."""
+    return await repository.email_taken(session, email)
+
+
+async def find_user(session: AsyncSession, user_id: int) -> User | None:
+    return await repository.get(session, user_id)
+
+
+async def count_users(session: AsyncSession) -> int:
+    return await repository.count(session)
+
+
+async def admin_ids(session: AsyncSession) -> list[int]:
+    return await repository.admin_ids(session)
+
+
+async def non_bot_users_without_namespace(session: AsyncSession) -> Sequence[User]:
+    """People without a personal namespace (created before the registry was)."""
+    return await repository.non_bot_users_without_namespace(session)
+
+
+USER_SORT = repository.USER_SORT
+
+
+async def list_users(
+    session: AsyncSession, *, offset: int, limit: int | None, order: list[Any] | None = None
+) -> tuple[int, Sequence[User]]:
+    """How many users there are, and one page of them."""
+    total = await repository.count(session)
+    users = await repository.page(session, offset=offset, limit=limit, order=order)
+    return total, users
 
 
 async def get_user(session: AsyncSession, id_or_email: str) -> User:
@@ -270,13 +328,6 @@ async def set_password(session: AsyncSession, user: User, password: str) -> None
 
 
 # --- administration --------------------------------------------------------------------------
-async def _other_admins(session: AsyncSession, user_id: int) -> int:
-    statement = select(func.count(User.id)).where(
-        User.admin.is_(True), User.enabled.is_(True), User.id != user_id
-    )
-    return int(await session.scalar(statement) or 0)
-
-
 async def update_user(
     session: AsyncSession,
     principal: Principal,
@@ -333,13 +384,14 @@ async def set_enabled(
     Disabling ends the user's browser sessions, identity (refresh) tokens and reset links for
     good: enabling again does not bring them back. Application tokens are only suspended while
     disabled (as in Portus)."""
-    if principal.user_id != user_id and not principal.admin:
+    allowed = (policy.can_enable_user if enabled else policy.can_disable_user)(principal, user_id)
+    if not allowed:
+        if principal.user_id == user_id:
+            raise Forbidden("Authorization fails: a disabled account cannot enable itself")
         raise Forbidden("Authorization fails: only administrators change other users")
-    if principal.user_id == user_id and enabled:
-        raise Forbidden("Authorization fails: a disabled account cannot enable itself")
     await repository.lock(session, user_id)
     user = await get_user(session, str(user_id))
-    if not enabled and user.admin and not await _other_admins(session, user.id):
+    if not enabled and user.admin and not await repository.other_admins_count(session, user.id):
         raise Invalid({"enabled": ["the last administrator cannot be disabled"]})
     was_enabled = user.enabled
     user.enabled = enabled
@@ -364,7 +416,7 @@ async def set_admin(
     session: AsyncSession, principal: Principal, user_id: int, *, admin: bool
 ) -> User:
     """Toggle admin (never on oneself); admins own the registry's global team."""
-    if principal.user_id == user_id:
+    if not policy.can_set_admin(principal, user_id):
         raise Forbidden("Authorization fails: administrators cannot change their own admin flag")
     user = await get_user(session, str(user_id))
     if user.bot and admin:
@@ -407,10 +459,10 @@ async def apply_admin(
 async def delete_user(session: AsyncSession, principal: Principal, user_id: int) -> None:
     """Their memberships and tokens go; their activities and tags stay, anonymised (tags keep
     the user name). Their personal namespace stays (it may hold images) under its hidden team."""
-    if principal.user_id == user_id:
+    if not policy.can_delete_user(principal, user_id):
         raise Forbidden("Authorization fails: administrators cannot delete themselves")
     user = await get_user(session, str(user_id))
-    if user.admin and not await _other_admins(session, user.id):
+    if user.admin and not await repository.other_admins_count(session, user.id):
         raise Invalid({"user": ["the last administrator cannot be deleted"]})
     activities.record(
         session,

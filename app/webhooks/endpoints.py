@@ -19,7 +19,6 @@ from app.core.params import ResourceId
 from app.core.state import SettingsDep, State
 from app.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookHeader
 from app.webhooks import service
-from app.webhooks.repository import DELIVERY_SORT, WEBHOOK_SORT
 from app.webhooks.schemas import (
     MASK,
     AttemptRead,
@@ -117,7 +116,7 @@ async def list_webhooks(
         namespace_id,
         offset=pagination.offset,
         limit=pagination.limit,
-        order=pagination.order_by(WEBHOOK_SORT),
+        order=pagination.order_by(service.WEBHOOK_SORT),
     )
     set_page_headers(request, response, pagination, total)
     return [_read(webhook) for webhook in webhooks]
@@ -269,11 +268,7 @@ async def list_webhook_deliveries(
     pagination: Pagination,
 ) -> list[DeliveryRead]:
     """Newest first (unless `sort_attr` is given)."""
-    order = (
-        [WebhookDelivery.id.desc()]
-        if pagination.sort_attr is None
-        else pagination.order_by(DELIVERY_SORT)
-    )
+    order = None if pagination.sort_attr is None else pagination.order_by(service.DELIVERY_SORT)
     total, deliveries = await service.list_deliveries(
         session,
         settings,

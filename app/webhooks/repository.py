@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import queue
@@ -32,6 +32,11 @@ DELIVERY_SORT = {"id": WebhookDelivery.id, "created_at": WebhookDelivery.created
 async def enabled_webhook_ids(session: AsyncSession, namespace_id: int) -> Sequence[int]:
     statement = select(Webhook.id).where(Webhook.namespace_id == namespace_id, Webhook.enabled)
     return (await session.scalars(statement)).all()
+
+
+async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """New deliveries (columns by name), in one executemany INSERT."""
+    await session.execute(insert(WebhookDelivery), rows)
 
 
 # --- the API ---------------------------------------------------------------------------------
@@ -80,10 +85,17 @@ async def get_header(
 
 
 async def page_deliveries(
-    session: AsyncSession, webhook_id: int, *, offset: int, limit: int | None, order: list[Any]
+    session: AsyncSession,
+    webhook_id: int,
+    *,
+    offset: int,
+    limit: int | None,
+    order: list[Any] | None,
 ) -> tuple[int, Sequence[WebhookDelivery]]:
+    """`order` None: newest first."""
     where = WebhookDelivery.webhook_id == webhook_id
     total = await session.scalar(select(func.count(WebhookDelivery.id)).where(where))
+    order = [WebhookDelivery.id.desc()] if order is None else order
     statement = select(WebhookDelivery).where(where).order_by(*order).offset(offset)
     if limit is not None:
         statement = statement.limit(limit)

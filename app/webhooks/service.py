@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,8 +61,8 @@ async def enqueue(
     if not webhook_ids:
         return 0
     now = utcnow()
-    await session.execute(
-        insert(WebhookDelivery),
+    await repository.insert_deliveries(
+        session,
         [
             {
                 "webhook_id": webhook_id,
@@ -142,6 +141,10 @@ def _record(
 
 def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+WEBHOOK_SORT = repository.WEBHOOK_SORT
+DELIVERY_SORT = repository.DELIVERY_SORT
 
 
 # --- webhooks ----------------------------------------------------------------------------------
@@ -394,8 +397,9 @@ async def list_deliveries(
     *,
     offset: int,
     limit: int | None,
-    order: list[Any],
+    order: list[Any] | None,
 ) -> tuple[int, Sequence[WebhookDelivery]]:
+    """Newest first unless `order` says otherwise."""
     scope = await _scope(session, settings, principal, namespace_id, "see")
     webhook = await _webhook(session, scope, webhook_id)
     return await repository.page_deliveries(

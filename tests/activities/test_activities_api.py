@@ -11,6 +11,7 @@ from app.activities.endpoints import _cell
 from app.core.security import TokenDigester
 from app.models import Activity, Repository, Role, Visibility
 from tests.fixtures import factories
+from tests.support.auth import token_headers
 
 
 async def test_feed_shows_only_what_the_caller_may_see(
@@ -39,7 +40,7 @@ async def test_feed_shows_only_what_the_caller_may_see(
             parameters={"namespace": namespace.name},
         )
     await session.flush()
-    headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    headers = await token_headers(session, digester, alice)
     feed = await client.get("/api/v1/activities/feed?all=true", headers=headers)
     assert feed.status_code == 200
     pushes = [a for a in feed.json() if a["key"] == "repository.push"]
@@ -62,7 +63,7 @@ async def test_admin_list_filters_and_csv(
         parameters={"team": "=cmd|' /C calc'!A0"},
     )
     await session.flush()
-    headers = {"Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"}
+    headers = await token_headers(session, digester, admin)
     listed = await client.get("/api/v1/activities?key=team.create&owner=root", headers=headers)
     assert [a["key"] for a in listed.json()] == ["team.create"]
     none = await client.get("/api/v1/activities?owner=nobody", headers=headers)
@@ -97,7 +98,7 @@ async def test_the_feed_covers_the_newest_thousand(
         for n in range(1005)
     )
     await session.flush()
-    headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    headers = await token_headers(session, digester, alice)
     first = await client.get("/api/v1/activities/feed?per_page=100", headers=headers)
     assert first.headers["X-Total"] == "1000"
     assert first.headers["X-Total-Pages"] == "10"

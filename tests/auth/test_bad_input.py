@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -13,10 +11,7 @@ from app.core.security import TokenDigester
 from app.models import Activity, RefreshToken
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD, REGISTRY_HOST
-
-
-def raw_basic(value: bytes) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(value).decode()}
+from tests.support.auth import portus_auth, raw_basic, token_headers
 
 
 class TestTokenEndpoint:
@@ -103,7 +98,7 @@ class TestRefreshTokensFollowTheirApplicationToken:
         assert token_id is not None
         deleted = await client.delete(
             f"/api/v1/users/application_tokens/{token_id}",
-            headers={"Portus-Auth": f"root:{admin_secret}"},
+            headers=portus_auth("root", admin_secret),
         )
         assert deleted.status_code == 204
         response = await client.post(
@@ -122,7 +117,7 @@ class TestRefreshTokensFollowTheirApplicationToken:
 class TestRestApi:
     async def _admin(self, session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
         admin = await factories.create_user(session, username="root", admin=True)
-        return {"Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"}
+        return await token_headers(session, digester, admin)
 
     @pytest.mark.parametrize(
         "path",

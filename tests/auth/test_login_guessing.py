@@ -25,6 +25,7 @@ from app.users import service as users_service
 from tests.conftest import make_settings
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD, REGISTRY_HOST
+from tests.support.auth import login, portus_auth
 
 ClientAt = Callable[[str], httpx.AsyncClient]
 
@@ -46,12 +47,6 @@ async def clients(
             return client
 
         yield at
-
-
-async def login(
-    client: httpx.AsyncClient, password: str, username: str = "alice"
-) -> httpx.Response:
-    return await client.post("/api/v1/session", json={"username": username, "password": password})
 
 
 async def age_account_delay(session: AsyncSession, seconds: float) -> None:
@@ -273,7 +268,7 @@ class TestChangePassword:
         unlimited password oracle."""
         alice = await factories.create_user(session, username="alice")
         secret = await factories.create_token(session, digester, alice)
-        headers = {"Portus-Auth": f"alice:{secret}"}
+        headers = portus_auth("alice", secret)
         limit = {"attempts": 20, "account_attempts": 4, "delay_after": 100, "window": 600}
         async with clients(sessionmaker, settings, login_rate_limit=limit) as at:
             holder = at("203.0.113.9")
@@ -327,7 +322,7 @@ class TestChangePassword:
                 response = await holder.put(
                     "/api/v1/me/password",
                     json={"old_password": f"guess{n}", "new_password": "brand-new-pass1"},
-                    headers={"Portus-Auth": f"alice:{secret}"},
+                    headers=portus_auth("alice", secret),
                 )
                 statuses.append(response.status_code)
             assert statuses == [422, 422, 422, 429, 429]

@@ -3,7 +3,6 @@ everywhere passwords are accepted; application tokens keep working; the window e
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 
 import httpx
@@ -19,12 +18,9 @@ from app.models import AccountLoginFailure, LoginFailure
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD, REGISTRY_HOST
+from tests.support.auth import basic
 
 LIMIT = {"login_rate_limit": {"attempts": 3, "window": 600}}
-
-
-def basic(username: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()}
 
 
 async def _token(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import base64
-
 import httpx
 import pytest
 from cryptography import x509
@@ -19,13 +17,9 @@ from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD, REGISTRY_HOST
 from tests.fixtures.jwt import access, claims, header
+from tests.support.auth import basic, token_headers
 
 SERVICE = REGISTRY_HOST
-
-
-def basic(username: str, secret: str) -> dict[str, str]:
-    raw = base64.b64encode(f"{username}:{secret}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
 
 
 async def token(
@@ -459,7 +453,7 @@ class TestRefreshTokenRevocation:
         laptop = await self._docker_login(client, "alice", "docker")
         ci = await self._docker_login(client, "alice", "containerd-client")
         spare = await self._docker_login(client, "alice", "buildkit")
-        headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+        headers = await token_headers(session, digester, alice)
         listed = await client.get(f"/api/v1/users/{alice.id}/refresh_tokens", headers=headers)
         assert [t["client_id"] for t in listed.json()] == [
             "docker",
@@ -486,7 +480,7 @@ class TestRefreshTokenRevocation:
     ) -> None:
         alice = await factories.create_user(session, username="alice")
         bob = await factories.create_user(session, username="bob")
-        headers = {"Portus-Auth": f"bob:{await factories.create_token(session, digester, bob)}"}
+        headers = await token_headers(session, digester, bob)
         base = f"/api/v1/users/{alice.id}/refresh_tokens"
         assert (await client.get(base, headers=headers)).status_code == 403
         assert (await client.delete(base, headers=headers)).status_code == 403

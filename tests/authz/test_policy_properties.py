@@ -23,6 +23,7 @@ from app.models import Repository, Role, Visibility
 from tests.authz.test_token_matrix import may_delete, may_pull, may_push
 from tests.fixtures import factories
 from tests.fixtures.factories import REGISTRY_HOST
+from tests.support.auth import portus_auth
 
 ROLES = ["admin", "owner", "contributor", "viewer", "other"]
 
@@ -94,7 +95,7 @@ async def check_world(
                     granted = set(claims["access"][0]["actions"])
                     assert granted == {a for a, ok in expected.items() if ok}
                     # the REST API
-                    headers = {"Portus-Auth": f"{username}:{token}"}
+                    headers = portus_auth(username, token)
                     shown = await client.get(f"/api/v1/namespaces/{ns_id}", headers=headers)
                     assert shown.status_code == (200 if expected["pull"] else 404)
                     if expected["pull"]:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.security import TokenDigester
 from app.models import RegistryEvent, Repository, Team
 from tests.fixtures import factories
+from tests.support.auth import portus_auth, token_headers
 
 SECRET = {"Authorization": "Bearer test-notification-secret"}
 JSON = {"Content-Type": "application/json"}
@@ -53,7 +54,7 @@ async def stored_events(session: AsyncSession) -> int:
 @pytest.fixture
 async def alice(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
     user = await factories.create_user(session, username="alice")
-    return {"Portus-Auth": f"alice:{await factories.create_token(session, digester, user)}"}
+    return await token_headers(session, digester, user)
 
 
 class TestCursor:
@@ -165,6 +166,6 @@ class TestQueryAndPath:
     ) -> None:
         admin = await factories.create_user(session, username="root", admin=True)
         token = await factories.create_token(session, digester, admin)
-        response = await client.get(url, headers={"Portus-Auth": f"root:{token}"})
+        response = await client.get(url, headers=portus_auth("root", token))
         assert response.status_code < 500, response.text
         assert response.status_code in (200, 404, 422), response.text

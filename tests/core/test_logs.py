@@ -20,6 +20,7 @@ from starlette.routing import Route
 from app.core import logs
 from app.core.middleware import RequestMiddleware
 from tests.fixtures import factories
+from tests.support.auth import portus_auth
 
 probe_logger = logging.getLogger("tests.probe")
 
@@ -163,7 +164,7 @@ class TestNoSecretsInLogs:
                 "/v2/token",
                 data=service | {"grant_type": "refresh_token", "refresh_token": refresh},
             )
-            await client.get("/api/v1/users", headers={"Portus-Auth": f"logged:{app_token}"})
+            await client.get("/api/v1/users", headers=portus_auth("logged", app_token))
         output = stream.getvalue()
         for secret in ("wrong-Pa55word", factories.PASSWORD, app_token, refresh):
             assert secret not in output

@@ -20,6 +20,7 @@ from app.core.security import TokenDigester
 from app.models import TaskRun
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.auth import portus_auth
 
 TOKEN = "metrics-token-0123456789abcdef"
 ENABLED = {"metrics": {"enabled": True, "token": TOKEN}}
@@ -175,7 +176,7 @@ class TestScrape:
             change = await client.put(
                 "/api/v1/me/password",
                 json={"old_password": "nope", "new_password": "brand-new-pass1"},
-                headers={"Portus-Auth": f"{user.username}:{token}"},
+                headers=portus_auth(user.username, token),
             )
             assert change.status_code == 422
             _, after = await scrape(client)

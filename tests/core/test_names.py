@@ -14,6 +14,7 @@ from app.core.names import name_problem
 from app.core.security import TokenDigester
 from app.models import Role, User
 from tests.fixtures import factories
+from tests.support.auth import token_headers
 
 REFUSED = {
     "right-to-left override": "invoice\u202egpj.exe",
@@ -63,8 +64,7 @@ class World:
 @pytest.fixture
 async def world(session: AsyncSession, digester: TokenDigester) -> World:
     async def headers(user: User) -> dict[str, str]:
-        token = await factories.create_token(session, digester, user)
-        return {"Portus-Auth": f"{user.username}:{token}", "Content-Type": "application/json"}
+        return await token_headers(session, digester, user) | {"Content-Type": "application/json"}
 
     admin = await factories.create_user(session, username="root", admin=True)
     alice = await factories.create_user(session, username="alice")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
@@ -197,7 +196,3 @@ def set_up(server: LiveServer, registry: RegistryProcess) -> str:
         )
         assert created.status_code == 201, created.text
     return token
-
-
-def basic(username: str, secret: str) -> str:
-    return base64.b64encode(f"{username}:{secret}".encode()).decode()

@@ -24,6 +24,7 @@ from app.users import service as users
 from tests.conftest import ClientFactory, make_settings
 from tests.fixtures import factories
 from tests.ldap.conftest import ldap_config
+from tests.support.auth import portus_auth, token_headers
 from tests.support.slapd import Slapd
 from tests.support.tools import free_port
 
@@ -181,13 +182,10 @@ async def test_excluded_teams_are_left_alone(
     session.add(TeamUser(team_id=world.unrelated.id, user_id=bob.id, role=Role.viewer))
     await session.flush()
 
-    def as_user(token: str, username: str) -> dict[str, str]:
-        return {"Portus-Auth": f"{username}:{token}"}
-
-    olivia = as_user(await factories.create_token(session, digester, world.olivia), "olivia")
-    zed = as_user(await factories.create_token(session, digester, world.zed), "zed")
-    bob_headers = as_user(await factories.create_token(session, digester, bob), "bob")
-    boss = as_user(await factories.create_token(session, digester, world.boss), "boss")
+    olivia = await token_headers(session, digester, world.olivia)
+    zed = await token_headers(session, digester, world.zed)
+    bob_headers = await token_headers(session, digester, bob)
+    boss = await token_headers(session, digester, world.boss)
     async with make_client(ldap=ldap_config(slapd)) as client:
         # zed is no member of qa (404: not his to see); bob only a viewer of unrelated.
         url = f"/api/v1/teams/{world.qa.id}/ldap_check"
@@ -225,7 +223,7 @@ async def test_ldap_check_is_405_without_ldap_or_group_sync(
     slapd: Slapd,
 ) -> None:
     token = await factories.create_token(session, digester, world.olivia)
-    headers = {"Portus-Auth": f"olivia:{token}"}
+    headers = portus_auth("olivia", token)
     url = f"/api/v1/teams/{world.qa.id}/ldap_check"
     async with make_client() as client:
         assert (await client.post(url, headers=headers)).status_code == 405

@@ -13,6 +13,7 @@ from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD
 from tests.ldap.conftest import ldap_config
+from tests.support.auth import admin_headers, token_headers
 from tests.support.slapd import USERS, Slapd
 from tests.support.tools import free_port
 
@@ -212,7 +213,7 @@ async def test_local_user_creation_with_a_directory_name_is_refused(
     assert isinstance(digester, TokenDigester)
     admin = await user_named(session, "boss")
     assert admin is not None
-    headers = {"Portus-Auth": f"boss:{await factories.create_token(session, digester, admin)}"}
+    headers = await token_headers(session, digester, admin)
 
     def body(username: str, bot: bool = False) -> dict[str, object]:
         fields: dict[str, object] = {"username": username, "email": f"{username}@local.test"}
@@ -340,7 +341,7 @@ async def test_anonymous_search_without_a_service_bind(
 async def test_health_checks_the_service_bind(
     session: AsyncSession, make_client: ClientFactory, slapd: Slapd, digester: TokenDigester
 ) -> None:
-    admin = await factories.admin_headers(session, digester)
+    admin = await admin_headers(session, digester)
     async with make_client(ldap=ldap_config(slapd)) as client:
         healthy = await client.get("/api/v1/health", headers=admin)
         assert healthy.json()["ldap"]["success"] is True

@@ -16,6 +16,7 @@ from app.core.directory import Directory, DirectoryUnavailable
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.ldap.conftest import ldap_config
+from tests.support.auth import portus_auth
 from tests.support.slapd import USERS, SilentServer, Slapd
 
 TIMEOUT = 1
@@ -50,7 +51,7 @@ async def test_a_hung_directory_fails_logins_in_time_and_blocks_no_request(
             credentials = {"username": "alice", "password": USERS["alice"][0]}
             # warm up what the measured requests use (first-call costs are not the point)
             assert (await client.get("/api/v1/_ping")).status_code == 200
-            warm = await client.get("/api/v1/teams", headers={"Portus-Auth": f"boss:{token}"})
+            warm = await client.get("/api/v1/teams", headers=portus_auth("boss", token))
             assert warm.status_code == 200
             if path == "session":
                 request = client.post("/api/v1/session", json=credentials)
@@ -70,7 +71,7 @@ async def test_a_hung_directory_fails_logins_in_time_and_blocks_no_request(
                 start = time.monotonic()
                 ping = await client.get("/api/v1/_ping")
                 # and a request that uses the database and authenticates (application token)
-                teams = await client.get("/api/v1/teams", headers={"Portus-Auth": f"boss:{token}"})
+                teams = await client.get("/api/v1/teams", headers=portus_auth("boss", token))
                 latencies.append(time.monotonic() - start)
                 assert ping.status_code == 200
                 assert teams.status_code == 200

@@ -14,6 +14,7 @@ from app.core.security import TokenDigester
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.ldap.conftest import ldap_config
+from tests.support.auth import admin_headers
 from tests.support.slapd import USERS, Slapd, make_ca
 
 METHODS = [("simple_tls", "ldaps_port"), ("start_tls", "port"), ("starttls", "port")]
@@ -62,7 +63,7 @@ async def test_a_certificate_from_another_ca_is_refused(
     port_attr: str,
 ) -> None:
     other_ca = make_ca(tmp_path, "some-other-ca")
-    admin = await factories.admin_headers(session, digester)
+    admin = await admin_headers(session, digester)
     # Without ca_file the system's CAs are used: they do not know the test CA either.
     for ca_file in (other_ca, ""):
         config = tls_config(slapd, method, port_attr, ca_file)

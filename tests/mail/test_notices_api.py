@@ -16,6 +16,7 @@ from app.models import MailMessage, MailStatus
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD
+from tests.support.auth import admin_headers
 
 PUBLIC_URL = "https://registry.example.org"
 MAIL_ON: dict[str, Any] = {"smtp": {"enabled": True}}
@@ -32,16 +33,10 @@ async def _mails(session: AsyncSession) -> list[tuple[str, str]]:
     return [(row.recipient, row.kind) for row in rows]
 
 
-async def _admin(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
-    admin = await factories.create_user(session, username="root", admin=True)
-    token = await factories.create_token(session, digester, admin)
-    return {"Portus-Auth": f"root:{token}"}
-
-
 async def test_welcome_when_an_admin_creates_a_person_not_a_bot(
     session: AsyncSession, digester: TokenDigester, mail_client: httpx.AsyncClient
 ) -> None:
-    headers = await _admin(session, digester)
+    headers = await admin_headers(session, digester, "root")
     person = {"user": {"username": "bob", "email": "bob@example.com", "password": PASSWORD}}
     created = await mail_client.post("/api/v1/users", json=person, headers=headers)
     assert created.status_code == 201
@@ -61,7 +56,7 @@ async def test_welcome_when_an_admin_creates_a_person_not_a_bot(
 async def test_no_mail_at_all_when_mail_is_off(
     session: AsyncSession, digester: TokenDigester, client: httpx.AsyncClient
 ) -> None:
-    headers = await _admin(session, digester)
+    headers = await admin_headers(session, digester, "root")
     person = {"user": {"username": "bob", "email": "bob@example.com", "password": PASSWORD}}
     assert (await client.post("/api/v1/users", json=person, headers=headers)).status_code == 201
     assert await _mails(session) == []
@@ -70,7 +65,7 @@ async def test_no_mail_at_all_when_mail_is_off(
 async def test_notice_when_the_password_changes(
     session: AsyncSession, digester: TokenDigester, mail_client: httpx.AsyncClient
 ) -> None:
-    headers = await _admin(session, digester)
+    headers = await admin_headers(session, digester, "root")
     alice = await factories.create_user(session, username="alice", email="alice@example.com")
     # By an administrator.
     updated = await mail_client.put(

@@ -23,6 +23,7 @@ from app.mail.sender import send_due_mail
 from app.models import MailMessage, MailStatus
 from tests.conftest import ClientFactory, make_settings
 from tests.fixtures import factories
+from tests.support.auth import admin_headers
 from tests.support.smtp import Mode, Pki, make_pki, reset_link, smtp_server
 from tests.support.tools import free_port
 
@@ -162,7 +163,7 @@ async def test_peer_verification_refuses_an_untrusted_certificate_clearly(
     digester: TokenDigester,
 ) -> None:
     await factories.create_user(session, username="alice", email="alice@example.com")
-    admin = await factories.admin_headers(session, digester)
+    admin = await admin_headers(session, digester)
     with smtp_server(mode, pki) as server:
         smtp = server.settings(openssl_verify_mode="peer", ca_file=str(pki.other_ca_file))
         async with make_client(email=_api_email(smtp), public_url=PUBLIC_URL) as client:
@@ -266,7 +267,7 @@ async def test_gives_up_after_the_last_attempt(
     # Exponential back-off between attempts (30 s, 60 s, 120 s, ...; at most an hour).
     assert [round(d / 30) * 30 for d in delays[:4]] == [30, 60, 120, 240]
     assert max(delays[:-1]) <= 3600
-    admin = await factories.admin_headers(session, digester)
+    admin = await admin_headers(session, digester)
     async with make_client(email=_api_email(nobody)) as client:
         mail = (await client.get("/api/v1/health", headers=admin)).json()["mail"]
     assert mail["failed"] == 1 and mail["pending"] == 0 and mail["success"] is False

@@ -6,9 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
-from app.models import Namespace, Repository, Role, Tag, Team, TeamUser, Visibility
+from app.models import Namespace, Repository, Role, Tag, Team, TeamUser, User, Visibility
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.auth import portus_auth, token_headers
 from tests.support.tools import free_port
 
 
@@ -26,7 +27,7 @@ async def member_of_team(
         session.add(TeamUser(team_id=team.id, user_id=user.id, role=role))
     await session.flush()
     token = await factories.create_token(session, digester, user)
-    return {"Portus-Auth": f"member:{token}"}, "devs"
+    return portus_auth("member", token), "devs"
 
 
 class TestCreate:
@@ -148,6 +149,44 @@ class TestListAndUpdate:
         assert locked.status_code == 422
         assert "cannot be renamed" in locked.json()["message"]["name"][0]
 
+    @pytest.mark.parametrize(
+        ("policy", "status"), [("allow-teams", 200), ("allow-personal", 403), ("admin-only", 403)]
+    )
+    async def test_owners_edit_only_where_they_may_push(
+        self,
+        session: AsyncSession,
+        make_client: ClientFactory,
+        digester: TokenDigester,
+        policy: str,
+        status: int,
+    ) -> None:
+        """Reference §6.2: namespace update (name, description) is (admin or (manage_namespace
+        and owner)) and push?; changing its team needs no push right."""
+        registry = await factories.create_registry(session)
+        headers, _ = await member_of_team(session, digester, Role.owner)
+        team = await session.scalar(select(Team).where(Team.name == "devs"))
+        assert team is not None
+        ops = Team(name="ops", hidden=False)
+        ns = Namespace(name="tools", registry_id=registry.id, team_id=team.id)
+        session.add_all([ops, ns])
+        await session.flush()
+        member = await session.scalar(select(User).where(User.username == "member"))
+        assert member is not None
+        session.add(TeamUser(team_id=ops.id, user_id=member.id, role=Role.owner))
+        await session.flush()
+        url = f"/api/v1/namespaces/{ns.id}"
+        async with make_client(user_permission={"push_images": {"policy": policy}}) as client:
+            described = await client.put(
+                url, json={"namespace": {"description": "ours"}}, headers=headers
+            )
+            renamed = await client.put(
+                url, json={"namespace": {"name": "tooling"}}, headers=headers
+            )
+            moved = await client.put(url, json={"namespace": {"team": "ops"}}, headers=headers)
+        assert (described.status_code, renamed.status_code) == (status, status), described.text
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["team"]["name"] == "ops"
+
     async def test_viewers_cannot_change_visibility(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
@@ -204,9 +243,7 @@ class TestDelete:
     ) -> None:
         ns_id, headers = await self._owned_namespace(session, digester, "registry.test:5000")
         admin = await factories.create_user(session, username="root", admin=True)
-        admin_headers = {
-            "Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"
-        }
+        admin_headers = await token_headers(session, digester, admin)
         global_ns = await session.scalar(select(Namespace).where(Namespace.global_))
         assert global_ns is not None
         async with make_client() as client:

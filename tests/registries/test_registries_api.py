@@ -7,12 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.security import TokenDigester
 from app.models import Namespace, Repository, TeamUser, User, Visibility
 from tests.fixtures import factories
+from tests.support.auth import admin_headers, token_headers
 from tests.support.tools import free_port
-
-
-async def admin_headers(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
-    admin = await factories.create_user(session, username="root", admin=True)
-    return {"Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"}
 
 
 def registry_body(hostname: str, *, force: bool = False) -> dict[str, object]:
@@ -22,7 +18,7 @@ def registry_body(hostname: str, *, force: bool = False) -> dict[str, object]:
 async def test_unreachable_registry_is_refused(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
-    headers = await admin_headers(session, digester)
+    headers = await admin_headers(session, digester, "root")
     response = await client.post(
         "/api/v1/registries", json=registry_body(f"127.0.0.1:{free_port()}"), headers=headers
     )
@@ -33,7 +29,7 @@ async def test_unreachable_registry_is_refused(
 async def test_forced_creation_sets_up_namespaces(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
-    headers = await admin_headers(session, digester)
+    headers = await admin_headers(session, digester, "root")
     alice = await factories.create_user(session, username="alice")
     bot = await factories.create_user(session, username="bot1", bot=True)
     response = await client.post(
@@ -64,7 +60,7 @@ async def test_forced_creation_sets_up_namespaces(
 async def test_hostname_is_validated(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
-    headers = await admin_headers(session, digester)
+    headers = await admin_headers(session, digester, "root")
     response = await client.post(
         "/api/v1/registries", json=registry_body("http://x/y", force=True), headers=headers
     )
@@ -76,14 +72,14 @@ async def test_plain_users_cannot_see_registries(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
     alice = await factories.create_user(session, username="alice")
-    headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    headers = await token_headers(session, digester, alice)
     assert (await client.get("/api/v1/registries", headers=headers)).status_code == 403
 
 
 async def test_update_and_hostname_lock(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
-    headers = await admin_headers(session, digester)
+    headers = await admin_headers(session, digester, "root")
     registry = await factories.create_registry(session)
     renamed = await client.put(
         f"/api/v1/registries/{registry.id}",
@@ -118,7 +114,7 @@ async def test_update_and_hostname_lock(
 async def test_validate(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
-    headers = await admin_headers(session, digester)
+    headers = await admin_headers(session, digester, "root")
     response = await client.get(
         f"/api/v1/registries/validate?hostname=127.0.0.1:{free_port()}", headers=headers
     )

@@ -5,9 +5,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import TokenDigester
-from app.models import Namespace, Repository, Role, Tag, User, Visibility
+from app.models import Namespace, Repository, Role, Tag, Visibility
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.auth import portus_auth, token_headers
 from tests.support.tools import free_port
 
 
@@ -37,12 +38,9 @@ async def test_lists_only_what_the_caller_may_pull(
     secret_id = await add_repository(session, private, "app", 2)
     await add_repository(session, public, "web", 3)
 
-    def headers(user: str, token: str) -> dict[str, str]:
-        return {"Portus-Auth": f"{user}:{token}"}
-
-    alice_h = headers("alice", await factories.create_token(session, digester, alice))
-    bob_h = headers("bob", await factories.create_token(session, digester, bob))
-    admin_h = headers("root", await factories.create_token(session, digester, admin))
+    alice_h = await token_headers(session, digester, alice)
+    bob_h = await token_headers(session, digester, bob)
+    admin_h = await token_headers(session, digester, admin)
 
     seen_by_alice = (await client.get("/api/v1/repositories", headers=alice_h)).json()
     assert [(r["full_name"], r["tags_count"]) for r in seen_by_alice] == [("open/web", 3)]
@@ -72,7 +70,7 @@ class TestTagDelete:
         tag_id = await session.scalar(select(Tag.id).where(Tag.repository_id == repository_id))
         assert tag_id is not None
         token = await factories.create_token(session, digester, member)
-        return tag_id, {"Portus-Auth": f"member:{token}"}
+        return tag_id, portus_auth("member", token)
 
     async def test_registry_failure_is_502_and_changes_nothing(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
@@ -110,7 +108,7 @@ class TestTagDelete:
         stranger = await factories.create_user(session, username="stranger")
         token = await factories.create_token(session, digester, stranger)
         response = await client.delete(
-            f"/api/v1/tags/{tag_id}", headers={"Portus-Auth": f"stranger:{token}"}
+            f"/api/v1/tags/{tag_id}", headers=portus_auth("stranger", token)
         )
         assert response.status_code == 404
 
@@ -132,14 +130,11 @@ class TestRepositoryDetails:
         tags[1].digest = tags[0].digest
         await session.flush()
 
-        async def headers(name: str, user_id: int) -> dict[str, str]:
-            user = await session.get(User, user_id)
-            assert user is not None
-            return {
-                "Portus-Auth": f"{name}:{await factories.create_token(session, digester, user)}"
-            }
-
-        return repository_id, await headers("owner", owner.id), await headers("viewer", viewer.id)
+        return (
+            repository_id,
+            await token_headers(session, digester, owner),
+            await token_headers(session, digester, viewer),
+        )
 
     async def test_show_update_star(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
@@ -216,8 +211,8 @@ async def test_tags_list_is_for_admins(
     await add_repository(session, namespace, "app", 3)
     admin = await factories.create_user(session, username="root", admin=True)
     alice = await factories.create_user(session, username="alice")
-    admin_h = {"Portus-Auth": f"root:{await factories.create_token(session, digester, admin)}"}
-    alice_h = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    admin_h = await token_headers(session, digester, admin)
+    alice_h = await token_headers(session, digester, alice)
     listed = await client.get("/api/v1/tags?per_page=2&sort_attr=name", headers=admin_h)
     assert [t["name"] for t in listed.json()] == ["v0", "v1"]
     assert listed.headers["X-Total"] == "3"

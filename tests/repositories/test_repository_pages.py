@@ -19,6 +19,7 @@ from app.core.pagination import Slice, page_slice
 from app.models import Namespace, Repository, Role, Visibility
 from app.repositories import repository
 from tests.fixtures import factories
+from tests.support.auth import token_headers
 
 PER_PAGE = 4
 SORTS = [
@@ -95,7 +96,7 @@ class TestRepositoryPages:
             await session.flush()
             if namespace is not hidden:
                 visible.append(repository)
-        headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+        headers = await token_headers(session, digester, alice)
         return headers, visible
 
     @staticmethod

@@ -8,6 +8,7 @@ from app.core.security import TokenDigester
 from app.models import Registry, Repository, Role, Team, TeamUser, Visibility
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.auth import token_headers
 
 
 async def _world(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
@@ -27,7 +28,7 @@ async def _world(session: AsyncSession, digester: TokenDigester) -> dict[str, st
     await session.flush()
     session.add(TeamUser(team_id=team.id, user_id=alice.id, role=Role.viewer))
     await session.flush()
-    return {"Portus-Auth": f"alice:{await factories.create_token(session, digester, alice)}"}
+    return await token_headers(session, digester, alice)
 
 
 async def test_search_is_ranked_and_scoped(

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.search.service import LIMIT, _contains, _starting_with
+from app.search.repository import contains as _contains
+from app.search.service import LIMIT, _starting_with
 
 
 async def _plan(session: AsyncSession, statement: Select[int, str, str | None, int]) -> str:

@@ -6,21 +6,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.security import TokenDigester
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
-
-
-async def headers_for(
-    session: AsyncSession, digester: TokenDigester, username: str, *, admin: bool = False
-) -> dict[str, str]:
-    user = await factories.create_user(session, username=username, admin=admin)
-    return {"Portus-Auth": f"{username}:{await factories.create_token(session, digester, user)}"}
+from tests.support.auth import new_user_headers
 
 
 class TestTeams:
     async def test_create_list_show_update(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        alice = await headers_for(session, digester, "alice")
-        bob = await headers_for(session, digester, "bob")
+        alice = await new_user_headers(session, digester, username="alice")
+        bob = await new_user_headers(session, digester, username="bob")
         created = await client.post(
             "/api/v1/teams", json={"name": "devs", "description": "d"}, headers=alice
         )
@@ -45,7 +39,7 @@ class TestTeams:
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
         await factories.create_registry(session)  # personal namespaces: hidden teams
-        admin = await headers_for(session, digester, "root", admin=True)
+        admin = await new_user_headers(session, digester, username="root", admin=True)
         await factories.create_user(session, username="carol")
         listed = await client.get("/api/v1/teams?all=true", headers=admin)
         assert listed.json() == []
@@ -53,8 +47,8 @@ class TestTeams:
     async def test_create_team_permission(
         self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
     ) -> None:
-        alice = await headers_for(session, digester, "alice")
-        admin = await headers_for(session, digester, "root", admin=True)
+        alice = await new_user_headers(session, digester, username="alice")
+        admin = await new_user_headers(session, digester, username="root", admin=True)
         async with make_client(user_permission={"create_team": {"enabled": False}}) as client:
             refused = await client.post("/api/v1/teams", json={"name": "t1"}, headers=alice)
             assert refused.status_code == 403
@@ -68,7 +62,7 @@ class TestTeams:
     async def test_manage_team_flag(
         self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
     ) -> None:
-        alice = await headers_for(session, digester, "alice")
+        alice = await new_user_headers(session, digester, username="alice")
         async with make_client() as client:
             team_id = (
                 await client.post("/api/v1/teams", json={"name": "ops"}, headers=alice)
@@ -91,8 +85,8 @@ class TestMembers:
     async def test_add_change_remove(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        alice = await headers_for(session, digester, "alice")
-        bob = await headers_for(session, digester, "bob")
+        alice = await new_user_headers(session, digester, username="alice")
+        bob = await new_user_headers(session, digester, username="bob")
         team_id = await self._team(client, alice)
         added = await client.post(
             f"/api/v1/teams/{team_id}/members",
@@ -130,7 +124,7 @@ class TestMembers:
     async def test_the_last_owner_stays(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        alice = await headers_for(session, digester, "alice")
+        alice = await new_user_headers(session, digester, username="alice")
         team_id = await self._team(client, alice)
         me = (await client.get(f"/api/v1/teams/{team_id}/members", headers=alice)).json()[0]
         demote = await client.put(
@@ -144,8 +138,8 @@ class TestMembers:
     async def test_admins_join_as_owners_and_stay_owners(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        alice = await headers_for(session, digester, "alice")
-        await headers_for(session, digester, "root", admin=True)
+        alice = await new_user_headers(session, digester, username="alice")
+        await new_user_headers(session, digester, username="root", admin=True)
         team_id = await self._team(client, alice)
         added = await client.post(
             f"/api/v1/teams/{team_id}/members",
@@ -164,7 +158,7 @@ class TestMembers:
     async def test_validation_names_the_field(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        alice = await headers_for(session, digester, "alice")
+        alice = await new_user_headers(session, digester, username="alice")
         team_id = await self._team(client, alice)
         bad_role = await client.post(
             f"/api/v1/teams/{team_id}/members", json={"user": "alice", "role": "god"}, headers=alice
@@ -185,7 +179,7 @@ class TestDelete:
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
         await factories.create_registry(session)
-        alice = await headers_for(session, digester, "alice")
+        alice = await new_user_headers(session, digester, username="alice")
         old = (await client.post("/api/v1/teams", json={"name": "old"}, headers=alice)).json()
         await client.post("/api/v1/teams", json={"name": "new"}, headers=alice)
         ns = await client.post(
@@ -202,7 +196,7 @@ class TestDelete:
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
         await factories.create_registry(session)
-        alice = await headers_for(session, digester, "alice")
+        alice = await new_user_headers(session, digester, username="alice")
         team = (await client.post("/api/v1/teams", json={"name": "t"}, headers=alice)).json()
         ns = await client.post(
             "/api/v1/namespaces", json={"name": "n1", "team": "t"}, headers=alice
@@ -215,8 +209,8 @@ class TestDelete:
     async def test_who_may_delete(
         self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
     ) -> None:
-        alice = await headers_for(session, digester, "alice")
-        bob = await headers_for(session, digester, "bob")
+        alice = await new_user_headers(session, digester, username="alice")
+        bob = await new_user_headers(session, digester, username="bob")
         async with make_client() as client:
             team = (await client.post("/api/v1/teams", json={"name": "t"}, headers=alice)).json()
             await client.post(

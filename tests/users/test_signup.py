@@ -9,6 +9,7 @@ from app.core.security import TokenDigester
 from app.models import Namespace, User
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.auth import token_headers
 
 ALICE = {"user": {"username": "alice", "email": "alice@example.com", "password": "alicepass1"}}
 
@@ -55,7 +56,7 @@ async def test_gravatar_urls_follow_the_setting(
     session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
 ) -> None:
     user = await factories.create_user(session, username="alice", email="Alice@Example.com")
-    headers = {"Portus-Auth": f"alice:{await factories.create_token(session, digester, user)}"}
+    headers = await token_headers(session, digester, user)
     async with make_client() as client:  # gravatar.enabled is Portus's default
         me = (await client.get("/api/v1/me", headers=headers)).json()
         # md5("alice@example.com"): lower-cased, as Gravatar asks

@@ -9,17 +9,9 @@ from app.core.security import TokenDigester
 from app.models import Activity, ApplicationToken, Namespace, TeamUser, User
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
+from tests.support.auth import admin_headers, portus_auth, token_headers
 
 BOOTSTRAP = {"user": {"username": "admin", "email": "admin@example.com", "password": "password1"}}
-
-
-def auth(username: str, token: str) -> dict[str, str]:
-    return {"Portus-Auth": f"{username}:{token}"}
-
-
-async def admin_headers(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
-    admin = await factories.create_user(session, username="root", admin=True)
-    return auth("root", await factories.create_token(session, digester, admin))
 
 
 class TestBootstrap:
@@ -33,7 +25,7 @@ class TestBootstrap:
         admin = await session.scalar(select(User).where(User.username == "admin"))
         assert admin is not None and admin.admin
         # The token works on the API at once.
-        me = await client.get("/api/v1/users", headers=auth("admin", body["plain_token"]))
+        me = await client.get("/api/v1/users", headers=portus_auth("admin", body["plain_token"]))
         assert me.status_code == 200
         assert [u["username"] for u in me.json()] == ["admin"]
 
@@ -84,13 +76,13 @@ class TestUsers:
     ) -> None:
         assert (await client.get("/api/v1/users")).status_code == 401
         alice = await factories.create_user(session, username="alice")
-        headers = auth("alice", await factories.create_token(session, digester, alice))
+        headers = await token_headers(session, digester, alice)
         response = await client.get("/api/v1/users", headers=headers)
         assert response.status_code == 403
         assert response.json()["message"].startswith("Authorization fails")
 
     async def test_bad_token_is_401(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/api/v1/users", headers=auth("root", "pat_x"))
+        response = await client.get("/api/v1/users", headers=portus_auth("root", "pat_x"))
         assert response.status_code == 401
         bearer = await client.get("/api/v1/users", headers={"Authorization": "Bearer nope"})
         assert bearer.status_code == 401
@@ -107,7 +99,7 @@ class TestUsers:
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         body = {
             "user": {"username": "Bob.Smith", "email": "bob@example.com", "password": "password1"}
         }
@@ -122,7 +114,7 @@ class TestUsers:
     async def test_duplicate_username_is_422(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         body = {"user": {"username": "root", "email": "x@example.com", "password": "password1"}}
         response = await client.post("/api/v1/users", json=body, headers=headers)
         assert response.status_code == 422
@@ -132,7 +124,7 @@ class TestUsers:
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         body = {"user": {"username": "ci-bot", "email": "ci@example.com", "bot": True}}
         response = await client.post("/api/v1/users", json=body, headers=headers)
         assert response.status_code == 201
@@ -144,7 +136,7 @@ class TestUsers:
     async def test_show_by_id_or_email(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         alice = await factories.create_user(session, username="alice", email="al@example.com")
         by_id = await client.get(f"/api/v1/users/{alice.id}", headers=headers)
         by_email = await client.get("/api/v1/users/al@example.com", headers=headers)
@@ -154,7 +146,7 @@ class TestUsers:
     async def test_pagination_headers(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         for _ in range(4):
             await factories.create_user(session)
         response = await client.get("/api/v1/users?page=2&per_page=2", headers=headers)
@@ -176,7 +168,7 @@ class TestApplicationTokens:
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
         alice = await factories.create_user(session, username="alice")
-        headers = auth("alice", await factories.create_token(session, digester, alice, "first"))
+        headers = await token_headers(session, digester, alice, "first")
         created = await client.post(
             f"/api/v1/users/{alice.id}/application_tokens",
             json={"application": "laptop"},
@@ -200,7 +192,7 @@ class TestApplicationTokens:
         alice = await factories.create_user(session, username="alice")
         bob = await factories.create_user(session, username="bob")
         await factories.create_token(session, digester, alice, "a")
-        bob_headers = auth("bob", await factories.create_token(session, digester, bob))
+        bob_headers = await token_headers(session, digester, bob)
         alice_token = await session.scalar(
             select(ApplicationToken).where(ApplicationToken.user_id == alice.id)
         )
@@ -217,7 +209,7 @@ class TestApplicationTokens:
     async def test_admin_manages_anybodys_tokens(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         bot = await factories.create_user(session, username="bot1", bot=True)
         response = await client.post(
             f"/api/v1/users/{bot.id}/application_tokens",
@@ -230,7 +222,7 @@ class TestApplicationTokens:
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
         alice = await factories.create_user(session, username="alice")
-        headers = auth("alice", await factories.create_token(session, digester, alice, "t0"))
+        headers = await token_headers(session, digester, alice, "t0")
         base = f"/api/v1/users/{alice.id}/application_tokens"
         duplicate = await client.post(base, json={"application": "t0"}, headers=headers)
         assert duplicate.status_code == 422
@@ -247,7 +239,7 @@ class TestAdministration:
     async def test_update_user_and_password_revokes_identity_tokens(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         alice = await factories.create_user(session, username="alice")
         login = await client.get(
             "/v2/token",
@@ -279,9 +271,9 @@ class TestAdministration:
     async def test_enable_disable(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         alice = await factories.create_user(session, username="alice")
-        alice_headers = auth("alice", await factories.create_token(session, digester, alice))
+        alice_headers = await token_headers(session, digester, alice)
         bob = await factories.create_user(session, username="bob")
         # users cannot disable others, but may disable themselves
         refused = await client.put(
@@ -311,7 +303,7 @@ class TestAdministration:
         make_client: ClientFactory,
         digester: TokenDigester,
     ) -> None:
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         alice = await factories.create_user(session, username="alice")
         app_token = await factories.create_token(session, digester, alice)
         docker = await client.get(
@@ -349,7 +341,7 @@ class TestAdministration:
         assert await refresh_status(refresh) == 401
         assert await refresh_status(app_refresh) == 401
         # ...the application token works again (suspended only, as in Portus)...
-        api = await client.get("/api/v1/teams", headers=auth("alice", app_token))
+        api = await client.get("/api/v1/teams", headers=portus_auth("alice", app_token))
         assert api.status_code == 200
         # ...and so does the password, for a new session and identity token.
         relogin = await client.get(
@@ -364,7 +356,7 @@ class TestAdministration:
     ) -> None:
         """A login that read the account as enabled just before the disable can store its
         identity token after the disable's delete: enabling must not bring that one to life."""
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         alice = await factories.create_user(session, username="alice")
         docker = await client.get(
             "/v2/token",
@@ -390,7 +382,7 @@ class TestAdministration:
     async def test_enabling_an_enabled_user_keeps_their_sessions(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         alice = await factories.create_user(session, username="alice")
         docker = await client.get(
             "/v2/token",
@@ -415,7 +407,7 @@ class TestAdministration:
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
         registry = await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         alice = await factories.create_user(session, username="alice")
         made = await client.put(
             f"/api/v1/users/{alice.id}/admin", json={"admin": True}, headers=headers
@@ -445,7 +437,7 @@ class TestAdministration:
     async def test_delete_keeps_activities_and_tags(
         self, session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
     ) -> None:
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         alice = await factories.create_user(session, username="alice")
         deleted = await client.delete(f"/api/v1/users/{alice.id}", headers=headers)
         assert deleted.status_code == 204
@@ -465,7 +457,7 @@ class TestAdministration:
     ) -> None:
         """SQLite without AUTOINCREMENT numbered the next user like the deleted newest one, and
         the activities that kept the old id then read as the new user's."""
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "root")
         alice = await factories.create_user(session, username="alice")
         deleted = await client.delete(f"/api/v1/users/{alice.id}", headers=headers)
         assert deleted.status_code == 204
@@ -483,7 +475,7 @@ class TestAdministration:
 async def test_sorting(
     session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
 ) -> None:
-    headers = await admin_headers(session, digester)
+    headers = await admin_headers(session, digester, "root")
     for name in ("bravo", "alpha", "charlie"):
         await factories.create_user(session, username=name)
     asc = await client.get("/api/v1/users?all=true&sort_attr=username", headers=headers)

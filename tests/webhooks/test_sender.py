@@ -42,6 +42,7 @@ from tests.conftest import ClientFactory, make_settings
 from tests.events.test_events import event, post, push, worker_for
 from tests.fixtures import factories
 from tests.fixtures.database import throwaway_database
+from tests.support.auth import admin_headers
 from tests.support.network import PretendNetwork
 from tests.support.receiver import Blackhole, Receiver
 
@@ -83,11 +84,6 @@ async def webhook_http(task_context: TaskContext) -> AsyncIterator[httpx.AsyncCl
     """The sender's own client, as `run_sender` opens it (local network allowed here)."""
     async with webhook_http_client(task_context.settings.webhooks) as http:
         yield http
-
-
-async def admin_headers(session: AsyncSession, digester: TokenDigester) -> dict[str, str]:
-    admin = await factories.create_user(session, username="alice", admin=True)
-    return {"Portus-Auth": f"alice:{await factories.create_token(session, digester, admin)}"}
 
 
 async def personal_namespace_id(session: AsyncSession) -> int:
@@ -138,7 +134,7 @@ class TestDelivery:
         webhook_http: httpx.AsyncClient,
     ) -> None:
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "alice")
         namespace_id = await personal_namespace_id(session)
         with Receiver(statuses=[500, 500, 200]) as receiver:
             async with make_client(**FAST) as client:
@@ -222,7 +218,7 @@ class TestDelivery:
         webhook_http: httpx.AsyncClient,
     ) -> None:
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "alice")
         namespace_id = await personal_namespace_id(session)
         with Receiver(statuses=[503]) as receiver:
             async with make_client(webhooks={"allow_local_network": True}) as client:
@@ -267,7 +263,7 @@ class TestDelivery:
         webhook_http: httpx.AsyncClient,
     ) -> None:
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "alice")
         namespace_id = await personal_namespace_id(session)
         with Receiver() as receiver:
             dead_url = receiver.url  # a port that nobody listens on any more
@@ -302,7 +298,7 @@ class TestIsolation:
         """While a request hangs until its timeout, the sender holds no transaction: events are
         received, processed, and enqueue more deliveries at full speed."""
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "alice")
         namespace_id = await personal_namespace_id(session)
         with Blackhole() as blackhole:
             await create_webhook(client, headers, namespace_id, url=blackhole.url)
@@ -340,7 +336,7 @@ class TestIsolation:
         task_context: TaskContext,
     ) -> None:
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "alice")
         namespace_id = await personal_namespace_id(session)
         with Receiver() as receiver:
             await create_webhook(client, headers, namespace_id, url=receiver.url)
@@ -657,7 +653,7 @@ class TestLocalNetwork:
         task_context: TaskContext,
     ) -> None:
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "alice")
         namespace_id = await personal_namespace_id(session)
         with Receiver() as receiver:
             async with make_client(**FAST) as client:
@@ -691,7 +687,7 @@ class TestLocalNetwork:
         connected to 127.0.0.1 (and logged the answer); the address checked must be the address
         connected to."""
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "alice")
         namespace_id = await personal_namespace_id(session)
         network = PretendNetwork(monkeypatch)
         strict = strict_context(task_context)
@@ -725,7 +721,7 @@ class TestLocalNetwork:
         """A public receiver answering 302 to an internal URL: the attempt is the 302 (a failed
         one, retried later); nothing asks the internal URL."""
         await factories.create_registry(session)
-        headers = await admin_headers(session, digester)
+        headers = await admin_headers(session, digester, "alice")
         namespace_id = await personal_namespace_id(session)
         network = PretendNetwork(monkeypatch)
         strict = strict_context(task_context)

@@ -21,6 +21,7 @@ from tests.auth.test_password_checks import (
 )
 from tests.conftest import make_settings
 from tests.fixtures import factories
+from tests.support.auth import admin_headers
 
 __all__ = ["own_database"]  # the fixture, imported for this module's tests
 
@@ -35,7 +36,7 @@ async def test_no_transaction_is_held_while_the_url_is_checked(
     try:
         async with session_scope(create_sessionmaker(engine)) as session:
             await factories.create_user(session, username="alice")  # for _postgres_holds_nothing
-            headers = await factories.admin_headers(session, digester)
+            headers = await admin_headers(session, digester)
             namespace = await factories.create_namespace(
                 session, await factories.create_registry(session)
             )

@@ -30,6 +30,7 @@ from app.webhooks import repository, service
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.fixtures.database import throwaway_database
+from tests.support.auth import new_user_and_headers, new_user_headers
 from tests.support.network import PretendNetwork
 
 BODY = {
@@ -65,21 +66,14 @@ class World:
     outsider: dict[str, str]
 
 
-async def auth(
-    session: AsyncSession, digester: TokenDigester, **user: Any
-) -> tuple[int, dict[str, str]]:
-    created = await factories.create_user(session, **user)
-    token = await factories.create_token(session, digester, created)
-    return created.id, {"Portus-Auth": f"{created.username}:{token}"}
-
-
 @pytest.fixture
 async def world(session: AsyncSession, digester: TokenDigester) -> World:
     registry = await factories.create_registry(session)
-    _, admin = await auth(session, digester, username="root", admin=True)
-    owner_id, owner = await auth(session, digester, username="olive")
-    viewer_id, viewer = await auth(session, digester, username="victor")
-    _, outsider = await auth(session, digester, username="oscar")
+    admin = await new_user_headers(session, digester, username="root", admin=True)
+    olive, owner = await new_user_and_headers(session, digester, username="olive")
+    victor, viewer = await new_user_and_headers(session, digester, username="victor")
+    outsider = await new_user_headers(session, digester, username="oscar")
+    owner_id, viewer_id = olive.id, victor.id
     namespace = await factories.create_namespace(
         session, registry, name="squad", members={owner_id: Role.owner, viewer_id: Role.viewer}
     )
