@@ -27,7 +27,7 @@ from app.core.db import (
     create_sessionmaker,
     open_read_connections,
 )
-from app.core.directory import Directory
+from app.core.directory import Directory, DirectoryUser
 from app.core.errors import install_error_handlers
 from app.core.files import private_directory
 from app.core.instance import instance_secret
@@ -35,6 +35,7 @@ from app.core.keys import load_signing_key
 from app.core.middleware import RequestMiddleware
 from app.core.security import PasswordVerifier, TokenDigester
 from app.core.state import AppState
+from app.ldap import service as ldap_accounts
 from app.metrics import endpoints as metrics_endpoints
 from app.registries.client import client_factory
 from app.tasks.context import TaskContext
@@ -48,6 +49,18 @@ FRONTEND_DIR = ROOT / "frontend"
 def schema_head() -> str | None:
     config = Config(str(ROOT / "alembic.ini"))
     return ScriptDirectory.from_config(config).get_current_head()
+
+
+class LdapAccounts:
+    """`app.core.state.DirectoryAccounts` by `app.ldap.service`: authentication (below the
+    domains) creates the account of a directory user's first login through it."""
+
+    async def provision(
+        self, session: AsyncSession, found: DirectoryUser, *, first_user_admin: bool
+    ) -> int:
+        user = await ldap_accounts.provision(session, found, first_user_admin=first_user_admin)
+        await session.flush()
+        return user.id
 
 
 def build_state(
@@ -68,6 +81,7 @@ def build_state(
         ),
         http=http,
         read_connection=read_connection,
+        directory_accounts=LdapAccounts(),
         schema_head=schema_head(),
         ldap=Directory(settings.ldap, first_user_admin=settings.first_user_admin.enabled)
         if settings.ldap.enabled

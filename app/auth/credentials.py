@@ -30,7 +30,6 @@ from app.core.security import (
     parse_token,
 )
 from app.core.state import AppState
-from app.ldap import service as ldap_accounts
 from app.models import User
 
 logger = logging.getLogger(__name__)
@@ -271,7 +270,7 @@ async def _login_with_directory(
     every bot is checked locally first, so they keep working while the directory is down; bots
     never go to the directory. 2. Otherwise the directory is asked, outside any transaction
     (it may take up to `ldap.timeout`). 3. The outcome is recorded: a failure counted on the
-    local account, or the account created or updated (`app.ldap.service.provision`)."""
+    local account, or the account created or updated (`state.directory_accounts`)."""
     local_mismatch = False
     if account is not None and (account.bot or account.encrypted_password is not None):
         if await state.passwords.verify(account.encrypted_password, password):
@@ -315,13 +314,14 @@ async def _directory_user_logs_in(
 ) -> Principal:
     async with session_scope(state.sessionmaker) as session:
         try:
-            user = await ldap_accounts.provision(
+            user_id = await state.directory_accounts.provision(
                 session, found, first_user_admin=directory.first_user_admin
             )
         except Invalid as exc:
             message = f"the directory user {found.username!r} cannot have a Portus account"
             raise AuthenticationFailed(f"{message}: {exc.message}", counted=True) from exc
-        await session.flush()
+        user = await session.get(User, user_id)  # in the identity map: no query
+        assert user is not None
         await throttle.record_right_password(
             session, state.settings.login_rate_limit, client, username, user.id
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import httpx
 from fastapi import Depends, Request
@@ -12,9 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import ReadConnection
-from app.core.directory import Directory
+from app.core.directory import Directory, DirectoryUser
 from app.core.keys import SigningKey
 from app.core.security import PasswordVerifier, TokenDigester
+
+
+class DirectoryAccounts(Protocol):
+    """The local accounts of directory (LDAP) users. Implemented by the accounts domain and
+    wired in by the composition root (`app.main`), so that authentication, below the domains,
+    can create one at a first login without importing them."""
+
+    async def provision(
+        self, session: AsyncSession, found: DirectoryUser, *, first_user_admin: bool
+    ) -> int:
+        """Creates or updates (in `session`, flushed) the local user of a directory user who
+        has just bound with their password; returns its id. Raises `app.core.errors.Invalid`
+        when the directory name cannot be a local user name."""
+        ...
 
 
 @dataclass
@@ -26,6 +40,7 @@ class AppState:
     notifications_secret: str
     http: httpx.AsyncClient
     read_connection: ReadConnection
+    directory_accounts: DirectoryAccounts
     # Set by the in-process event worker; a no-op when events are handled elsewhere.
     wake_event_worker: Callable[[], None] = field(default=lambda: None)
     # Set by the in-process webhook sender; a no-op when deliveries are sent elsewhere.
