@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.core.middleware import RequestMiddleware
 from app.core.security import PasswordVerifier, TokenDigester
-from app.core.state import AppState
+from app.core.state import AppState, WakeUp
 from app.ldap import service as ldap_accounts
 from app.metrics import endpoints as metrics_endpoints
 from app.registries.client import client_factory
@@ -61,6 +61,15 @@ class LdapAccounts:
         user = await ldap_accounts.provision(session, found, first_user_admin=first_user_admin)
         await session.flush()
         return user.id
+
+
+def on_the_loop(wake: Callable[[], None]) -> WakeUp:
+    """`wake` as a coroutine function: run as a background task on the event loop."""
+
+    async def wake_up() -> None:
+        wake()
+
+    return wake_up
 
 
 def build_state(
@@ -125,8 +134,8 @@ def create_app(
                     client_for=client_factory(http, settings, state.signing_key),
                 )
                 runner = BackgroundRunner.build(context)
-                state.wake_event_worker = runner.wake_event_worker
-                state.wake_webhook_sender = runner.wake_webhook_sender
+                state.wake_event_worker = on_the_loop(runner.wake_event_worker)
+                state.wake_webhook_sender = on_the_loop(runner.wake_webhook_sender)
                 state.background_health = runner.health
                 tasks.append(asyncio.create_task(runner.run(), name="background"))
             try:

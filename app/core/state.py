@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
@@ -31,6 +31,16 @@ class DirectoryAccounts(Protocol):
         ...
 
 
+# Run by requests as background tasks, after their response: coroutines, so that they run on
+# the event loop (a plain function would run in a worker thread, where setting an asyncio.Event
+# is not safe) and cost no thread hop.
+WakeUp = Callable[[], Awaitable[None]]
+
+
+async def _nothing_to_wake() -> None:
+    return None
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -42,9 +52,9 @@ class AppState:
     read_connection: ReadConnection
     directory_accounts: DirectoryAccounts
     # Set by the in-process event worker; a no-op when events are handled elsewhere.
-    wake_event_worker: Callable[[], None] = field(default=lambda: None)
+    wake_event_worker: WakeUp = field(default=_nothing_to_wake)
     # Set by the in-process webhook sender; a no-op when deliveries are sent elsewhere.
-    wake_webhook_sender: Callable[[], None] = field(default=lambda: None)
+    wake_webhook_sender: WakeUp = field(default=_nothing_to_wake)
     schema_head: str | None = None
     # This process's background tasks, when it runs them (`background.in_process`).
     background_health: Callable[[], dict[str, Any]] | None = None
@@ -54,13 +64,16 @@ class AppState:
     passwords: PasswordVerifier = field(default_factory=lambda: PasswordVerifier(0, 32))
 
 
-def get_state(request: Request) -> AppState:
+# Coroutines, not plain functions: FastAPI runs a plain function dependency in a worker thread,
+# a thread hop (tens of microseconds, and the GIL handed back and forth) for an attribute read.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.state.app
     return state
 
 
-def get_settings(request: Request) -> Settings:
-    return get_state(request).settings
+async def get_settings(request: Request) -> Settings:
+    state: AppState = request.state.app
+    return state.settings
 
 
 State = Annotated[AppState, Depends(get_state)]
