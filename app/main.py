@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from app import api
 from app.auth.errors import TokenRequestError, handle_token_error
-from app.core import metrics
+from app.core import metrics, routing
 from app.core.body_limit import BodyLimitMiddleware, BodyLimits
 from app.core.config import Settings
 from app.core.db import (
@@ -33,6 +33,7 @@ from app.core.files import private_directory
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.core.middleware import RequestMiddleware
+from app.core.routing import include_routes
 from app.core.security import PasswordVerifier, TokenDigester
 from app.core.state import AppState, WakeUp
 from app.ldap import service as ldap_accounts
@@ -170,8 +171,10 @@ def create_app(
     app.add_middleware(RequestMiddleware, record_metrics=settings.metrics.enabled)
     api.include_registry_routes(app)
     if settings.metrics.enabled:
-        app.include_router(metrics_endpoints.router)
+        include_routes(app.router, metrics_endpoints.router)
     app.mount("/api", api.create_api_app())
     if (FRONTEND_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
+    # Last: a request that fully matches a route goes straight to it (app.core.routing).
+    routing.install(app)
     return app
