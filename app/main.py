@@ -24,6 +24,7 @@ from app.core.config import Settings
 from app.core.db import (
     ReadConnection,
     create_engine,
+    create_read_sessionmaker,
     create_sessionmaker,
     open_read_connections,
 )
@@ -84,6 +85,7 @@ def build_state(
     return AppState(
         settings=settings,
         sessionmaker=sessionmaker,
+        read_sessionmaker=create_read_sessionmaker(sessionmaker),
         signing_key=load_signing_key(settings),
         digester=TokenDigester(secret_key.encode()),
         notifications_secret=instance_secret(

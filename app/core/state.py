@@ -45,6 +45,8 @@ async def _nothing_to_wake() -> None:
 class AppState:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
+    # The sessions of GET requests: no transaction, no writes (app.core.db.get_session).
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     signing_key: SigningKey
     digester: TokenDigester
     notifications_secret: str
