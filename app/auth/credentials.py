@@ -9,11 +9,11 @@ import hmac
 import logging
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository, throttle
 from app.authz.principal import Principal, PrincipalKind
-from app.core.db import read_scope, session_scope, utcnow
+from app.core.db import ReadConn, read_scope, session_scope, utcnow
 from app.core.directory import (
     Directory,
     DirectoryUnavailable,
@@ -83,9 +83,10 @@ def is_application_token(secret: str) -> bool:
 
 
 async def login_with_application_token(
-    conn: AsyncConnection, digester: TokenDigester, username: str | None, plain: str
+    conn: ReadConn | AsyncSession, digester: TokenDigester, username: str | None, plain: str
 ) -> Principal:
-    """One indexed query and a constant-time digest comparison; no slow hash."""
+    """One indexed query and a constant-time digest comparison; no slow hash. `conn`: a read
+    connection, or a GET request's own session (then the user is in its identity map)."""
     lookup = application_token_lookup(plain)
     owner = await repository.application_token_owner(conn, lookup)
     return check_application_token(owner, digester, username, plain)
@@ -334,7 +335,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 async def login_with_session(
-    conn: AsyncConnection,
+    conn: ReadConn | AsyncSession,
     digester: TokenDigester,
     cookie: str,
     *,

@@ -293,9 +293,72 @@ class CoreQueries:
         return owner, known, rows
 
 
-async def queries(conn: ReadConn) -> TokenQueries:
+class SessionQueries:
+    """The token owners through a request's ORM session (a GET's, which has no transaction):
+    the user is loaded as an entity, so that the request finds it again in the session's
+    identity map, without a query. The other queries go to the session's connection."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def token_owner(self, kind: TokenKind, lookup: str) -> tuple[TokenOwner, Any] | None:
+        model, extra = _TOKEN_MODELS[kind]
+        statement = (
+            select(User, model.token_digest, model.created_at, model.id, extra)
+            .join(User, User.id == model.user_id)
+            .where(model.lookup == lookup)
+        )
+        found = (await self.session.execute(statement)).first()
+        if found is None:
+            return None
+        user, digest, created_at, token_id, extra_value = found
+        # The identity map holds its objects weakly: the session keeps this one for the request.
+        self.session.info["token_owner"] = user
+        owner = TokenOwner(
+            token_digest=digest,
+            user_id=user.id,
+            username=user.username,
+            admin=user.admin,
+            bot=user.bot,
+            enabled=user.enabled,
+            namespace_id=user.namespace_id,
+            password_changed_at=user.password_changed_at,
+            token_created_at=created_at,
+            token_id=token_id,
+            service=extra_value if kind == "refresh" else None,
+        )
+        return owner, extra_value
+
+    async def namespaces_for_service(
+        self, *, service: str, names: Sequence[str], include_global: bool, user_id: int | None
+    ) -> tuple[bool, list[NamespaceRow]]:
+        return await (await queries(await self.session.connection())).namespaces_for_service(
+            service=service, names=names, include_global=include_global, user_id=user_id
+        )
+
+    async def token_owner_and_namespaces(
+        self,
+        kind: Literal["application", "refresh"],
+        lookup: str,
+        *,
+        service: str,
+        names: Sequence[str],
+        include_global: bool,
+    ) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
+        found = await self.token_owner(kind, lookup)
+        if found is None:
+            return None, False, []
+        known, rows = await self.namespaces_for_service(
+            service=service, names=names, include_global=include_global, user_id=found[0].user_id
+        )
+        return found[0], known, rows
+
+
+async def queries(conn: ReadConn | AsyncSession) -> TokenQueries:
     """The hot path's queries for this connection: an asyncpg connection (the hot-path pool),
-    or a SQLAlchemy one (on PostgreSQL, its asyncpg connection is used)."""
+    a SQLAlchemy one (on PostgreSQL, its asyncpg connection is used), or a request's session."""
+    if isinstance(conn, AsyncSession):
+        return SessionQueries(conn)
     if not isinstance(conn, AsyncConnection):
         return AsyncpgQueries(conn)
     if conn.dialect.name != "postgresql":
@@ -304,12 +367,14 @@ async def queries(conn: ReadConn) -> TokenQueries:
     return AsyncpgQueries(raw.driver_connection)
 
 
-async def application_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | None:
+async def application_token_owner(conn: ReadConn | AsyncSession, lookup: str) -> TokenOwner | None:
     found = await (await queries(conn)).token_owner("application", lookup)
     return None if found is None else found[0]
 
 
-async def session_owner(conn: ReadConn, lookup: str) -> tuple[TokenOwner, datetime] | None:
+async def session_owner(
+    conn: ReadConn | AsyncSession, lookup: str
+) -> tuple[TokenOwner, datetime] | None:
     """A browser session's digest and expiry, with its user."""
     return await (await queries(conn)).token_owner("session", lookup)
 

@@ -1,10 +1,11 @@
 """The token hot path's queries are written twice: hand-written SQL on asyncpg (PostgreSQL) and
-SQLAlchemy Core (SQLite). On PostgreSQL both run on the test's connection and must give the same
-rows; on either database, what they give must be what the data says."""
+SQLAlchemy Core (SQLite), and the token owners a third time through the ORM (a GET's session).
+On PostgreSQL all run on the test's connection and must give the same rows; on either database,
+what they give must be what the data says."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from app.auth.repository import (
     AsyncpgQueries,
     CoreQueries,
     NamespaceRow,
+    SessionQueries,
     TokenOwner,
     TokenQueries,
 )
@@ -40,12 +42,19 @@ NAMES = ["alice", "team", "foreign", "missing"]
 
 
 @pytest.fixture
-async def implementations(connection: AsyncConnection) -> list[TokenQueries]:
+async def implementations(
+    connection: AsyncConnection, session: AsyncSession
+) -> AsyncIterator[list[TokenQueries]]:
+    """Core, and on PostgreSQL the asyncpg SQL; and the ORM session of a GET request's
+    authentication (its token owners; it hands the rest to one of the others)."""
     found: list[TokenQueries] = [CoreQueries(connection)]
     if connection.dialect.name == "postgresql":
         raw = await connection.get_raw_connection()
         found.append(AsyncpgQueries(raw.driver_connection))
-    return found
+    # After `session` (its savepoint comes first, so it must be unwound last).
+    async with AsyncSession(bind=connection) as reader:
+        found.append(SessionQueries(reader))
+        yield found
 
 
 @dataclass
@@ -168,7 +177,7 @@ async def same_everywhere(
 
 
 def test_both_are_checked_on_postgresql(implementations: list[TokenQueries]) -> None:
-    assert len(implementations) == (2 if backend() == "postgresql" else 1)
+    assert len(implementations) == (3 if backend() == "postgresql" else 2)
 
 
 class TestTokenOwner:
