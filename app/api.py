@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from app.activities import endpoints as activity_endpoints
 from app.auth import endpoints as token_endpoints
 from app.auth.dependencies import CurrentUser
 from app.core.errors import install_error_handlers
 from app.core.openapi import error_responses
+from app.core.routing import include_routes
 from app.health import endpoints as health_endpoints
 from app.namespaces import endpoints as namespace_endpoints
 from app.registry.deletion import endpoints as deletion_endpoints
@@ -26,8 +27,8 @@ API_VERSION = "2.4.0-py"
 
 def include_registry_routes(app: FastAPI) -> None:
     """`/v2/token` and `/v2/webhooks/events`: called by the registry and its clients."""
-    app.include_router(token_endpoints.router)
-    app.include_router(event_endpoints.router)
+    include_routes(app.router, token_endpoints.router)
+    include_routes(app.router, event_endpoints.router)
 
 
 def create_api_app() -> FastAPI:
@@ -45,23 +46,25 @@ def create_api_app() -> FastAPI:
         responses=error_responses(400, 409, 429, 503),
     )
     install_error_handlers(api)
-    v1 = APIRouter(prefix="/v1")
-    v1.include_router(health_endpoints.router)
-    v1.include_router(user_endpoints.router)
-    v1.include_router(registry_endpoints.router)
-    v1.include_router(namespace_endpoints.router)
-    v1.include_router(team_endpoints.router)
-    v1.include_router(activity_endpoints.router)
-    v1.include_router(search_endpoints.router)
-    v1.include_router(session_endpoints.router)
-    v1.include_router(repository_endpoints.router)
-    v1.include_router(repository_endpoints.tags_router)
-    v1.include_router(webhook_endpoints.router)
-    v1.include_router(deletion_endpoints.namespaces_router)
-    v1.include_router(deletion_endpoints.teams_router)
-    v1.include_router(deletion_endpoints.repositories_router)
-    v1.include_router(deletion_endpoints.tags_router)
-    api.include_router(v1)
+    # Plain routes, not included routers: see app.core.routing.
+    for router in (
+        health_endpoints.router,
+        user_endpoints.router,
+        registry_endpoints.router,
+        namespace_endpoints.router,
+        team_endpoints.router,
+        activity_endpoints.router,
+        search_endpoints.router,
+        session_endpoints.router,
+        repository_endpoints.router,
+        repository_endpoints.tags_router,
+        webhook_endpoints.router,
+        deletion_endpoints.namespaces_router,
+        deletion_endpoints.teams_router,
+        deletion_endpoints.repositories_router,
+        deletion_endpoints.tags_router,
+    ):
+        include_routes(api.router, router, "/v1")
 
     @api.get("/version", tags=["health"], responses=error_responses(401))
     async def get_version(_user: CurrentUser) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +18,28 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from app import api
 from app.auth.errors import TokenRequestError, handle_token_error
-from app.core import metrics
+from app.core import metrics, routing
 from app.core.body_limit import BodyLimitMiddleware, BodyLimits
 from app.core.config import Settings
 from app.core.db import (
     ReadConnection,
     create_engine,
+    create_read_sessionmaker,
     create_sessionmaker,
     open_read_connections,
 )
-from app.core.directory import Directory
+from app.core.directory import Directory, DirectoryUser
 from app.core.errors import install_error_handlers
 from app.core.files import private_directory
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.core.middleware import RequestMiddleware
+from app.core.routing import include_routes
 from app.core.security import PasswordVerifier, TokenDigester
-from app.core.state import AppState
+from app.core.state import AppState, WakeUp
 from app.jobs.context import TaskContext
 from app.jobs.runner import BackgroundRunner
+from app.ldap import service as ldap_accounts
 from app.metrics import endpoints as metrics_endpoints
 from app.registry.client import client_factory
 
@@ -50,6 +53,27 @@ def schema_head() -> str | None:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
+class LdapAccounts:
+    """`app.core.state.DirectoryAccounts` by `app.ldap.service`: authentication (below the
+    domains) creates the account of a directory user's first login through it."""
+
+    async def provision(
+        self, session: AsyncSession, found: DirectoryUser, *, first_user_admin: bool
+    ) -> int:
+        user = await ldap_accounts.provision(session, found, first_user_admin=first_user_admin)
+        await session.flush()
+        return user.id
+
+
+def on_the_loop(wake: Callable[[], None]) -> WakeUp:
+    """`wake` as a coroutine function: run as a background task on the event loop."""
+
+    async def wake_up() -> None:
+        wake()
+
+    return wake_up
+
+
 def build_state(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -61,6 +85,7 @@ def build_state(
     return AppState(
         settings=settings,
         sessionmaker=sessionmaker,
+        read_sessionmaker=create_read_sessionmaker(sessionmaker),
         signing_key=load_signing_key(settings),
         digester=TokenDigester(secret_key.encode()),
         notifications_secret=instance_secret(
@@ -68,6 +93,7 @@ def build_state(
         ),
         http=http,
         read_connection=read_connection,
+        directory_accounts=LdapAccounts(),
         schema_head=schema_head(),
         ldap=Directory(settings.ldap, first_user_admin=settings.first_user_admin.enabled)
         if settings.ldap.enabled
@@ -111,8 +137,8 @@ def create_app(
                     client_for=client_factory(http, settings, state.signing_key),
                 )
                 runner = BackgroundRunner.build(context)
-                state.wake_event_worker = runner.wake_event_worker
-                state.wake_webhook_sender = runner.wake_webhook_sender
+                state.wake_event_worker = on_the_loop(runner.wake_event_worker)
+                state.wake_webhook_sender = on_the_loop(runner.wake_webhook_sender)
                 state.background_health = runner.health
                 tasks.append(asyncio.create_task(runner.run(), name="background"))
             try:
@@ -147,8 +173,10 @@ def create_app(
     app.add_middleware(RequestMiddleware, record_metrics=settings.metrics.enabled)
     api.include_registry_routes(app)
     if settings.metrics.enabled:
-        app.include_router(metrics_endpoints.router)
+        include_routes(app.router, metrics_endpoints.router)
     app.mount("/api", api.create_api_app())
     if (FRONTEND_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
+    # Last: a request that fully matches a route goes straight to it (app.core.routing).
+    routing.install(app)
     return app

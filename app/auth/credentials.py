@@ -9,11 +9,11 @@ import hmac
 import logging
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository, throttle
 from app.authz.principal import Principal, PrincipalKind
-from app.core.db import read_scope, session_scope, utcnow
+from app.core.db import ReadConn, read_scope, session_scope, utcnow
 from app.core.directory import (
     Directory,
     DirectoryUnavailable,
@@ -30,7 +30,6 @@ from app.core.security import (
     parse_token,
 )
 from app.core.state import AppState
-from app.ldap import service as ldap_accounts
 from app.models import User
 
 logger = logging.getLogger(__name__)
@@ -84,9 +83,10 @@ def is_application_token(secret: str) -> bool:
 
 
 async def login_with_application_token(
-    conn: AsyncConnection, digester: TokenDigester, username: str | None, plain: str
+    conn: ReadConn | AsyncSession, digester: TokenDigester, username: str | None, plain: str
 ) -> Principal:
-    """One indexed query and a constant-time digest comparison; no slow hash."""
+    """One indexed query and a constant-time digest comparison; no slow hash. `conn`: a read
+    connection, or a GET request's own session (then the user is in its identity map)."""
     lookup = application_token_lookup(plain)
     owner = await repository.application_token_owner(conn, lookup)
     return check_application_token(owner, digester, username, plain)
@@ -271,7 +271,7 @@ async def _login_with_directory(
     every bot is checked locally first, so they keep working while the directory is down; bots
     never go to the directory. 2. Otherwise the directory is asked, outside any transaction
     (it may take up to `ldap.timeout`). 3. The outcome is recorded: a failure counted on the
-    local account, or the account created or updated (`app.ldap.service.provision`)."""
+    local account, or the account created or updated (`state.directory_accounts`)."""
     local_mismatch = False
     if account is not None and (account.bot or account.encrypted_password is not None):
         if await state.passwords.verify(account.encrypted_password, password):
@@ -315,13 +315,14 @@ async def _directory_user_logs_in(
 ) -> Principal:
     async with session_scope(state.sessionmaker) as session:
         try:
-            user = await ldap_accounts.provision(
+            user_id = await state.directory_accounts.provision(
                 session, found, first_user_admin=directory.first_user_admin
             )
         except Invalid as exc:
             message = f"the directory user {found.username!r} cannot have a Portus account"
             raise AuthenticationFailed(f"{message}: {exc.message}", counted=True) from exc
-        await session.flush()
+        user = await session.get(User, user_id)  # in the identity map: no query
+        assert user is not None
         await throttle.record_right_password(
             session, state.settings.login_rate_limit, client, username, user.id
         )
@@ -334,7 +335,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 async def login_with_session(
-    conn: AsyncConnection,
+    conn: ReadConn | AsyncSession,
     digester: TokenDigester,
     cookie: str,
     *,

@@ -9,6 +9,8 @@ keep it so.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,11 +21,13 @@ from fastapi.security import (
     HTTPBasicCredentials,
     HTTPBearer,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import credentials, throttle
 from app.auth.errors import LoginThrottled, PasswordChecksBusyError
 from app.authz.principal import ANONYMOUS, Principal
 from app.core import metrics
+from app.core.db import SAFE_METHODS, DbSession, ReadConn
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.security import PasswordChecksBusy
 from app.core.state import AppState, State
@@ -48,23 +52,30 @@ class _NotAuthenticated(Unauthenticated):
 async def get_principal(
     request: Request,
     state: State,
+    session: DbSession,
     portus_auth: Annotated[str | None, Depends(_portus_auth)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     _basic_documented: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Principal:
+    """Tokens and browser sessions are looked up on a GET's own session (it has no transaction,
+    see `app.core.db.get_session`), which then finds the user without a query of its own; for
+    other methods on a read connection: the request's transaction has not begun yet, so an
+    endpoint that works in several short transactions (deletes that reach the registry) holds
+    no lock meanwhile (on SQLite, the one write lock)."""
+    reader = session if request.method in SAFE_METHODS else None
     header = request.headers.get("authorization", "")
     try:
         if portus_auth:
             username, sep, token = portus_auth.partition(":")
             if not sep:
                 raise credentials.AuthenticationFailed("Portus-Auth must be <username>:<token>")
-            return await _token_login(state, username, token)
+            return await _token_login(state, reader, username, token)
         if bearer is not None:
-            return await _token_login(state, None, bearer.credentials)
+            return await _token_login(state, reader, None, bearer.credentials)
         if header[:6].lower() == "basic ":
             username, secret = credentials.parse_basic(header)
             if credentials.is_application_token(secret):
-                return await _token_login(state, username, secret)
+                return await _token_login(state, reader, username, secret)
             return await password_login(state, request, username, secret)
     except credentials.AuthenticationFailed as exc:
         await count_failed_login(state, request, exc)
@@ -73,7 +84,7 @@ async def get_principal(
     if not cookie:
         return ANONYMOUS
     try:
-        async with state.read_connection() as conn:
+        async with _reading(state, reader) as conn:
             return await credentials.login_with_session(
                 conn,
                 state.digester,
@@ -117,11 +128,22 @@ async def count_failed_login(
     )
 
 
-async def _token_login(state: AppState, username: str | None, token: str) -> Principal:
-    """On a read connection of its own: the request's transaction has not begun yet, so an
-    endpoint that works in several short transactions (deletes that reach the registry) holds
-    no lock meanwhile (on SQLite, the one write lock)."""
+@asynccontextmanager
+async def _reading(
+    state: AppState, reader: AsyncSession | None
+) -> AsyncIterator[ReadConn | AsyncSession]:
+    """`reader` (a GET's session), else a read connection of its own (see `get_principal`)."""
+    if reader is not None:
+        yield reader
+        return
     async with state.read_connection() as conn:
+        yield conn
+
+
+async def _token_login(
+    state: AppState, reader: AsyncSession | None, username: str | None, token: str
+) -> Principal:
+    async with _reading(state, reader) as conn:
         return await credentials.login_with_application_token(conn, state.digester, username, token)
 
 
@@ -148,8 +170,9 @@ async def browsing_principal(principal: OptionalPrincipal, state: State) -> Prin
     raise _NotAuthenticated()
 
 
-def public() -> None:
-    """Marks a route that anybody may call (it is checked by the route audit test)."""
+async def public() -> None:
+    """Marks a route that anybody may call (it is checked by the route audit test). A coroutine:
+    FastAPI would run a plain function in a worker thread."""
 
 
 CurrentUser = Annotated[Principal, Depends(require_user)]

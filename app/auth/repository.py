@@ -1,19 +1,19 @@
-"""Queries of the token hot path.
+"""Queries of the token hot path, and of password logins.
 
-The token endpoint runs them on an autocommit connection: a token request costs two round trips
-to the database (who is calling; what they may do), without BEGIN and COMMIT. On PostgreSQL they
-are hand-written SQL sent straight to asyncpg (prepared once per connection, then reused), since
-SQLAlchemy's statement building and result processing cost more than the query itself; elsewhere
-(the embedded SQLite) the same queries go through SQLAlchemy Core.
+The token endpoint runs them on an autocommit connection, without BEGIN and COMMIT: a request
+with an application or refresh token costs one round trip (the token's owner, the registry, the
+named namespaces and the owner's roles in them). On PostgreSQL they are hand-written SQL sent
+straight to asyncpg (prepared once per connection, then reused), since SQLAlchemy's statement
+building and result processing cost more than the query itself; elsewhere (the embedded SQLite)
+the same queries go through SQLAlchemy Core. `TokenQueries` is what both provide.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import ColumnElement, Row, and_, case, delete, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -62,16 +62,62 @@ _USER_COLUMNS = (
     User.password_changed_at,
 )
 
+TokenKind = Literal["application", "refresh", "session"]
+
+
+@dataclass(frozen=True)
+class NamespaceRow:
+    id: int
+    name: str
+    visibility: Visibility
+    global_: bool
+    role: Role | None
+
+
+class TokenQueries(Protocol):
+    """The queries of the hot path. Written twice: `AsyncpgQueries` (PostgreSQL) and
+    `CoreQueries` (SQLite); tests/auth/test_token_queries.py checks that both return the same
+    rows."""
+
+    async def token_owner(self, kind: TokenKind, lookup: str) -> tuple[TokenOwner, Any] | None:
+        """A token row of `kind` with its user, and one more column of the token: the
+        application token's id, the refresh token's service, the browser session's expiry."""
+        ...
+
+    async def namespaces_for_service(
+        self, *, service: str, names: Sequence[str], include_global: bool, user_id: int | None
+    ) -> tuple[bool, list[NamespaceRow]]:
+        """Whether `service` is a registry we know, and the named namespaces of that registry
+        (and its global one) with the caller's role in each one's team: one statement."""
+        ...
+
+    async def token_owner_and_namespaces(
+        self,
+        kind: Literal["application", "refresh"],
+        lookup: str,
+        *,
+        service: str,
+        names: Sequence[str],
+        include_global: bool,
+    ) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
+        """`token_owner` and `namespaces_for_service` with the owner's roles (the refresh
+        token's service in the owner's `service`). The namespace columns are to be used only
+        after the token's digest has been checked."""
+        ...
+
 
 # SQL, not a password (bandit S105 takes the name for one).
 _PG_TOKEN_OWNER = """
 SELECT t.token_digest, t.created_at, u.id, u.username, u.admin, u.bot, u.enabled,
-       u.namespace_id, u.password_changed_at, t.id{extra}
+       u.namespace_id, u.password_changed_at, t.id, {extra}
 FROM {table} t JOIN users u ON u.id = t.user_id
 WHERE t.lookup = $1
 """  # noqa: S105
-_PG_APPLICATION_TOKEN_OWNER = _PG_TOKEN_OWNER.format(extra=", t.id", table="application_tokens")
-_PG_REFRESH_TOKEN_OWNER = _PG_TOKEN_OWNER.format(extra=", t.service", table="refresh_tokens")
+_PG_TOKEN_OWNER_BY_KIND = {
+    "application": _PG_TOKEN_OWNER.format(extra="t.id", table="application_tokens"),
+    "refresh": _PG_TOKEN_OWNER.format(extra="t.service", table="refresh_tokens"),
+    "session": _PG_TOKEN_OWNER.format(extra="t.expires_at", table="web_sessions"),
+}
 
 _PG_NAMESPACES_FOR_SERVICE = """
 SELECT r.id, n.id, n.name, n.visibility, n."global", tu.role
@@ -83,9 +129,7 @@ LEFT JOIN team_users tu ON tu.team_id = n.team_id AND tu.user_id = $4
 WHERE r.hostname = $1 OR r.external_hostname = $1
 """
 
-
-# A token login and the scope lookup of the same request in one round trip. The namespace
-# columns are used only after the token's digest has been checked.
+# A token login and the scope lookup of the same request in one round trip.
 _PG_TOKEN_AND_NAMESPACES = """
 SELECT o.*, r.id, n.id, n.name, n.visibility, n."global", tu.role
 FROM (
@@ -100,21 +144,10 @@ LEFT JOIN namespaces n
  AND ((n.name = ANY($3::varchar[]) AND NOT n."global") OR ($4 AND n."global"))
 LEFT JOIN team_users tu ON tu.team_id = n.team_id AND tu.user_id = o.user_id
 """  # noqa: S105
-_PG_SESSION_OWNER = _PG_TOKEN_OWNER.format(extra=", t.expires_at", table="web_sessions")
 _PG_TOKEN_AND_NAMESPACES_BY_KIND = {
     "application": _PG_TOKEN_AND_NAMESPACES.format(table="application_tokens", service="NULL"),
     "refresh": _PG_TOKEN_AND_NAMESPACES.format(table="refresh_tokens", service="t.service"),
 }
-
-
-async def _asyncpg(conn: ReadConn) -> Any | None:
-    """The asyncpg connection to use on PostgreSQL, else None (SQLAlchemy Core)."""
-    if not isinstance(conn, AsyncConnection):
-        return conn  # straight from the hot-path asyncpg pool
-    if not queue.is_postgresql(conn):
-        return None
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
 
 
 def _owner(row: Any, service: str | None = None) -> TokenOwner:
@@ -133,42 +166,9 @@ def _owner(row: Any, service: str | None = None) -> TokenOwner:
     )
 
 
-async def _token_owner(
-    conn: ReadConn, lookup: str, pg_sql: str, model: Any, extra: Any
-) -> tuple[TokenOwner, Any] | None:
-    """A token row (`model`: application token, refresh token or browser session) with its user,
-    and one extra column of the token (`extra`)."""
-    pg = await _asyncpg(conn)
-    if pg is not None:
-        found = await pg.fetchrow(pg_sql, lookup)
-    else:
-        assert isinstance(conn, AsyncConnection)
-        statement = (
-            select(model.token_digest, model.created_at, *_USER_COLUMNS, model.id, extra)
-            .join(User, User.id == model.user_id)
-            .where(model.lookup == lookup)
-        )
-        found = (await conn.execute(statement)).first()
-    return None if found is None else (_owner(found), found[10])
-
-
-async def application_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | None:
-    found = await _token_owner(
-        conn, lookup, _PG_APPLICATION_TOKEN_OWNER, ApplicationToken, ApplicationToken.id
-    )
-    return None if found is None else found[0]
-
-
-async def refresh_token_owner(conn: ReadConn, lookup: str) -> TokenOwner | None:
-    found = await _token_owner(
-        conn, lookup, _PG_REFRESH_TOKEN_OWNER, RefreshToken, RefreshToken.service
-    )
-    return None if found is None else dataclasses.replace(found[0], service=found[1])
-
-
 def _namespace_rows(records: Any, first: int) -> list[NamespaceRow]:
-    """The namespace columns of asyncpg records, from column `first` on (rows that joined no
-    namespace are skipped)."""
+    """The namespace columns of rows, from column `first` on (rows that joined no namespace
+    are skipped)."""
     return [
         NamespaceRow(
             id=r[first],
@@ -182,13 +182,204 @@ def _namespace_rows(records: Any, first: int) -> list[NamespaceRow]:
     ]
 
 
-@dataclass(frozen=True)
-class NamespaceRow:
-    id: int
-    name: str
-    visibility: Visibility
-    global_: bool
-    role: Role | None
+class AsyncpgQueries:
+    """Hand-written SQL sent straight to an asyncpg connection (PostgreSQL), prepared once per
+    connection and then reused: SQLAlchemy's statement building and result processing cost more
+    than these queries."""
+
+    def __init__(self, pg: Any) -> None:
+        self.pg = pg
+
+    async def token_owner(self, kind: TokenKind, lookup: str) -> tuple[TokenOwner, Any] | None:
+        found = await self.pg.fetchrow(_PG_TOKEN_OWNER_BY_KIND[kind], lookup)
+        if found is None:
+            return None
+        return _owner(found, found[10] if kind == "refresh" else None), found[10]
+
+    async def namespaces_for_service(
+        self, *, service: str, names: Sequence[str], include_global: bool, user_id: int | None
+    ) -> tuple[bool, list[NamespaceRow]]:
+        records = await self.pg.fetch(
+            _PG_NAMESPACES_FOR_SERVICE, service, list(names), include_global, user_id
+        )
+        return bool(records), _namespace_rows(records, 1)
+
+    async def token_owner_and_namespaces(
+        self,
+        kind: Literal["application", "refresh"],
+        lookup: str,
+        *,
+        service: str,
+        names: Sequence[str],
+        include_global: bool,
+    ) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
+        """One round trip."""
+        records = await self.pg.fetch(
+            _PG_TOKEN_AND_NAMESPACES_BY_KIND[kind], lookup, service, list(names), include_global
+        )
+        if not records:
+            return None, False, []
+        first = records[0]
+        return _owner(first, service=first[10]), first[11] is not None, _namespace_rows(records, 12)
+
+
+_TOKEN_MODELS: dict[TokenKind, tuple[Any, Any]] = {
+    "application": (ApplicationToken, ApplicationToken.id),
+    "refresh": (RefreshToken, RefreshToken.service),
+    "session": (WebSession, WebSession.expires_at),
+}
+
+
+class CoreQueries:
+    """The same queries through SQLAlchemy Core (the embedded SQLite, and any SQLAlchemy
+    connection)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def token_owner(self, kind: TokenKind, lookup: str) -> tuple[TokenOwner, Any] | None:
+        model, extra = _TOKEN_MODELS[kind]
+        statement = (
+            select(model.token_digest, model.created_at, *_USER_COLUMNS, model.id, extra)
+            .join(User, User.id == model.user_id)
+            .where(model.lookup == lookup)
+        )
+        found = (await self.conn.execute(statement)).first()
+        if found is None:
+            return None
+        return _owner(found, found[10] if kind == "refresh" else None), found[10]
+
+    async def namespaces_for_service(
+        self, *, service: str, names: Sequence[str], include_global: bool, user_id: int | None
+    ) -> tuple[bool, list[NamespaceRow]]:
+        wanted: ColumnElement[bool] = (
+            and_(Namespace.name.in_(names), Namespace.global_.is_(False)) if names else false()
+        )
+        if include_global:
+            wanted = or_(wanted, Namespace.global_)
+        statement = (
+            select(
+                Registry.id,
+                Namespace.id,
+                Namespace.name,
+                Namespace.visibility,
+                Namespace.global_,
+                TeamUser.role,
+            )
+            .select_from(Registry)
+            .outerjoin(Namespace, and_(Namespace.registry_id == Registry.id, wanted))
+            .outerjoin(
+                TeamUser, and_(TeamUser.team_id == Namespace.team_id, TeamUser.user_id == user_id)
+            )
+            .where(or_(Registry.hostname == service, Registry.external_hostname == service))
+        )
+        rows = (await self.conn.execute(statement)).all()
+        return bool(rows), _namespace_rows(rows, 1)
+
+    async def token_owner_and_namespaces(
+        self,
+        kind: Literal["application", "refresh"],
+        lookup: str,
+        *,
+        service: str,
+        names: Sequence[str],
+        include_global: bool,
+    ) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
+        """Two queries: the owner's roles need the owner."""
+        found = await self.token_owner(kind, lookup)
+        if found is None:
+            return None, False, []
+        owner = found[0]
+        known, rows = await self.namespaces_for_service(
+            service=service, names=names, include_global=include_global, user_id=owner.user_id
+        )
+        return owner, known, rows
+
+
+class SessionQueries:
+    """The token owners through a request's ORM session (a GET's, which has no transaction):
+    the user is loaded as an entity, so that the request finds it again in the session's
+    identity map, without a query. The other queries go to the session's connection."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def token_owner(self, kind: TokenKind, lookup: str) -> tuple[TokenOwner, Any] | None:
+        model, extra = _TOKEN_MODELS[kind]
+        statement = (
+            select(User, model.token_digest, model.created_at, model.id, extra)
+            .join(User, User.id == model.user_id)
+            .where(model.lookup == lookup)
+        )
+        found = (await self.session.execute(statement)).first()
+        if found is None:
+            return None
+        user, digest, created_at, token_id, extra_value = found
+        # The identity map holds its objects weakly: the session keeps this one for the request.
+        self.session.info["token_owner"] = user
+        owner = TokenOwner(
+            token_digest=digest,
+            user_id=user.id,
+            username=user.username,
+            admin=user.admin,
+            bot=user.bot,
+            enabled=user.enabled,
+            namespace_id=user.namespace_id,
+            password_changed_at=user.password_changed_at,
+            token_created_at=created_at,
+            token_id=token_id,
+            service=extra_value if kind == "refresh" else None,
+        )
+        return owner, extra_value
+
+    async def namespaces_for_service(
+        self, *, service: str, names: Sequence[str], include_global: bool, user_id: int | None
+    ) -> tuple[bool, list[NamespaceRow]]:
+        return await (await queries(await self.session.connection())).namespaces_for_service(
+            service=service, names=names, include_global=include_global, user_id=user_id
+        )
+
+    async def token_owner_and_namespaces(
+        self,
+        kind: Literal["application", "refresh"],
+        lookup: str,
+        *,
+        service: str,
+        names: Sequence[str],
+        include_global: bool,
+    ) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
+        found = await self.token_owner(kind, lookup)
+        if found is None:
+            return None, False, []
+        known, rows = await self.namespaces_for_service(
+            service=service, names=names, include_global=include_global, user_id=found[0].user_id
+        )
+        return found[0], known, rows
+
+
+async def queries(conn: ReadConn | AsyncSession) -> TokenQueries:
+    """The hot path's queries for this connection: an asyncpg connection (the hot-path pool),
+    a SQLAlchemy one (on PostgreSQL, its asyncpg connection is used), or a request's session."""
+    if isinstance(conn, AsyncSession):
+        return SessionQueries(conn)
+    if not isinstance(conn, AsyncConnection):
+        return AsyncpgQueries(conn)
+    if not queue.is_postgresql(conn):
+        return CoreQueries(conn)
+    raw = await conn.get_raw_connection()
+    return AsyncpgQueries(raw.driver_connection)
+
+
+async def application_token_owner(conn: ReadConn | AsyncSession, lookup: str) -> TokenOwner | None:
+    found = await (await queries(conn)).token_owner("application", lookup)
+    return None if found is None else found[0]
+
+
+async def session_owner(
+    conn: ReadConn | AsyncSession, lookup: str
+) -> tuple[TokenOwner, datetime] | None:
+    """A browser session's digest and expiry, with its user."""
+    return await (await queries(conn)).token_owner("session", lookup)
 
 
 async def namespaces_for_service(
@@ -199,48 +390,25 @@ async def namespaces_for_service(
     include_global: bool,
     user_id: int | None,
 ) -> tuple[bool, list[NamespaceRow]]:
-    """Whether `service` is a registry we know, and the named namespaces of that registry (and its
-    global one) with the caller's role in each one's team: one statement."""
-    pg = await _asyncpg(conn)
-    if pg is not None:
-        records = await pg.fetch(
-            _PG_NAMESPACES_FOR_SERVICE, service, list(names), include_global, user_id
-        )
-        return bool(records), _namespace_rows(records, 1)
-    wanted: ColumnElement[bool] = (
-        and_(Namespace.name.in_(names), Namespace.global_.is_(False)) if names else false()
+    return await (await queries(conn)).namespaces_for_service(
+        service=service, names=names, include_global=include_global, user_id=user_id
     )
-    if include_global:
-        wanted = or_(wanted, Namespace.global_)
-    statement = (
-        select(
-            Registry.id,
-            Namespace.id,
-            Namespace.name,
-            Namespace.visibility,
-            Namespace.global_,
-            TeamUser.role,
-        )
-        .select_from(Registry)
-        .outerjoin(Namespace, and_(Namespace.registry_id == Registry.id, wanted))
-        .outerjoin(
-            TeamUser, and_(TeamUser.team_id == Namespace.team_id, TeamUser.user_id == user_id)
-        )
-        .where(or_(Registry.hostname == service, Registry.external_hostname == service))
-    )
-    assert isinstance(conn, AsyncConnection)
-    rows = (await conn.execute(statement)).all()
-    namespaces = [
-        NamespaceRow(ns_id, name, visibility, global_, role)
-        for _registry_id, ns_id, name, visibility, global_, role in rows
-        if ns_id is not None
-    ]
-    return bool(rows), namespaces
 
 
-async def session_owner(conn: ReadConn, lookup: str) -> tuple[TokenOwner, datetime] | None:
-    """A browser session's digest and expiry, with its user."""
-    return await _token_owner(conn, lookup, _PG_SESSION_OWNER, WebSession, WebSession.expires_at)
+async def token_owner_and_namespaces(
+    conn: ReadConn,
+    kind: Literal["application", "refresh"],
+    lookup: str,
+    *,
+    service: str,
+    names: Sequence[str],
+    include_global: bool,
+) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
+    """The owner of an application or refresh token, and `namespaces_for_service` with the
+    owner's roles: one round trip on PostgreSQL, two queries elsewhere."""
+    return await (await queries(conn)).token_owner_and_namespaces(
+        kind, lookup, service=service, names=names, include_global=include_global
+    )
 
 
 async def user_by_username(session: AsyncSession, username: str) -> User | None:
@@ -298,37 +466,6 @@ async def unchanged_since_read(session: AsyncSession, account: PasswordAccount) 
     )
 
 
-async def token_owner_and_namespaces(
-    conn: ReadConn,
-    kind: Literal["application", "refresh"],
-    lookup: str,
-    *,
-    service: str,
-    names: Sequence[str],
-    include_global: bool,
-) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
-    """The owner of an application or refresh token, and `namespaces_for_service` with the
-    owner's roles: one round trip on PostgreSQL, two queries elsewhere."""
-    pg = await _asyncpg(conn)
-    if pg is None:
-        lookup_owner = application_token_owner if kind == "application" else refresh_token_owner
-        owner = await lookup_owner(conn, lookup)
-        if owner is None:
-            return None, False, []
-        known, rows = await namespaces_for_service(
-            conn, service=service, names=names, include_global=include_global, user_id=owner.user_id
-        )
-        return owner, known, rows
-    records = await pg.fetch(
-        _PG_TOKEN_AND_NAMESPACES_BY_KIND[kind], lookup, service, list(names), include_global
-    )
-    if not records:
-        return None, False, []
-    first = records[0]
-    return _owner(first, service=first[10]), first[11] is not None, _namespace_rows(records, 12)
-
-
-# --- login throttling (auth/throttle.py) --------------------------------------------------------
 async def count_login_failure(
     session: AsyncSession,
     model: type[LoginFailure] | type[AccountLoginFailure],

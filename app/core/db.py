@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -14,7 +15,13 @@ from fastapi import Depends, Request
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 from sqlalchemy.types import TypeDecorator
 
 from app.core.errors import BadRequest, Conflict, ServiceUnavailable, is_data_exception
@@ -121,16 +128,46 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         _install_sqlite_hooks(engine)
         return engine
     # hide_parameters: statement errors are logged without their values (token digests...).
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         hide_parameters=True,
         # Short OLTP queries: PostgreSQL's JIT compiles plans of large tables for longer than
         # they run (measured: 145 ms of JIT on a 25-row page at 100k repositories).
         connect_args={"server_settings": {"jit": "off"}} if url.startswith("postgresql") else {},
     )
+    _check_liveness(engine)
+    return engine
+
+
+# A pooled connection idle for longer than this is pinged before it is used again.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _check_liveness(engine: AsyncEngine) -> None:
+    """A pooled connection is checked before use when it may have died unnoticed: closed (the
+    driver saw the server end it: a restart, an idle timeout) or idle for a while (a firewall
+    may have dropped it silently), then pinged as `pool_pre_ping` would. A refused one is
+    replaced by the pool. `pool_pre_ping` pinged on every checkout, three round trips on
+    asyncpg (BEGIN, an empty statement, ROLLBACK): more than the queries of most requests."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        is_closed = getattr(record.driver_connection, "is_closed", None)
+        if is_closed is not None and is_closed():
+            raise DisconnectionError("the database closed this connection")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("the connection did not answer a ping") from exc
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
@@ -165,6 +202,13 @@ ReadConn = AsyncConnection | Any
 ReadConnection = Callable[[], AbstractAsyncContextManager[ReadConn]]
 
 
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    """The hot path only reads (no SET, LISTEN, advisory lock or cursor): its connections have
+    no session state to reset when they go back to the pool. asyncpg's default reset is a
+    statement, a round trip on every release, as dear as the token's own query. (asyncpg still
+    rolls back a transaction left open before calling this.)"""
+
+
 @asynccontextmanager
 async def open_read_connections(
     bind: AsyncEngine | AsyncConnection,
@@ -179,7 +223,9 @@ async def open_read_connections(
         yield lambda: read_scope(bind)
         return
     dsn = bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, server_settings={"jit": "off"})
+    pool = await asyncpg.create_pool(
+        dsn, min_size=1, max_size=10, server_settings={"jit": "off"}, reset=_nothing_to_reset
+    )
     try:
 
         @asynccontextmanager
@@ -204,9 +250,53 @@ async def read_scope(bind: AsyncEngine | AsyncConnection) -> AsyncIterator[Async
         yield conn
 
 
+class ReadOnlyRequest(RuntimeError):
+    """A GET request tried to write: its session has no transaction (see `get_session`)."""
+
+
+class ReadOnlySession(Session):
+    """The session of a GET or HEAD request: it reads, and a write is a programming error (a
+    500), never a write outside a transaction."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.deleted or any(session.is_modified(o) for o in session.dirty):
+        raise ReadOnlyRequest("a GET request must not change anything")
+
+
+@event.listens_for(ReadOnlySession, "do_orm_execute")
+def _refuse_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyRequest("a GET request must not change anything")
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def create_read_sessionmaker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions like `sessionmaker`'s that read on autocommit connections (no BEGIN, no COMMIT)
+    and refuse to write. Tests bind everything to one connection inside a transaction; their
+    reads then use that one, as `read_scope` does."""
+    options = dict(sessionmaker.kw, sync_session_class=ReadOnlySession)
+    bind = options["bind"]
+    if isinstance(bind, AsyncEngine):
+        options["bind"] = bind.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(**options)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One request, one transaction: commit on success, roll back on any error."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.state.app.sessionmaker
+    """One request, one transaction: commit on success, roll back on any error.
+
+    A GET or HEAD request reads without a transaction instead (`create_read_sessionmaker`): two
+    round trips fewer (BEGIN, COMMIT), and on SQLite no write lock taken just to read. Its
+    session refuses to write (`ReadOnlyRequest`)."""
+    if request.method in SAFE_METHODS:
+        sessionmaker: async_sessionmaker[AsyncSession] = request.state.app.read_sessionmaker
+    else:
+        sessionmaker = request.state.app.sessionmaker
     async with sessionmaker() as session:
         try:
             yield session
@@ -225,11 +315,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 raise
             # A value the database cannot store (NUL character, too long, out of range) that
             # validation let through: the client's mistake, so a 400, and nothing is written.
-            raise BadRequest("a value cannot be stored: too long, out of range or invalid") from exc
-        except DataError as exc:
-            # A value the database cannot store (NUL character, too long, out of range) that
-            # validation let through: the client's mistake, so a 400, and nothing is written.
-            await session.rollback()
             raise BadRequest("a value cannot be stored: too long, out of range or invalid") from exc
         except BaseException:
             await session.rollback()
