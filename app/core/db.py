@@ -16,7 +16,6 @@ from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, eve
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import (
-    DataError,
     DBAPIError,
     DisconnectionError,
     IntegrityError,
@@ -32,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 from sqlalchemy.types import TypeDecorator
 
-from app.core.errors import BadRequest, Conflict, ServiceUnavailable, is_data_exception
+from app.core.errors import Conflict, ServiceUnavailable, Unstorable, is_data_exception
 from app.core.files import private_sqlite_database
 
 NAMING_CONVENTION = {
@@ -311,11 +310,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         except DBAPIError as exc:
             await session.rollback()
-            if not isinstance(exc, DataError) and not is_data_exception(exc):
+            if not is_data_exception(exc):
                 raise
-            # A value the database cannot store (NUL character, too long, out of range) that
-            # validation let through: the client's mistake, so a 400, and nothing is written.
-            raise BadRequest("a value cannot be stored: too long, out of range or invalid") from exc
+            raise Unstorable() from exc
         except BaseException:
             await session.rollback()
             raise

@@ -45,6 +45,13 @@ class BadRequest(AppError):
     status_code = 400
 
 
+class Unstorable(BadRequest):
+    """A value the database refused (NUL character, too long, out of range) that validation let
+    through: the client's input, so a 400 rather than a 500. Nothing was written."""
+
+    default_message = "a value cannot be stored: too long, out of range or invalid"
+
+
 class Unauthenticated(AppError):
     status_code = 401
     default_message = "Authentication fails"
@@ -122,9 +129,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
-    # A value the database refused (NUL character, too long, out of range) that validation let
-    # through: the client's input, so a 400 rather than a 500. Nothing was written.
-    return _envelope(400, "a value cannot be stored: too long, out of range or invalid")
+    return _envelope(Unstorable.status_code, Unstorable.default_message)
 
 
 def is_data_exception(exc: BaseException) -> bool:
@@ -132,7 +137,11 @@ def is_data_exception(exc: BaseException) -> bool:
     the driver wraps it (asyncpg errors reach SQLAlchemy as a generic DBAPIError)."""
     orig = getattr(exc, "orig", exc)
     state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    return isinstance(orig, asyncpg.exceptions.DataError) or str(state or "").startswith("22")
+    return (
+        isinstance(exc, sqlalchemy.exc.DataError)
+        or isinstance(orig, asyncpg.exceptions.DataError)
+        or str(state or "").startswith("22")
+    )
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
