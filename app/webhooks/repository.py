@@ -112,6 +112,10 @@ async def get_delivery(
     )
 
 
+async def deliveries_by_id(session: AsyncSession, ids: Sequence[int]) -> Sequence[WebhookDelivery]:
+    return (await session.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))).all()
+
+
 async def attempts_of(session: AsyncSession, delivery_id: int) -> Sequence[WebhookAttempt]:
     statement = (
         select(WebhookAttempt)

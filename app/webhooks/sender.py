@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from sqlalchemy import select
 
 from app.core.crypto import InvalidToken, secret_box
 from app.core.db import session_scope, utcnow
@@ -266,7 +265,7 @@ async def _record(ctx: JobContext, outcomes: Sequence[Outcome]) -> None:
     now = utcnow()
     async with session_scope(ctx.sessionmaker) as session:
         ids = [outcome.job.delivery_id for outcome in outcomes]
-        found = await session.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+        found = await repository.deliveries_by_id(session, ids)
         deliveries = {delivery.id: delivery for delivery in found}
         for outcome in outcomes:
             delivery = deliveries.get(outcome.job.delivery_id)

@@ -145,8 +145,8 @@ class TestEventParser:
             assert isinstance(error.message, str)
             json.dumps(error.message).encode()  # the answer itself can be sent
             return
-        assert all(isinstance(event["id"], str) for event in events)
-        assert storable(events)
+        assert all(isinstance(event.id, str) and event.id for event in events)
+        assert storable([event.payload for event in events])
 
 
 class TestScopeParser:

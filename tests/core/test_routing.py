@@ -23,7 +23,7 @@ from app.core.routing import IndexedRouting, RouteIndex
 from app.core.security import TokenDigester
 from app.main import create_app
 from tests.conftest import make_settings
-from tests.fixtures import factories
+from tests.support.auth import admin_headers
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # What the scope tells the middlewares (the request middleware's route label reads the first
@@ -107,7 +107,7 @@ async def test_indexed_answers_are_the_ordinary_ones(
     configured = make_settings(settings, **overrides)
     indexed = create_app(configured, sessionmaker=sessionmaker, run_background=False)
     ordinary = _unindexed(create_app(configured, sessionmaker=sessionmaker, run_background=False))
-    admin = await factories.admin_headers(session, digester)
+    admin = await admin_headers(session, digester)
     await session.commit()
     spies = Spy(indexed), Spy(ordinary)
     answers: list[list[Any]] = [[], []]

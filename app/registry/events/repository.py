@@ -12,7 +12,17 @@ from sqlalchemy import Executable, Row, Table, bindparam, insert, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import queue
-from app.models import Activity, Registry, Repository, Role, Tag, TeamUser, User
+from app.models import (
+    Activity,
+    EventStatus,
+    Registry,
+    RegistryEvent,
+    Repository,
+    Role,
+    Tag,
+    TeamUser,
+    User,
+)
 
 _TAGS = cast(Table, Tag.__table__)
 _TAG_BY_NAME = select(Tag).where(
@@ -137,3 +147,33 @@ async def tags_deleted_by(
             )
         )
     ).all()
+
+
+# --- the worker's queue ------------------------------------------------------------------------
+async def fresh_event_data(session: AsyncSession, limit: int) -> list[Any]:
+    """The stored JSON of the next fresh events, oldest first (read, not claimed)."""
+    statement = (
+        select(RegistryEvent.data)
+        .where(RegistryEvent.status == EventStatus.fresh)
+        .order_by(RegistryEvent.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def claim_fresh_events(
+    session: AsyncSession, limit: int
+) -> Sequence[Row[int, str, Any, int]]:
+    """The next fresh events (id, event_id, data, attempts), claimed for this transaction."""
+    statement = (
+        select(RegistryEvent.id, RegistryEvent.event_id, RegistryEvent.data, RegistryEvent.attempts)
+        .where(RegistryEvent.status == EventStatus.fresh)
+        .order_by(RegistryEvent.id)
+        .limit(limit)
+    )
+    return (await session.execute(queue.for_claim(statement, session))).all()
+
+
+async def record_outcomes(session: AsyncSession, outcomes: list[dict[str, Any]]) -> None:
+    """Every event's new columns (each dict holds its `id`), in one statement."""
+    await session.execute(update(RegistryEvent), outcomes)

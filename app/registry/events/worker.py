@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import queue
 from app.core.db import session_scope, utcnow
-from app.models import EventStatus, Registry, RegistryEvent
+from app.models import EventStatus
 from app.registry.events import processor
+from app.registry.events import repository as queries
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ MAX_ATTEMPTS = 5
 IDLE_POLL_SECONDS = 1.0
 
 # The columns of a claimed event: (id, event_id, data, attempts).
-_Event = tuple[int, str, dict[str, Any], int]
 
 
 @dataclass
@@ -63,16 +63,9 @@ class EventWorker:
     async def _prefetch(self, context: processor.EventContext) -> None:
         """SQLite: the manifests of the fresh pushes, fetched with no transaction open."""
         async with session_scope(self.sessionmaker) as session:
-            fresh = (
-                await session.scalars(
-                    select(RegistryEvent.data)
-                    .where(RegistryEvent.status == EventStatus.fresh)
-                    .order_by(RegistryEvent.id)
-                    .limit(BATCH_SIZE)
-                )
-            ).all()
-            registries = list((await session.scalars(select(Registry))).all())
-        await processor.prefetch_manifests(context, registries, list(fresh))
+            fresh = await queries.fresh_event_data(session, BATCH_SIZE)
+            registries = await queries.registries(session)
+        await processor.prefetch_manifests(context, registries, fresh)
 
     async def process_batch(self, context: processor.EventContext | None = None) -> int:
         context = context or self.context
@@ -81,18 +74,7 @@ class EventWorker:
             await self._prefetch(context)
         async with session_scope(self.sessionmaker) as session:
             context.batch = processor.BatchCache()
-            statement = (
-                select(
-                    RegistryEvent.id,
-                    RegistryEvent.event_id,
-                    RegistryEvent.data,
-                    RegistryEvent.attempts,
-                )
-                .where(RegistryEvent.status == EventStatus.fresh)
-                .order_by(RegistryEvent.id)
-                .limit(BATCH_SIZE)
-            )
-            events = (await session.execute(queue.for_claim(statement, session))).all()
+            events = await queries.claim_fresh_events(session, BATCH_SIZE)
             if postgresql and events:
                 registries = await processor.batch_registries(session, context)
                 await processor.prefetch_manifests(
@@ -101,7 +83,7 @@ class EventWorker:
             outcomes = [await self._process_one(session, context, event) for event in events]
             if outcomes:
                 # Every event's outcome in one statement, in the batch's transaction.
-                await session.execute(update(RegistryEvent), outcomes)
+                await queries.record_outcomes(session, outcomes)
         context.batch = processor.BatchCache()  # nothing of it outlives its transaction
         self.health.processed += len(events)
         if events:
@@ -109,7 +91,7 @@ class EventWorker:
         return len(events)
 
     async def _process_one(
-        self, session: AsyncSession, context: processor.EventContext, event: Row[_Event]
+        self, session: AsyncSession, context: processor.EventContext, event: Row[int, str, Any, int]
     ) -> dict[str, Any]:
         """Handles one event in a savepoint of its own; the row's new columns."""
         attempts = event.attempts + 1

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Namespace, Registry, Repository, User
+from app.models import Namespace, Registry, Repository
 
 
 async def all_registries(session: AsyncSession) -> Sequence[Registry]:
@@ -22,17 +22,3 @@ async def repository_count(session: AsyncSession, registry_id: int) -> int:
         .where(Namespace.registry_id == registry_id)
     )
     return int(count or 0)
-
-
-async def admin_ids(session: AsyncSession) -> list[int]:
-    """The administrators: the new registry's global namespace is their hidden team's."""
-    return list(await session.scalars(select(User.id).where(User.admin)))
-
-
-async def users_without_namespace(session: AsyncSession) -> Sequence[User]:
-    """The people (not bots) who get a personal namespace when the registry is created."""
-    return (
-        await session.scalars(
-            select(User).where(User.bot.is_(False), User.namespace_id.is_(None)).order_by(User.id)
-        )
-    ).all()

@@ -15,6 +15,7 @@ from app.namespaces import service as namespaces
 from app.registry.client import check_reachable
 from app.registry.registries import repository as queries
 from app.registry.registries.schemas import RegistryFields, RegistryUpdateFields
+from app.users import service as users
 
 
 async def list_registries(session: AsyncSession) -> Sequence[Registry]:
@@ -44,8 +45,8 @@ async def create_registry(
     )
     session.add(registry)
     await session.flush()
-    await namespaces.create_global_namespace(session, registry, await queries.admin_ids(session))
-    for user in await queries.users_without_namespace(session):
+    await namespaces.create_global_namespace(session, registry, await users.admin_ids(session))
+    for user in await users.non_bot_users_without_namespace(session):
         await namespaces.create_personal_namespace(session, registry, user)
     return registry
 
