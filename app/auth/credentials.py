@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hmac
 import logging
 
@@ -53,7 +52,9 @@ class AuthenticationFailed(Exception):
         self.counted = counted
 
 
-def principal_for(user: User | repository.TokenOwner) -> Principal:
+def principal_for(
+    user: User | repository.TokenOwner, application_token_id: int | None = None
+) -> Principal:
     return Principal(
         kind=PrincipalKind.user,
         user_id=user.user_id if isinstance(user, repository.TokenOwner) else user.id,
@@ -61,6 +62,7 @@ def principal_for(user: User | repository.TokenOwner) -> Principal:
         admin=user.admin,
         bot=user.bot,
         personal_namespace_id=user.namespace_id,
+        application_token_id=application_token_id,
     )
 
 
@@ -109,7 +111,7 @@ def check_application_token(
         raise AuthenticationFailed()
     if not owner.enabled:
         raise AuthenticationFailed("this account has been disabled")
-    return dataclasses.replace(principal_for(owner), application_token_id=owner.token_id)
+    return principal_for(owner, owner.token_id)
 
 
 def refresh_token_lookup(plain: str) -> str:

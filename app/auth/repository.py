@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, Row, and_, case, delete, false, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core import queue
@@ -296,6 +307,15 @@ class CoreQueries:
         return owner, known, rows
 
 
+# Built once: a statement costs more to build than the ORM takes to run it from its cache.
+_ORM_TOKEN_OWNER = {
+    kind: select(User, model.token_digest, model.created_at, model.id, extra)
+    .join(User, User.id == model.user_id)
+    .where(model.lookup == bindparam("lookup"))
+    for kind, (model, extra) in _TOKEN_MODELS.items()
+}
+
+
 class SessionQueries:
     """The token owners through a request's ORM session (a GET's, which has no transaction):
     the user is loaded as an entity, so that the request finds it again in the session's
@@ -305,13 +325,7 @@ class SessionQueries:
         self.session = session
 
     async def token_owner(self, kind: TokenKind, lookup: str) -> tuple[TokenOwner, Any] | None:
-        model, extra = _TOKEN_MODELS[kind]
-        statement = (
-            select(User, model.token_digest, model.created_at, model.id, extra)
-            .join(User, User.id == model.user_id)
-            .where(model.lookup == lookup)
-        )
-        found = (await self.session.execute(statement)).first()
+        found = (await self.session.execute(_ORM_TOKEN_OWNER[kind], {"lookup": lookup})).first()
         if found is None:
             return None
         user, digest, created_at, token_id, extra_value = found

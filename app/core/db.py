@@ -292,14 +292,18 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     A GET or HEAD request reads without a transaction instead (`create_read_sessionmaker`): two
     round trips fewer (BEGIN, COMMIT), and on SQLite no write lock taken just to read. Its
     session refuses to write (`ReadOnlyRequest`)."""
-    if request.method in SAFE_METHODS:
-        sessionmaker: async_sessionmaker[AsyncSession] = request.state.app.read_sessionmaker
-    else:
-        sessionmaker = request.state.app.sessionmaker
+    read_only = request.method in SAFE_METHODS
+    state = request.state.app
+    sessionmaker: async_sessionmaker[AsyncSession] = (
+        state.read_sessionmaker if read_only else state.sessionmaker
+    )
     async with sessionmaker() as session:
         try:
             yield session
-            await session.commit()
+            if read_only:
+                await session.flush()  # a change is refused here; there is nothing to commit
+            else:
+                await session.commit()
         except IntegrityError as exc:
             await session.rollback()
             raise Conflict("the change conflicts with existing data") from exc
