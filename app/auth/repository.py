@@ -297,14 +297,9 @@ class CoreQueries:
         include_global: bool,
     ) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
         """Two queries: the owner's roles need the owner."""
-        found = await self.token_owner(kind, lookup)
-        if found is None:
-            return None, False, []
-        owner = found[0]
-        known, rows = await self.namespaces_for_service(
-            service=service, names=names, include_global=include_global, user_id=owner.user_id
+        return await _owner_then_namespaces(
+            self, kind, lookup, service=service, names=names, include_global=include_global
         )
-        return owner, known, rows
 
 
 # Built once: a statement costs more to build than the ORM takes to run it from its cache.
@@ -362,13 +357,30 @@ class SessionQueries:
         names: Sequence[str],
         include_global: bool,
     ) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
-        found = await self.token_owner(kind, lookup)
-        if found is None:
-            return None, False, []
-        known, rows = await self.namespaces_for_service(
-            service=service, names=names, include_global=include_global, user_id=found[0].user_id
+        return await _owner_then_namespaces(
+            self, kind, lookup, service=service, names=names, include_global=include_global
         )
-        return found[0], known, rows
+
+
+async def _owner_then_namespaces(
+    queries: TokenQueries,
+    kind: Literal["application", "refresh"],
+    lookup: str,
+    *,
+    service: str,
+    names: Sequence[str],
+    include_global: bool,
+) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
+    """The token's owner, then the namespaces with the owner's roles (where one round trip
+    cannot do both)."""
+    found = await queries.token_owner(kind, lookup)
+    if found is None:
+        return None, False, []
+    owner = found[0]
+    known, rows = await queries.namespaces_for_service(
+        service=service, names=names, include_global=include_global, user_id=owner.user_id
+    )
+    return owner, known, rows
 
 
 async def queries(conn: ReadConn | AsyncSession) -> TokenQueries:
