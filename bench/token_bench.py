@@ -13,7 +13,9 @@ Throughput (`--mode throughput`): the same load client and concurrency on each w
   events          POST /v2/webhooks/events (one push event, a new event id every request)
 
 printing requests/s, p50 and p99 for each, and each workload's throughput as a fraction of the
-bare app's (`/bare`).
+bare app's (`/bare`); and the serving process's CPU time per request, with the bare app's CPU
+per request over each workload's (`bare cpu/cpu`): the figure that moves least when the shared
+machine is busy.
 
 Latency (`--mode latency`): one request at a time on one keep-alive connection, p50 and p95 of
 the same workloads but the refresh grant, plus `GET /api/v1/me` and `GET /api/v1/users`
@@ -39,6 +41,7 @@ import asyncio
 import base64
 import concurrent.futures
 import contextlib
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -111,6 +114,9 @@ class Result:
     p99_ms: float
     non_2xx: int
     errors: int
+    # The serving process's CPU time (user + system) over the measured phase, per request: on a
+    # shared machine it moves far less with the neighbours' load than requests/s does.
+    cpu_us: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -819,12 +825,16 @@ def _service_env(database_url: str, data_dir: Path, config: Path) -> dict[str, s
 
 
 def _print_table(results: list[Result], bare: Result | None) -> None:
-    print(f"{'workload':<16}{'requests':>10}{'req/s':>11}{'p50 ms':>10}{'p99 ms':>10}{'/bare':>8}")
+    print(
+        f"{'workload':<16}{'requests':>10}{'req/s':>11}{'p50 ms':>10}{'p99 ms':>10}{'/bare':>8}"
+        f"{'cpu us/req':>12}{'bare cpu/cpu':>14}"
+    )
     for r in results:
         ratio = _ratio(r.rps, bare.rps) if bare is not None else math.nan
+        cpu_ratio = _ratio(bare.cpu_us, r.cpu_us) if bare is not None else math.nan
         print(
             f"{r.workload:<16}{r.requests:>10}{r.rps:>11.1f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
-            f"{ratio:>8.3f}"
+            f"{ratio:>8.3f}{r.cpu_us:>12.0f}{cpu_ratio:>14.3f}"
         )
 
 
@@ -863,6 +873,12 @@ def _terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _check_alive(servers: list[Server], during: str) -> None:
     for server in servers:
         if server.process.poll() is not None:
@@ -888,9 +904,11 @@ def measure_throughput(
         results: list[Result] = []
         for workload in chosen:
             base_url = servers[workload.bare].base_url
+            pid = servers[workload.bare].process.pid
             for phase, seconds in (("warm-up", args.warmup), ("measured", args.duration)):
                 if seconds <= 0:
                     continue
+                cpu_before = cpu_seconds(pid)
                 if wrk:
                     result, detail = run_wrk(
                         wrk,
@@ -910,6 +928,8 @@ def measure_throughput(
                         duration=seconds,
                         connections=args.connections,
                     )
+                cpu_us = (cpu_seconds(pid) - cpu_before) * 1e6 / max(result.requests, 1)
+                result = dataclasses.replace(result, cpu_us=cpu_us)
                 _check_alive(list(servers.values()), workload.name)
                 _raise_on_failures(result, detail, phase)
             results.append(result)
@@ -917,6 +937,15 @@ def measure_throughput(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+
+
+def _chosen(
+    args: argparse.Namespace, names: tuple[str, ...], known: dict[str, Workload]
+) -> list[Workload]:
+    if args.only is None:
+        return [known[name] for name in names]
+    wanted = {"bare", *args.only.split(",")}
+    return [known[name] for name in names if name in wanted]
 
 
 def _stop(server: Server) -> None:
@@ -1007,13 +1036,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                     check_first_response(servers[workload.bare].base_url, workload)
                 if throughput:
                     results = measure_throughput(
-                        args, wrk, servers, [known[name] for name in THROUGHPUT], tmp_path
+                        args, wrk, servers, _chosen(args, THROUGHPUT, known), tmp_path
                     )
                     report["throughput"] = _throughput_report(results)
                 if latency:
                     timed = measure_latency(
                         {False: server.base_url, True: bare.base_url},
-                        [known[name] for name in LATENCY],
+                        _chosen(args, LATENCY, known),
                         requests=args.requests,
                         warmup=args.latency_warmup,
                         block=args.block,
@@ -1050,6 +1079,9 @@ def _throughput_report(results: list[Result]) -> dict[str, Any]:
         },
         "rps_over_ping": {
             r.workload: _ratio(r.rps, ping.rps) if ping else math.nan for r in results
+        },
+        "bare_cpu_over_cpu": {
+            r.workload: _ratio(bare.cpu_us, r.cpu_us) if bare else math.nan for r in results
         },
     }
 
@@ -1094,6 +1126,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--sqlite", action="store_true", help="the embedded SQLite database (a fresh file)"
     )
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated workloads to run (default: all of the mode's); bare is always run",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument(
         "--metrics", action="store_true", help="run the service with metrics.enabled"
@@ -1105,6 +1142,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--requests and --block must be >= 1, --latency-warmup >= 0")
     if urlsplit(args.pg).scheme not in ("postgresql", "postgres"):
         parser.error("--pg must be a postgresql:// URL")
+    if args.only is not None:
+        unknown = set(args.only.split(",")) - set(THROUGHPUT) - set(LATENCY)
+        if unknown:
+            parser.error(f"--only: unknown workloads {sorted(unknown)}")
     args.threads = min(args.threads or 2, args.connections)
     return args
 

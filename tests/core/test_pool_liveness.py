@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import db
@@ -105,3 +105,23 @@ async def test_the_read_pool_sends_nothing_on_release(database_url: str) -> None
     finally:
         await engine.dispose()
     assert sent == ["SELECT 1", "SELECT 2"]
+
+
+async def test_a_load_above_the_pool_size_opens_no_new_connections(database_url: str) -> None:
+    """More requests at once than the pool holds wait for a connection; none is opened per
+    request and closed again (an overflow connection used to be, costing each request a
+    connect)."""
+    engine = db.create_engine(database_url, pool_size=3)
+    connects: list[Any] = []
+    event.listen(engine.sync_engine, "connect", lambda *args: connects.append(args))
+
+    async def request() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.01)"))
+
+    try:
+        for _ in range(5):
+            await asyncio.gather(*(request() for _ in range(12)))
+    finally:
+        await engine.dispose()
+    assert len(connects) == 3

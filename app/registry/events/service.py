@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.authz.principal import INTERNAL_USERNAME
-from app.core import queue
 from app.core.errors import BadRequest
 from app.core.text import JsonRefused, load_json
-from app.models import EventStatus, RegistryEvent
+from app.models import EventStatus
 from app.registry.client import MANIFEST_TYPES
+from app.registry.events import repository
 from app.registry.events.schemas import Envelope, Event, EventRefused
 
 HANDLED_ACTIONS = ("push", "pull", "delete")
@@ -65,6 +65,4 @@ async def store(session: AsyncSession, events: list[Event]) -> int:
     ]
     if not rows:
         return 0
-    statement = queue.insert_ignore(session, RegistryEvent, conflict=["event_id"]).values(rows)
-    result = await session.execute(statement)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await repository.store_events(session, rows)
