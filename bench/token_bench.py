@@ -406,6 +406,16 @@ def workloads(credentials: Credentials) -> dict[str, Workload]:
     found = [
         Workload("bare", "GET", "/ping", bare=True),
         Workload("ping", "GET", "/api/v1/_ping"),
+        Workload("floor(token)", "GET", "/floor/token", bare=True),
+        Workload(
+            "floor(write)",
+            "POST",
+            "/floor/write",
+            headers={"Content-Type": "application/json"},
+            body=event_envelope(),
+            bare=True,
+            status=202,
+        ),
         Workload(
             "token(app)",
             "GET",
@@ -446,8 +456,18 @@ def workloads(credentials: Credentials) -> dict[str, Workload]:
     return {workload.name: workload for workload in found}
 
 
-THROUGHPUT = ("bare", "ping", "token(app)", "token(refresh)", "events")
-LATENCY = ("bare", "ping", "token(app)", "me", "users", "events")
+THROUGHPUT = (
+    "bare",
+    "ping",
+    "floor(token)",
+    "token(app)",
+    "token(refresh)",
+    "floor(write)",
+    "events",
+)
+LATENCY = ("bare", "ping", "floor(token)", "token(app)", "me", "users", "events")
+# The bare app's floors need PostgreSQL (bench/bare_app.py).
+FLOORS = ("floor(token)", "floor(write)")
 
 
 def check_first_response(base_url: str, workload: Workload) -> None:
@@ -942,10 +962,8 @@ def measure_throughput(
 def _chosen(
     args: argparse.Namespace, names: tuple[str, ...], known: dict[str, Workload]
 ) -> list[Workload]:
-    if args.only is None:
-        return [known[name] for name in names]
-    wanted = {"bare", *args.only.split(",")}
-    return [known[name] for name in names if name in wanted]
+    wanted = set(names) if args.only is None else {"bare", *args.only.split(",")}
+    return [known[name] for name in names if name in wanted and name in known]
 
 
 def _stop(server: Server) -> None:
@@ -1024,13 +1042,18 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                     + (migrated.stdout + migrated.stderr)[-LOG_TAIL:]
                 )
             server = Server(portus, env, tmp_path / "serve.log")
-            bare = bare_server(env, tmp_path / "bare.log")
+            bare_env = dict(env)
+            if postgres:
+                bare_env["BENCH_FLOOR_DSN"] = _with_database(args.pg, database)
+            bare = bare_server(bare_env, tmp_path / "bare.log")
             try:
                 server.wait_ready()
                 bare.wait_ready()
                 print(f"server: {server.base_url} (pid {server.process.pid})")
                 print(f"bare app: {bare.base_url} (pid {bare.process.pid})")
                 known = workloads(set_up_credentials(server.base_url))
+                if not postgres:
+                    known = {name: w for name, w in known.items() if name not in FLOORS}
                 servers = {False: server, True: bare}
                 for workload in known.values():
                     check_first_response(servers[workload.bare].base_url, workload)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.database import backend, server_url
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import token_bench
@@ -114,14 +116,36 @@ def test_a_tiny_run_on_sqlite(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert report["db"] == "sqlite"
     throughput = {row["workload"]: row for row in report["throughput"]["results"]}
-    assert set(throughput) == set(token_bench.THROUGHPUT)
+    # The bare app's floors need PostgreSQL: a SQLite run leaves them out.
+    assert set(throughput) == set(token_bench.THROUGHPUT) - set(token_bench.FLOORS)
     for row in throughput.values():
         assert row["requests"] > 0
         assert row["non_2xx"] == 0
+        assert row["cpu_us"] > 0
     assert report["throughput"]["rps_over_bare"]["bare"] == 1.0
     latency = {row["workload"]: row for row in report["latency"]["results"]}
-    assert set(latency) == set(token_bench.LATENCY)
+    assert set(latency) == set(token_bench.LATENCY) - set(token_bench.FLOORS)
     for row in latency.values():
         assert row["requests"] == 20
         assert 0 < row["p50_ms"] <= row["p95_ms"]
     assert report["latency"]["p50_over_token"]["token(app)"] == 1.0
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(backend() != "postgresql", reason="the floors need PostgreSQL")
+def test_the_floors_on_postgresql(tmp_path: Path) -> None:
+    """The bare app's floors answer (a query and a signature; a stored row) on PostgreSQL."""
+    pg_admin_url = server_url()
+    assert pg_admin_url is not None
+    out = tmp_path / "result.json"
+    command = [sys.executable, str(BENCH), "--pg", pg_admin_url, "--mode", "throughput"]
+    command += ["--only", "floor(token),floor(write)", "--duration", "1", "--warmup", "0"]
+    command += ["--connections", "4", "--json", str(out)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads(out.read_text())["throughput"]["results"]
+    throughput = {row["workload"]: row for row in results}
+    assert set(throughput) == {"bare", "floor(token)", "floor(write)"}
+    for row in throughput.values():
+        assert row["requests"] > 0
+        assert row["non_2xx"] == 0
