@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from app.activities import endpoints as activity_endpoints
 from app.auth import endpoints as token_endpoints
-from app.auth.dependencies import CurrentUser
+from app.auth.dependencies import CurrentUser, document_security
 from app.core.errors import install_error_handlers
 from app.core.openapi import error_responses
 from app.core.routing import include_routes
@@ -70,4 +70,5 @@ def create_api_app() -> FastAPI:
     async def get_version(_user: CurrentUser) -> dict[str, object]:
         return {"api-versions": ["v1"], "git": None, "version": API_VERSION}
 
+    document_security(api)
     return api

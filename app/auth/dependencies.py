@@ -11,16 +11,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from fastapi.security import (
-    APIKeyHeader,
-    HTTPAuthorizationCredentials,
-    HTTPBasic,
-    HTTPBasicCredentials,
-    HTTPBearer,
-)
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import credentials, throttle
@@ -32,30 +27,26 @@ from app.core.errors import Forbidden, Unauthenticated
 from app.core.security import PasswordChecksBusy
 from app.core.state import AppState, State
 
-# Declared as security schemes so that they appear in the OpenAPI document.
-_portus_auth = APIKeyHeader(
-    name="Portus-Auth",
-    scheme_name="Portus-Auth",
-    description="`<username>:<application token>`",
-    auto_error=False,
-)
-_bearer = HTTPBearer(scheme_name="Bearer", description="An application token", auto_error=False)
-_basic = HTTPBasic(
-    scheme_name="Basic", description="Password or application token", auto_error=False
-)
+# The ways to authenticate, as the OpenAPI document declares them (`document_security`). Not
+# FastAPI security dependencies: those were three more dependencies to resolve on every request,
+# for headers `get_principal` reads itself.
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "Portus-Auth": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Portus-Auth",
+        "description": "`<username>:<application token>`",
+    },
+    "Bearer": {"type": "http", "scheme": "bearer", "description": "An application token"},
+    "Basic": {"type": "http", "scheme": "basic", "description": "Password or application token"},
+}
 
 
 class _NotAuthenticated(Unauthenticated):
     headers = {"WWW-Authenticate": 'Bearer realm="portus"'}
 
 
-async def get_principal(
-    request: Request,
-    session: DbSession,
-    portus_auth: Annotated[str | None, Depends(_portus_auth)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    _basic_documented: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
-) -> Principal:
+async def get_principal(request: Request, session: DbSession) -> Principal:
     """Tokens and browser sessions are looked up on a GET's own session (it has no transaction,
     see `app.core.db.get_session`), which then finds the user without a query of its own; for
     other methods on a read connection: the request's transaction has not begun yet, so an
@@ -63,15 +54,18 @@ async def get_principal(
     no lock meanwhile (on SQLite, the one write lock)."""
     state: AppState = request.state.app  # not a dependency: one less to resolve per request
     reader = session if request.method in SAFE_METHODS else None
-    header = request.headers.get("authorization", "")
+    headers = request.headers
+    portus_auth = headers.get("portus-auth")
+    header = headers.get("authorization", "")
+    scheme, _, bearer = header.partition(" ")
     try:
         if portus_auth:
             username, sep, token = portus_auth.partition(":")
             if not sep:
                 raise credentials.AuthenticationFailed("Portus-Auth must be <username>:<token>")
             return await _token_login(state, reader, username, token)
-        if bearer is not None:
-            return await _token_login(state, reader, None, bearer.credentials)
+        if bearer and scheme.lower() == "bearer":
+            return await _token_login(state, reader, None, bearer)
         if header[:6].lower() == "basic ":
             username, secret = credentials.parse_basic(header)
             if credentials.is_application_token(secret):
@@ -179,3 +173,33 @@ CurrentUser = Annotated[Principal, Depends(require_user)]
 AdminUser = Annotated[Principal, Depends(require_admin)]
 BrowsingUser = Annotated[Principal, Depends(browsing_principal)]
 Public = Depends(public)
+
+
+def _identifies_caller(dependant: Dependant) -> bool:
+    return any(
+        found.call is get_principal or _identifies_caller(found) for found in dependant.dependencies
+    )
+
+
+def document_security(app: FastAPI) -> None:
+    """`app`'s OpenAPI document declares `SECURITY_SCHEMES`, and each operation that identifies
+    its caller (any that depends on `get_principal`) accepts them."""
+    generate = app.openapi
+    accepted: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = generate()
+        document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        for route in app.routes:
+            if not (isinstance(route, APIRoute) and route.include_in_schema):
+                continue
+            if not _identifies_caller(route.dependant):
+                continue
+            operations = document["paths"][route.path_format]
+            for method in route.methods or ():
+                operations[method.lower()]["security"] = accepted
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
