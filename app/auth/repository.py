@@ -16,13 +16,16 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Row,
+    String,
     and_,
     bindparam,
     case,
     delete,
     false,
+    null,
     or_,
     select,
     update,
@@ -296,10 +299,73 @@ class CoreQueries:
         names: Sequence[str],
         include_global: bool,
     ) -> tuple[TokenOwner | None, bool, list[NamespaceRow]]:
-        """Two queries: the owner's roles need the owner."""
-        return await _owner_then_namespaces(
-            self, kind, lookup, service=service, names=names, include_global=include_global
+        """One statement, built once (`_CORE_TOKEN_AND_NAMESPACES`)."""
+        params = {
+            "lookup": lookup,
+            "service": service,
+            "names": list(names),
+            "include_global": include_global,
+        }
+        rows = (await self.conn.execute(_CORE_TOKEN_AND_NAMESPACES[kind], params)).all()
+        if not rows:
+            return None, False, []
+        first = rows[0]
+        return _owner(first, service=first[10]), first[11] is not None, _namespace_rows(rows, 12)
+
+
+def _core_token_and_namespaces(model: Any, service: Any) -> Any:
+    """`_PG_TOKEN_AND_NAMESPACES` in SQLAlchemy Core, its values bound at execution (building
+    it per request cost the embedded database's token path more than running it)."""
+    owner = (
+        select(
+            model.token_digest,
+            model.created_at,
+            User.id.label("user_id"),
+            User.username,
+            User.admin,
+            User.bot,
+            User.enabled,
+            User.namespace_id,
+            User.password_changed_at,
+            model.id.label("token_id"),
+            service.label("service"),
         )
+        .join(User, User.id == model.user_id)
+        .where(model.lookup == bindparam("lookup"))
+        .subquery("o")
+    )
+    wanted = or_(
+        and_(Namespace.name.in_(bindparam("names", expanding=True)), Namespace.global_.is_(False)),
+        and_(bindparam("include_global"), Namespace.global_),
+    )
+    service_name: BindParameter[str] = bindparam("service", type_=String())
+    return (
+        select(
+            owner,
+            Registry.id,
+            Namespace.id,
+            Namespace.name,
+            Namespace.visibility,
+            Namespace.global_,
+            TeamUser.role,
+        )
+        .select_from(owner)
+        .outerjoin(
+            Registry,
+            or_(Registry.hostname == service_name, Registry.external_hostname == service_name),
+        )
+        .outerjoin(Namespace, and_(Namespace.registry_id == Registry.id, wanted))
+        .outerjoin(
+            TeamUser,
+            and_(TeamUser.team_id == Namespace.team_id, TeamUser.user_id == owner.c.user_id),
+        )
+    )
+
+
+_CORE_TOKEN_AND_NAMESPACES = {
+    "application": _core_token_and_namespaces(ApplicationToken, null()),
+    "refresh": _core_token_and_namespaces(RefreshToken, RefreshToken.service),
+}
 
 
 # Built once: a statement costs more to build than the ORM takes to run it from its cache.

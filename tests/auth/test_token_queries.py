@@ -292,6 +292,24 @@ class TestTokenOwnerAndNamespaces:
         owner = scenario.owner(token.token_digest, token.created_at, token.id, REGISTRY_HOST)
         assert found == (owner, True, scenario.rows(roles=True, include_global=False))
 
+    async def test_nothing_named_but_the_global_namespace(
+        self, implementations: list[TokenQueries], scenario: Scenario
+    ) -> None:
+        token = scenario.app_token
+        found = await same_everywhere(
+            implementations,
+            lambda q: q.token_owner_and_namespaces(
+                "application", token.lookup, service=REGISTRY_HOST, names=[], include_global=True
+            ),
+        )
+        owner = scenario.owner(token.token_digest, token.created_at, token.id)
+        global_ = scenario.global_
+        assert found == (
+            owner,
+            True,
+            [NamespaceRow(global_.id, global_.name, Visibility.public, True, None)],
+        )
+
     async def test_unknown_service(
         self, implementations: list[TokenQueries], scenario: Scenario
     ) -> None:
