@@ -241,15 +241,21 @@ async def open_read_connections(
 
 
 @asynccontextmanager
-async def read_scope(bind: AsyncEngine | AsyncConnection) -> AsyncIterator[AsyncConnection]:
-    """A SQLAlchemy connection for a few reads outside any transaction, returned to the pool at
-    once: on SQLite no BEGIN IMMEDIATE (no write lock taken just to read). Tests bind everything
-    to one connection inside a transaction; reads then use that one."""
+async def autocommit_scope(bind: AsyncEngine | AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """A connection outside any transaction, returned to the pool at once: each statement is a
+    transaction of its own, with no BEGIN and COMMIT round trips (and on SQLite no BEGIN
+    IMMEDIATE). For reads, and for a write that is one statement atomic by itself (an INSERT ...
+    ON CONFLICT of all its rows); anything more needs a transaction. Tests bind everything to one
+    connection inside a transaction; statements then run on that one."""
     if isinstance(bind, AsyncConnection):
         yield bind
         return
     async with bind.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
         yield conn
+
+
+# A few reads outside any transaction.
+read_scope = autocommit_scope
 
 
 class ReadOnlyRequest(RuntimeError):

@@ -6,7 +6,6 @@ from fastapi import APIRouter, BackgroundTasks, Request, status
 from pydantic import BaseModel
 
 from app.auth.dependencies import Public
-from app.core.db import DbSession
 from app.core.errors import Unauthenticated
 from app.core.security import constant_time_equals
 from app.core.state import State
@@ -26,14 +25,14 @@ class EventsAccepted(BaseModel):
     responses={400: {"description": "Not an event envelope"}, 401: {"description": "Bad secret"}},
 )
 async def receive_registry_events(
-    request: Request, session: DbSession, state: State, background: BackgroundTasks
+    request: Request, state: State, background: BackgroundTasks
 ) -> EventsAccepted:
     """Requires `Authorization: Bearer <notifications.secret>` (see `portus registry-config`)."""
     header = request.headers.get("authorization", "")
     if not constant_time_equals(header, f"Bearer {state.notifications_secret}"):
         raise Unauthenticated("Authentication fails: wrong or missing notification secret")
     events = service.parse_envelope(await request.body())
-    stored = await service.store(session, events)
+    stored = await service.store(state.sessionmaker.kw["bind"], events)
     if stored:
         # Runs after the response, so after the commit: the worker will see the rows.
         background.add_task(state.wake_event_worker)

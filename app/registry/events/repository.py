@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Executable, Row, Table, bindparam, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core import queue
 from app.models import (
@@ -45,9 +45,9 @@ _INSERT_NEW_TAG: dict[str, Executable] = {
 }
 
 
-async def store_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+async def store_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
     """Inserts the events' rows but those whose `event_id` is stored already; how many were."""
-    result = await session.execute(_STORE_EVENTS[queue.dialect_of(session)], list(rows))
+    result = await conn.execute(_STORE_EVENTS[queue.dialect_of(conn)], list(rows))
     return len(result.all())
 
 
