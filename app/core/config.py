@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 ENV_PREFIX = "PORTUS_"
 # Variables that configure how settings are found, or the tooling, rather than a key of the tree.
 NON_KEY_VARIABLES = {"PORTUS_CONFIG", "PORTUS_LOCAL_CONFIG_PATH"}
-NON_KEY_PREFIXES = ("PORTUS_TEST_", "PORTUS_BENCH_")
+# PORTUS_BUILD_UI is setup.py's (npm or not when building the package).
+NON_KEY_PREFIXES = ("PORTUS_TEST_", "PORTUS_BENCH_", "PORTUS_BUILD_")
 
 
 class ConfigError(Exception):
