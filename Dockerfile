@@ -1,8 +1,28 @@
-# Portus (Python) image: the web service, registry token realm and notification receiver.
+# Portus (Python) image: the web UI, the REST API, the registry token realm and the notification
+# receiver, run from the installed wheel (no source tree in the image).
 #   docker build -t portus-py .
 #   docker run -p 3000:3000 -v portus-data:/var/lib/portus portus-py
 # Configure with PORTUS_* environment variables (see config.yml.example), or mount a config file
 # and set PORTUS_CONFIG to its path.
+
+# 1. The web UI: frontend/dist. While frontend/ has no package.json there is nothing to build and
+#    the image serves the API alone.
+FROM node:20-slim AS ui
+WORKDIR /src/frontend
+COPY frontend/ ./
+RUN if [ -f package.json ]; then npm ci --no-audit --no-fund && npm run build; else mkdir -p dist; fi
+
+# 2. The wheel, with the UI built above and the migrations inside (setup.py). No Node here: with a
+#    frontend/package.json but no build, setup.py fails rather than ship a wheel without the UI.
+FROM python:3.11-slim AS wheel
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY . .
+COPY --from=ui /src/frontend/dist frontend/dist
+RUN pip wheel --no-deps -w /wheels .
+
+# 3. The image: the wheel installed, nothing else of the source.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -10,17 +30,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-WORKDIR /opt/portus
-COPY . .
-
-# `portus migrate` and `portus serve` find alembic.ini, migrations/ and frontend/ next to the
-# `app` package, and the installed wheel does not ship them. PYTHONPATH makes Python import `app`
-# from this source tree; the wheel still provides the dependencies and the `portus` command.
-ENV PYTHONPATH=/opt/portus
-
-# All dependencies have binary wheels for Python 3.11 on amd64/arm64: no compiler needed.
-RUN pip install . \
- && rm -rf build ./*.egg-info \
+# All dependencies have binary wheels for Python 3.11 on amd64/arm64: no compiler needed. The
+# check: the package finds its migrations (and, once frontend/ is built, its UI) inside itself.
+COPY --from=wheel /wheels /tmp/wheels
+RUN pip install /tmp/wheels/*.whl \
+ && rm -rf /tmp/wheels \
  && python -c "from app.main import schema_head; assert schema_head(), 'migrations not found'" \
  && portus --help >/dev/null
 
@@ -36,6 +50,8 @@ RUN groupadd --system --gid 1000 portus \
 ENV PORTUS_DATA_DIR=/var/lib/portus
 VOLUME ["/var/lib/portus"]
 
+# An empty working directory: ./config.yml (the default PORTUS_CONFIG) is absent unless mounted.
+WORKDIR /opt/portus
 USER portus
 EXPOSE 3000
 

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Never
 
 import yaml
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
 from app.core import logs
@@ -25,7 +24,8 @@ from app.core.errors import AppError, Invalid
 from app.core.files import private_directory
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
-from app.main import ROOT, schema_head
+from app.core.resources import alembic_config
+from app.main import schema_head
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -33,15 +33,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("portus")
 
 
-def _alembic_config(settings: Settings) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = settings.resolved_database_url
-    return config
-
-
 def migrate(settings: Settings) -> None:
     private_directory(settings.data_dir)
-    command.upgrade(_alembic_config(settings), "head")
+    command.upgrade(alembic_config(settings.resolved_database_url), "head")
 
 
 async def _current_revision(settings: Settings) -> str | None:

@@ -6,14 +6,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
-from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app import api
@@ -34,8 +31,10 @@ from app.core.files import private_directory
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.core.middleware import RequestMiddleware
+from app.core.resources import alembic_config, ui_directory
 from app.core.routing import include_routes
 from app.core.security import PasswordVerifier, TokenDigester
+from app.core.spa import SinglePageApp
 from app.core.state import AppState, WakeUp
 from app.jobs.context import TaskContext
 from app.jobs.runner import BackgroundRunner
@@ -44,13 +43,10 @@ from app.metrics import endpoints as metrics_endpoints
 from app.registry.client import client_factory
 
 logger = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
-FRONTEND_DIR = ROOT / "frontend"
 
 
 def schema_head() -> str | None:
-    config = Config(str(ROOT / "alembic.ini"))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 class LdapAccounts:
@@ -175,8 +171,16 @@ def create_app(
     if settings.metrics.enabled:
         include_routes(app.router, metrics_endpoints.router)
     app.mount("/api", api.create_api_app())
-    if (FRONTEND_DIR / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
+    if settings.ui.enabled:
+        ui = ui_directory(settings.ui.directory)
+        if ui is None:
+            logger.warning(
+                "no built web UI (frontend/dist/index.html): serving the API alone; build it "
+                "with `cd frontend && npm ci && npm run build`"
+            )
+        else:
+            # What no route takes: not a route, so routed requests never look at it.
+            app.router.default = SinglePageApp(ui, not_found=app.router.default)
     # Last: a request that fully matches a route goes straight to it (app.core.routing).
     routing.install(app)
     return app

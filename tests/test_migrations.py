@@ -5,32 +5,26 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import create_engine, create_sessionmaker, has_integer_id, session_scope
+from app.core.resources import alembic_config
 from app.core.security import TokenDigester
 from app.models import Base, Namespace, Repository, RepositoryCountChange, Role, User
 from tests.fixtures import factories
-from tests.fixtures.database import ROOT, throwaway_database
-
-
-def _config(url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = url
-    return config
+from tests.fixtures.database import throwaway_database
 
 
 async def test_models_and_migrations_agree(database_url: str) -> None:
     """`alembic check`: autogenerate finds nothing to add to the migrated database."""
-    await asyncio.to_thread(command.check, _config(database_url))
+    await asyncio.to_thread(command.check, alembic_config(database_url))
 
 
 async def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
     async with throwaway_database(tmp_path) as url:
-        config = _config(url)
+        config = alembic_config(url)
         await asyncio.to_thread(command.downgrade, config, "base")
         await asyncio.to_thread(command.upgrade, config, "head")
         await asyncio.to_thread(command.check, config)
@@ -82,7 +76,7 @@ class TestIdsAreNeverReused:
         self, tmp_path: Path, digester: TokenDigester
     ) -> None:
         async with throwaway_database(tmp_path, migrated=False) as url:
-            config = _config(url)
+            config = alembic_config(url)
             await asyncio.to_thread(command.upgrade, config, BEFORE_AUTOINCREMENT)
             engine = create_engine(url, pool_size=1)
             try:

@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 ENV_PREFIX = "PORTUS_"
 # Variables that configure how settings are found, or the tooling, rather than a key of the tree.
 NON_KEY_VARIABLES = {"PORTUS_CONFIG", "PORTUS_LOCAL_CONFIG_PATH"}
-NON_KEY_PREFIXES = ("PORTUS_TEST_", "PORTUS_BENCH_")
+# PORTUS_BUILD_UI is setup.py's (npm or not when building the package).
+NON_KEY_PREFIXES = ("PORTUS_TEST_", "PORTUS_BENCH_", "PORTUS_BUILD_")
 
 
 class ConfigError(Exception):
@@ -378,6 +379,13 @@ class WebhookSettings(_Node):
     keep_failed_days: int = Field(90, ge=1)
 
 
+class UiSettings(_Node):
+    """The web UI `portus serve` serves at `/` (`app.core.resources.ui_directory`)."""
+
+    enabled: bool = True
+    directory: str = Field("", description="the build (index.html, assets/); empty: found")
+
+
 class MetricsSettings(_Node):
     """Prometheus metrics at `/metrics`: off by default; when on, a scraper must send
     `Authorization: Bearer <token>` (compared in constant time)."""
@@ -425,6 +433,7 @@ class Settings(BaseSettings):
     password_checks: PasswordCheckSettings = PasswordCheckSettings()
     database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite file in data_dir")
     data_dir: Path = Path("data")
+    ui: UiSettings = UiSettings()
     key_path: str = Field(
         "", description="PEM private key signing registry tokens; empty: generated"
     )

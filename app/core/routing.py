@@ -10,8 +10,9 @@ Two costs, measured with py-spy on `portus serve`:
   middlewares, exception handlers) inside the root's. `IndexedRouting`, the root router's
   innermost ASGI app, finds the few routes a path can match by its leading segments and calls
   the one that fully matches, as the root router and the mount would have, under the root's
-  middleware only. Everything else (404, 405, slash redirects, static files, the mounted apps'
-  documentation) goes to the ordinary routing, unchanged.
+  middleware only. Everything else (404, 405, slash redirects, the mounted apps' documentation,
+  and the web UI, which is the root router's default: `app.core.spa`) goes to the ordinary
+  routing, unchanged.
 
 Both apps' exception handlers must be the same for the second to change nothing: `install`
 checks that a mounted app has no handler the root app lacks.
@@ -147,7 +148,7 @@ class RouteIndex:
         return found
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path routes are matched against (without the root path a proxy may have set)."""
     path: str = scope["path"]
     root_path: str = scope.get("root_path", "")
@@ -169,7 +170,7 @@ class IndexedRouting:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path = _route_path(scope)
+            path = route_path(scope)
             for entry in self.index.candidates(path):
                 taken = self._dispatch(entry, scope)
                 if taken:

@@ -41,6 +41,15 @@ class TestEnvironment:
         assert settings.machine_fqdn.value == "registry.example.org"
         assert settings.user_permission.push_images.policy == "admin-only"
 
+    def test_variables_that_name_no_key_are_ignored_with_a_warning(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.setenv("PORTUS_UI_ENABLED", "false")
+        monkeypatch.setenv("PORTUS_UI_DIRECTORY_X", "1")
+        monkeypatch.setenv("PORTUS_BUILD_UI", "skip")  # setup.py's, not the service's
+        assert load_settings().ui.enabled is False
+        assert "name no config key: ['PORTUS_UI_DIRECTORY_X']" in caplog.text
+
     def test_environment_beats_the_yaml_file(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:

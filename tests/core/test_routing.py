@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from app.core.security import TokenDigester
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.support.auth import admin_headers
+from tests.support.ui import serving, write_fixture_ui
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # What the scope tells the middlewares (the request middleware's route label reads the first
@@ -35,6 +37,7 @@ def _paths(app: FastAPI) -> list[str]:
     """Every route's path with its parameters filled in, a variant with a trailing slash, and
     paths no route has."""
     found = {"/nope", "/api", "/api/", "/api/v1", "/api/v1/nope", "/api/v1/users/1/nope"}
+    found |= {"/", "/namespaces/3", "/assets/index-4f2a9c1b.js", "/assets/missing.js"}
     found |= {"/api/docs", "/api/openapi.json", "/v2/openapi.json", "/v2/token/x"}
     for route in app.routes:
         mounted = route.app if isinstance(route, Mount) else None
@@ -95,15 +98,19 @@ def _comparable(value: Any, app: FastAPI) -> Any:
     return value
 
 
-@pytest.mark.parametrize("metrics", [False, True])
+@pytest.mark.parametrize(("metrics", "ui"), [(False, False), (True, True)])
 async def test_indexed_answers_are_the_ordinary_ones(
     sessionmaker: async_sessionmaker[AsyncSession],
     session: AsyncSession,
     settings: Settings,
     digester: TokenDigester,
+    tmp_path: Path,
     metrics: bool,
+    ui: bool,
 ) -> None:
     overrides: dict[str, Any] = {"metrics": {"enabled": True, "token": "t" * 32}} if metrics else {}
+    if ui:
+        overrides["ui"] = serving(write_fixture_ui(tmp_path / "dist"))
     configured = make_settings(settings, **overrides)
     indexed = create_app(configured, sessionmaker=sessionmaker, run_background=False)
     ordinary = _unindexed(create_app(configured, sessionmaker=sessionmaker, run_background=False))
@@ -144,7 +151,10 @@ def _served(app: FastAPI, method: str, path: str) -> bool:
     return False
 
 
-def test_hot_paths_are_served_from_the_index(settings: Settings) -> None:
+@pytest.mark.parametrize("ui", [False, True])
+def test_hot_paths_are_served_from_the_index(settings: Settings, tmp_path: Path, ui: bool) -> None:
+    if ui:
+        settings = make_settings(settings, ui=serving(write_fixture_ui(tmp_path / "dist")))
     app = create_app(settings)
     assert _served(app, "GET", "/v2/token")
     assert _served(app, "POST", "/v2/token")
