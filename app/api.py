@@ -10,6 +10,7 @@ from app.auth.dependencies import CurrentUser
 from app.core.errors import install_error_handlers
 from app.core.openapi import error_responses
 from app.core.routing import include_routes
+from app.core.version import VERSION
 from app.health import endpoints as health_endpoints
 from app.namespaces import endpoints as namespace_endpoints
 from app.registry.deletion import endpoints as deletion_endpoints
@@ -18,11 +19,12 @@ from app.registry.registries import endpoints as registry_endpoints
 from app.repositories import endpoints as repository_endpoints
 from app.search import endpoints as search_endpoints
 from app.sessions import endpoints as session_endpoints
+from app.site import endpoints as site_endpoints
 from app.teams import endpoints as team_endpoints
 from app.users import endpoints as user_endpoints
 from app.webhooks import endpoints as webhook_endpoints
 
-API_VERSION = "2.4.0-py"
+API_VERSION = VERSION
 
 
 def include_registry_routes(app: FastAPI) -> None:
@@ -49,6 +51,7 @@ def create_api_app() -> FastAPI:
     # Plain routes, not included routers: see app.core.routing.
     for router in (
         health_endpoints.router,
+        site_endpoints.router,
         user_endpoints.router,
         registry_endpoints.router,
         namespace_endpoints.router,

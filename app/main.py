@@ -37,6 +37,7 @@ from app.core.middleware import RequestMiddleware
 from app.core.routing import include_routes
 from app.core.security import PasswordVerifier, TokenDigester
 from app.core.state import AppState, WakeUp
+from app.core.version import VERSION
 from app.jobs.context import TaskContext
 from app.jobs.runner import BackgroundRunner
 from app.ldap import service as ldap_accounts
@@ -158,7 +159,7 @@ def create_app(
 
     app = FastAPI(
         title="Portus",
-        version="2.4.0-py",
+        version=VERSION,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

@@ -43,6 +43,10 @@ async def lock(session: AsyncSession, user_id: int) -> None:
     await session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
+async def any_user(session: AsyncSession) -> bool:
+    return await session.scalar(select(User.id).limit(1)) is not None
+
+
 async def count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 

@@ -222,6 +222,10 @@ async def count_users(session: AsyncSession) -> int:
     return await repository.count(session)
 
 
+async def any_user_exists(session: AsyncSession) -> bool:
+    return await repository.any_user(session)
+
+
 async def admin_ids(session: AsyncSession) -> list[int]:
     return await repository.admin_ids(session)
 
