@@ -55,6 +55,7 @@ def create_api_app() -> FastAPI:
         user_endpoints.router,
         registry_endpoints.router,
         namespace_endpoints.router,
+        namespace_endpoints.team_namespaces_router,
         team_endpoints.router,
         activity_endpoints.router,
         search_endpoints.router,
