@@ -61,6 +61,7 @@ def create_api_app() -> FastAPI:
         search_endpoints.router,
         session_endpoints.router,
         repository_endpoints.router,
+        repository_endpoints.namespace_repositories_router,
         repository_endpoints.tags_router,
         webhook_endpoints.router,
         deletion_endpoints.namespaces_router,

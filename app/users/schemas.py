@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
@@ -8,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 from app.core.config import Settings
 from app.core.names import DisplayName
 from app.core.params import Text
+from app.core.people import gravatar_url
 
 
 class UserCreateFields(BaseModel):
@@ -66,13 +66,6 @@ class UserRead(BaseModel):
         if info.context and info.context.get("gravatar") and self.email and not self.bot:
             self.avatar_url = gravatar_url(self.email)
         return self
-
-
-def gravatar_url(email: str) -> str:
-    """Gravatar's address for an email: the MD5 of the trimmed, lower-cased address (their
-    scheme, not a security use)."""
-    digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
-    return f"https://www.gravatar.com/avatar/{digest}?d=identicon"
 
 
 def avatars(settings: Settings) -> dict[str, bool]:
