@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import Principal
-from app.authz.queries import visible_teams
+from app.authz.queries import role_in_team, visible_teams
 from app.core.config import Settings
 from app.core.errors import FeatureDisabled, Forbidden, Invalid, NotFound
 from app.models import LdapCheck, Role, Team, TeamUser, User
@@ -279,3 +280,32 @@ async def list_teams(
     total = await repository.count_visible(session, visible)
     teams = await repository.page_visible(session, visible, offset=offset, limit=limit, order=order)
     return total, teams
+
+
+# --- what the web UI shows of each team --------------------------------------------------------
+@dataclass(frozen=True)
+class TeamView:
+    team: Team
+    members_count: int
+    namespaces_count: int
+    flags: policy.TeamFlags
+
+
+async def views(
+    session: AsyncSession, settings: Settings, principal: Principal, teams: Sequence[Team]
+) -> list[TeamView]:
+    """`teams` with the caller's role and rights and the counts: one query for the page."""
+    found = await repository.stats(session, [team.id for team in teams], role_in_team(principal))
+    result = []
+    for team in teams:
+        stats = found[team.id]
+        facts = policy.TeamFacts(hidden=team.hidden, role=stats.role)
+        flags = policy.team_flags(principal, facts, settings)
+        result.append(TeamView(team, stats.members, stats.namespaces, flags))
+    return result
+
+
+async def view(
+    session: AsyncSession, settings: Settings, principal: Principal, team: Team
+) -> TeamView:
+    return (await views(session, settings, principal, [team]))[0]

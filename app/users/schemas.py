@@ -72,6 +72,15 @@ def avatars(settings: Settings) -> dict[str, bool]:
     return {"gravatar": settings.gravatar.enabled}
 
 
+class UserDetail(UserRead):
+    """A user in the administrators' views, with their memberships counted."""
+
+    namespaces_count: int = Field(
+        description="namespaces of the teams the user belongs to (the personal one included)"
+    )
+    teams_count: int = Field(description="the teams the user belongs to (hidden ones left out)")
+
+
 class UserCreated(UserRead):
     """A bot is created with its first application token, shown this once."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,6 +236,13 @@ async def non_bot_users_without_namespace(session: AsyncSession) -> Sequence[Use
 
 
 USER_SORT = repository.USER_SORT
+
+
+async def membership_counts(
+    session: AsyncSession, user_ids: Collection[int]
+) -> dict[int, tuple[int, int]]:
+    """(namespaces_count, teams_count) of each user (`repository.membership_counts`)."""
+    return await repository.membership_counts(session, user_ids)
 
 
 async def list_users(
