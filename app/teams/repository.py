@@ -88,6 +88,16 @@ async def owner_count(session: AsyncSession, team_id: int) -> int:
     return int(await session.scalar(statement) or 0)
 
 
+async def owns_a_visible_team(session: AsyncSession, user_id: int) -> bool:
+    statement = (
+        select(TeamUser.id)
+        .join(Team, Team.id == TeamUser.team_id)
+        .where(TeamUser.user_id == user_id, TeamUser.role == Role.owner, Team.hidden.is_(False))
+        .limit(1)
+    )
+    return await session.scalar(statement) is not None
+
+
 async def lock_team(session: AsyncSession, team_id: int) -> None:
     """Serialises membership changes of one team (the last-owner rule is a count)."""
     await session.execute(select(Team.id).where(Team.id == team_id).with_for_update())

@@ -265,6 +265,13 @@ async def remove_member(
     await session.flush()
 
 
+async def owns_a_team(session: AsyncSession, principal: Principal) -> bool:
+    """Whether the caller owns a (visible) team: they may then add members to it."""
+    if principal.user_id is None:
+        return False
+    return await repository.owns_a_visible_team(session, principal.user_id)
+
+
 TEAM_SORT = repository.TEAM_SORT
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import AdminUser, CurrentUser, Public
 from app.core.config import Settings
@@ -184,6 +186,26 @@ async def create_user(
             id=token.id, application=token.application, plain_token=plain
         )
     return created
+
+
+TYPEAHEAD_MAX = 25
+
+
+# Declared before `GET /users/{id_or_email}`, which would otherwise take `typeahead` for an email.
+@router.get(
+    "/typeahead",
+    summary="Usernames starting with a prefix",
+    responses=error_responses(401, (403, "Neither an administrator nor a team owner"), 422),
+)
+async def username_typeahead(
+    q: Annotated[Text, Query(min_length=1, max_length=255, description="prefix, any case")],
+    session: DbSession,
+    principal: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=TYPEAHEAD_MAX)] = 10,
+) -> list[str]:
+    """For adding team members: usernames of enabled accounts that start with `q`, in order.
+    Administrators and team owners only; nothing but the usernames."""
+    return await service.username_typeahead(session, principal, q, limit=limit)
 
 
 @router.get("/{id_or_email}", responses=ERRORS)

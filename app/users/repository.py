@@ -188,3 +188,17 @@ async def membership_counts(
     statement = select(User.id, namespaces, teams).where(User.id.in_(user_ids))
     rows = (await session.execute(statement)).all()
     return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+
+async def enabled_usernames_starting_with(
+    session: AsyncSession, prefix: str, *, limit: int
+) -> list[str]:
+    """Usernames of enabled accounts that start with `prefix` (any case), in order."""
+    escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    statement = (
+        select(User.username)
+        .where(User.enabled.is_(True), func.lower(User.username).like(escaped + "%", escape="\\"))
+        .order_by(func.lower(User.username), User.username)
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))

@@ -238,6 +238,17 @@ async def non_bot_users_without_namespace(session: AsyncSession) -> Sequence[Use
 USER_SORT = repository.USER_SORT
 
 
+async def username_typeahead(
+    session: AsyncSession, principal: Principal, prefix: str, *, limit: int
+) -> list[str]:
+    """Usernames of enabled accounts starting with `prefix`, for whoever may add team members
+    (administrators, team owners); others are refused."""
+    owns_a_team = not principal.admin and await teams.owns_a_team(session, principal)
+    if not policy.can_look_up_usernames(principal, owns_a_team=owns_a_team):
+        raise Forbidden("Authorization fails: only team owners and administrators look up users")
+    return await repository.enabled_usernames_starting_with(session, prefix, limit=limit)
+
+
 async def membership_counts(
     session: AsyncSession, user_ids: Collection[int]
 ) -> dict[int, tuple[int, int]]:
