@@ -15,6 +15,7 @@ from app.health import endpoints as health_endpoints
 from app.namespaces import endpoints as namespace_endpoints
 from app.registry.deletion import endpoints as deletion_endpoints
 from app.registry.events import endpoints as event_endpoints
+from app.registry.images import endpoints as image_endpoints
 from app.registry.registries import endpoints as registry_endpoints
 from app.repositories import endpoints as repository_endpoints
 from app.search import endpoints as search_endpoints
@@ -63,6 +64,7 @@ def create_api_app() -> FastAPI:
         repository_endpoints.router,
         repository_endpoints.namespace_repositories_router,
         repository_endpoints.tags_router,
+        image_endpoints.router,
         webhook_endpoints.router,
         deletion_endpoints.namespaces_router,
         deletion_endpoints.teams_router,
