@@ -370,7 +370,9 @@ async def views(
     )
     result = []
     for namespace, team in rows:
-        stats = found[namespace.id]
+        stats = found.get(namespace.id)
+        if stats is None:  # deleted since the page was read (a GET reads without a transaction)
+            continue
         facts = policy.NamespaceFacts(
             id=namespace.id,
             visibility=namespace.visibility,
@@ -393,7 +395,10 @@ async def views(
 async def view(
     session: AsyncSession, settings: Settings, principal: Principal, loaded: LoadedNamespace
 ) -> NamespaceView:
-    return (await views(session, settings, principal, [(loaded.namespace, loaded.team)]))[0]
+    found = await views(session, settings, principal, [(loaded.namespace, loaded.team)])
+    if not found:
+        raise NotFound("Not found: no such namespace")
+    return found[0]
 
 
 async def list_team_namespaces(

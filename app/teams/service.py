@@ -305,7 +305,9 @@ async def views(
     found = await repository.stats(session, [team.id for team in teams], role_in_team(principal))
     result = []
     for team in teams:
-        stats = found[team.id]
+        stats = found.get(team.id)
+        if stats is None:  # deleted since the page was read (a GET reads without a transaction)
+            continue
         facts = policy.TeamFacts(hidden=team.hidden, role=stats.role)
         flags = policy.team_flags(principal, facts, settings)
         result.append(TeamView(team, stats.members, stats.namespaces, flags))
@@ -315,4 +317,7 @@ async def views(
 async def view(
     session: AsyncSession, settings: Settings, principal: Principal, team: Team
 ) -> TeamView:
-    return (await views(session, settings, principal, [team]))[0]
+    found = await views(session, settings, principal, [team])
+    if not found:
+        raise NotFound("Not found: no such team")
+    return found[0]

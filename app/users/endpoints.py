@@ -154,7 +154,8 @@ async def list_users(
     )
     set_page_headers(request, response, pagination, total)
     counts = await service.membership_counts(session, [user.id for user in users])
-    return [_detail(settings, user, counts[user.id]) for user in users]
+    # A user deleted since the page was read (a GET reads without a transaction) is left out.
+    return [_detail(settings, user, counts[user.id]) for user in users if user.id in counts]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -215,7 +216,7 @@ async def get_user(
     """By numeric id or by email."""
     user = await service.get_user(session, id_or_email)
     counts = await service.membership_counts(session, [user.id])
-    return _detail(settings, user, counts[user.id])
+    return _detail(settings, user, counts.get(user.id, (0, 0)))
 
 
 @router.put("/{user_id}", responses=ERRORS)

@@ -9,8 +9,11 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.authz.principal import Principal, PrincipalKind
+from app.core.config import Settings
 from app.core.security import TokenDigester
 from app.models import Namespace, Registry, Repository, Role, Team, User, Visibility, Webhook
+from app.namespaces import service as namespaces
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.support.auth import admin_headers, token_headers
@@ -265,3 +268,18 @@ class TestTeamNamespaces:
         response = await client.get(path.replace("/1/", f"/{team.id}/"), headers=headers)
         assert response.status_code == 422
         assert field in response.json()["message"]
+
+
+async def test_a_namespace_deleted_after_its_page_was_read_is_left_out(
+    session: AsyncSession, settings: Settings
+) -> None:
+    """A GET reads without a transaction: a row of the page may be gone when its facts are
+    read. It is left out rather than failing the request."""
+    registry = await factories.create_registry(session)
+    kept = await factories.create_namespace(session, registry, name="kept")
+    team = await session.get(Team, kept.team_id)
+    assert team is not None
+    gone = Namespace(id=kept.id + 1000, name="gone", registry_id=registry.id, team_id=team.id)
+    admin = Principal(PrincipalKind.user, user_id=1, admin=True)
+    views = await namespaces.views(session, settings, admin, [(kept, team), (gone, team)])
+    assert [view.namespace.name for view in views] == ["kept"]
