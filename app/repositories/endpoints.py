@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import AdminUser, BrowsingUser, CurrentUser
@@ -12,7 +15,9 @@ from app.core.openapi import error_responses
 from app.core.pagination import (
     AFTER,
     AfterCursor,
+    PageParams,
     Pagination,
+    SortKey,
     decode_cursor,
     encode_cursor,
     set_page_headers,
@@ -89,6 +94,21 @@ def _comment(settings: Settings, view: service.CommentView) -> CommentRead:
     )
 
 
+def _after(after: str | None, pagination: PageParams, keys: list[SortKey]) -> list[Any] | None:
+    """The sort values an `after` cursor carries (not with `all`: it has no pages)."""
+    if after is not None and pagination.all:
+        raise Invalid({AFTER: ["cannot be combined with all"]})
+    return None if after is None else decode_cursor(after, keys)
+
+
+def _next(rows: Sequence[Any], pagination: PageParams, keys: list[SortKey]) -> str | None:
+    """The cursor of the page after `rows`: the sort values of its last repository."""
+    if not rows or pagination.all:
+        return None
+    last = rows[-1][0]
+    return encode_cursor(keys, [getattr(last, key.attribute) for key in keys])
+
+
 @router.get("", responses=ERRORS)
 async def list_repositories(
     request: Request,
@@ -106,9 +126,7 @@ async def list_repositories(
     the next page from where this one ended, whatever its depth (a page number skips all the
     rows before it). `page` keeps working alone."""
     keys = pagination.sort_keys(service.REPOSITORY_SORT)
-    if after is not None and pagination.all:
-        raise Invalid({AFTER: ["cannot be combined with all"]})
-    after_values = None if after is None else decode_cursor(after, keys)
+    after_values = _after(after, pagination, keys)
     total, rows = await service.list_repositories(
         session,
         principal,
@@ -117,11 +135,9 @@ async def list_repositories(
         limit=pagination.limit,
         after=after_values,
     )
-    next_cursor = None
-    if rows and not pagination.all:
-        last = rows[-1][0]
-        next_cursor = encode_cursor(keys, [getattr(last, key.attribute) for key in keys])
-    set_page_headers(request, response, pagination, total, next_cursor=next_cursor)
+    set_page_headers(
+        request, response, pagination, total, next_cursor=_next(rows, pagination, keys)
+    )
     return [_summary(view) for view in await service.views(session, settings, principal, rows)]
 
 
@@ -139,9 +155,7 @@ async def list_namespace_repositories(
     """The repositories of a namespace the caller may pull from (404 otherwise), paged (with
     the `after` cursor too) and shown as in the repository list."""
     keys = pagination.sort_keys(service.REPOSITORY_SORT)
-    if after is not None and pagination.all:
-        raise Invalid({AFTER: ["cannot be combined with all"]})
-    after_values = None if after is None else decode_cursor(after, keys)
+    after_values = _after(after, pagination, keys)
     total, rows = await service.list_namespace_repositories(
         session,
         principal,
@@ -151,11 +165,9 @@ async def list_namespace_repositories(
         limit=pagination.limit,
         after=after_values,
     )
-    next_cursor = None
-    if rows and not pagination.all:
-        last = rows[-1][0]
-        next_cursor = encode_cursor(keys, [getattr(last, key.attribute) for key in keys])
-    set_page_headers(request, response, pagination, total, next_cursor=next_cursor)
+    set_page_headers(
+        request, response, pagination, total, next_cursor=_next(rows, pagination, keys)
+    )
     return [_summary(view) for view in await service.views(session, settings, principal, rows)]
 
 
