@@ -18,7 +18,9 @@ const auth = useAuthStore(pinia)
 configureAuth({
   csrfToken: () => auth.csrfToken,
   onUnauthorized: () => {
-    // The session ended (expired, signed out elsewhere, password changed): sign in again.
+    // A signed-out visitor's 401 is the page's own error to show; a signed-in person's means
+    // the session ended (expired, signed out elsewhere, password changed): sign in again.
+    if (!auth.signedIn) return
     auth.clear()
     const current = router.currentRoute.value
     if (current.meta.layout !== 'bare') {
