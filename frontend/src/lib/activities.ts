@@ -6,7 +6,7 @@ const VERBS: Record<string, string> = {
   'repository.delete': 'deleted a tag of',
   'repository.star': 'starred',
   'repository.unstar': 'unstarred',
-  'namespace.create': 'created the namespace',
+  'namespace.create': 'created',
   'namespace.change_team': 'moved the namespace to another team:',
   'namespace.change_visibility': 'changed the visibility of',
   'namespace.change_namespace_name': 'renamed the namespace',
@@ -49,6 +49,9 @@ export function activityObject(activity: Activity): string {
     return tag ? `${full}:${tag}` : full
   }
   if (tag) return `tag ${tag}`
+  if (activity.key === 'namespace.create') {
+    return str(p.team) ? `a namespace of team ${str(p.team)}` : 'a namespace'
+  }
   if (activity.key === 'namespace.change_visibility' && str(p.visibility)) {
     return `a namespace (now ${str(p.visibility)})`
   }
