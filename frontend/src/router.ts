@@ -165,7 +165,15 @@ export function createAppRouter() {
     if ((access === 'user' || access === 'admin') && !auth.signedIn) {
       return { name: 'sign-in', query: { redirect: to.fullPath } }
     }
-    if (access === 'admin' && !auth.isAdmin) return { name: 'not-found', params: { path: [] } }
+    if (access === 'admin' && !auth.isAdmin) {
+      // The address stays; the page says there is nothing here for this person.
+      return {
+        name: 'not-found',
+        params: { path: to.path.slice(1).split('/') },
+        query: to.query,
+        hash: to.hash,
+      }
+    }
     if (to.name === 'explore' && !auth.signedIn && !settings.settings.anonymousBrowsing) {
       return { name: 'sign-in', query: { redirect: to.fullPath } }
     }
