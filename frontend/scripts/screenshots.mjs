@@ -7,7 +7,10 @@
 // playwright-core; writes screenshots/<name>-<width>.png (git-ignored). Pages are visited
 // signed out first (the `anon` ones), then signed in as PORTUS_USER. PAGES_EXTRA adds
 // "name=path[,name=path]" (e.g. a repository id that exists in your data).
-import { mkdirSync } from 'node:fs'
+// Each page is also checked with axe-core: the violations go to screenshots/axe.json and the
+// serious or critical ones are printed (the exit code is 1 when there are any).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -41,6 +44,29 @@ for (const pair of (process.env.PAGES_EXTRA ?? '').split(',').filter(Boolean)) {
   pages.push({ name, path, anon: name.startsWith('anon-') })
 }
 
+const axeSource = readFileSync(
+  createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
+  'utf8',
+)
+const findings = []
+
+async function audit(tab, name, width) {
+  await tab.addScriptTag({ content: axeSource })
+  const result = await tab.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice'] }),
+  )
+  for (const violation of result.violations) {
+    findings.push({
+      page: name,
+      width,
+      id: violation.id,
+      impact: violation.impact,
+      help: violation.help,
+      targets: violation.nodes.map((node) => node.target.join(' ')).slice(0, 5),
+    })
+  }
+}
+
 mkdirSync(out, { recursive: true })
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -56,6 +82,7 @@ async function shoot(context, page, width) {
   const file = resolve(out, `${page.name}-${width}.png`)
   await tab.screenshot({ path: file, fullPage: true })
   console.log(`${file}  (${tab.url().replace(base, '')})`)
+  await audit(tab, page.name, width)
   await tab.close()
 }
 
@@ -86,3 +113,13 @@ try {
 } finally {
   await browser.close()
 }
+
+writeFileSync(resolve(out, 'axe.json'), JSON.stringify(findings, null, 2))
+const grave = findings.filter((f) => f.impact === 'serious' || f.impact === 'critical')
+for (const f of findings) {
+  console.log(
+    `axe ${f.impact} ${f.id} on ${f.page}@${f.width}: ${f.help} [${f.targets.join(', ')}]`,
+  )
+}
+console.log(`axe: ${findings.length} violations, ${grave.length} serious or critical`)
+if (grave.length) process.exitCode = 1
