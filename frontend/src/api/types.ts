@@ -5,12 +5,16 @@ import type { Schemas } from './client'
 export type User = Schemas['UserRead']
 export type Team = Schemas['TeamRead'] & {
   role?: string | null
-  users_count?: number
-  namespaces_count?: number
+  members_count?: number | null
+  namespaces_count?: number | null
   updatable?: boolean
   destroyable?: boolean
 }
-export type Member = Schemas['MemberRead'] & { display_name?: string | null }
+export type Member = Schemas['MemberRead'] & {
+  display_name?: string | null
+  avatar_url?: string | null
+  current?: boolean
+}
 export type Visibility = 'private' | 'protected' | 'public'
 
 export interface NamespacePermissions {
@@ -22,20 +26,30 @@ export interface NamespacePermissions {
 }
 
 export type Namespace = Schemas['NamespaceRead'] & {
-  repositories_count?: number
-  webhooks_count?: number
+  repositories_count?: number | null
+  webhooks_count?: number | null
   orphan?: boolean
   updatable?: boolean
   destroyable?: boolean
   permissions?: NamespacePermissions
 }
 
+export interface RepositoryPermissions {
+  role?: string | null
+  pull?: boolean
+  push?: boolean
+}
+
 export type Repository = Schemas['RepositoryRead'] & {
-  stars?: number
+  stars?: number | null
   starred?: boolean
   destroyable?: boolean
+  permissions?: RepositoryPermissions
 }
-export type RepositoryDetail = Schemas['RepositoryDetail'] & { updatable?: boolean }
+export type RepositoryDetail = Schemas['RepositoryDetail'] & {
+  updatable?: boolean
+  permissions?: RepositoryPermissions
+}
 export type Tag = Schemas['TagRead'] & { destroyable?: boolean }
 export type Comment = Schemas['CommentRead'] & {
   author?: { id?: number | null; name?: string | null; avatar_url?: string | null } | null
@@ -43,9 +57,9 @@ export type Comment = Schemas['CommentRead'] & {
 }
 export type Activity = Schemas['ActivityRead']
 export type SearchHit = Schemas['SearchHit'] & {
-  stars?: number
-  updated_at?: string
-  tags_count?: number
+  stars?: number | null
+  updated_at?: string | null
+  tags_count?: number | null
 }
 export type ApplicationToken = Schemas['ApplicationTokenRead']
 export type Registry = Schemas['RegistryRead']

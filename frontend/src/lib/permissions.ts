@@ -31,8 +31,9 @@ export function canManageWebhooks(namespace: Namespace, viewer: Viewer): boolean
   return namespace.permissions?.webhooks ?? isAdmin(viewer)
 }
 
+/** The description: administrators and the namespace's owners (Portus). */
 export function canEditRepository(repository: RepositoryDetail, viewer: Viewer): boolean {
-  return repository.updatable ?? isAdmin(viewer)
+  return repository.updatable ?? (isAdmin(viewer) || repository.permissions?.role === 'owner')
 }
 
 export function canDeleteRepository(repository: RepositoryDetail): boolean {

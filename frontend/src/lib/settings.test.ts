@@ -29,7 +29,8 @@ describe('normaliseSettings', () => {
       delete: { enabled: false },
       user_permission: { create_namespace: { enabled: false } },
       pagination: { per_page: 25 },
-      first_user: true,
+      first_user: { users_exist: false, admin: true, create_admin: true },
+      version: '2.4.0-py',
     })
     expect(settings).toMatchObject({
       signupEnabled: true,
@@ -37,6 +38,8 @@ describe('normaliseSettings', () => {
       createNamespace: false,
       perPage: 25,
       usersExist: false,
+      firstUserAdmin: true,
+      version: '2.4.0-py',
     })
   })
 

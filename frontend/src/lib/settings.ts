@@ -18,6 +18,8 @@ export interface PublicSettings {
   createTeam: boolean
   changeVisibility: boolean
   perPage: number
+  /** The server's version (shown to administrators). */
+  version: string | null
 }
 
 export const DEFAULT_SETTINGS: PublicSettings = {
@@ -34,6 +36,7 @@ export const DEFAULT_SETTINGS: PublicSettings = {
   createTeam: true,
   changeVisibility: true,
   perPage: 10,
+  version: null,
 }
 
 type Raw = Record<string, unknown>
@@ -66,10 +69,10 @@ export function normaliseSettings(raw: unknown): PublicSettings {
   const d = DEFAULT_SETTINGS
   const ldapEnabled = flag(r, ['ldap_enabled', 'ldap'], d.ldapEnabled)
   let usersExist: boolean | null = null
-  for (const name of ['users_exist', 'has_users']) {
-    if (typeof r[name] === 'boolean') usersExist = r[name]
+  for (const name of ['first_user.users_exist', 'users_exist', 'has_users']) {
+    const value = dig(r, name)
+    if (usersExist === null && typeof value === 'boolean') usersExist = value
   }
-  if (usersExist === null && typeof r.first_user === 'boolean') usersExist = !r.first_user
   if (usersExist === null && typeof r.users_count === 'number') usersExist = r.users_count > 0
   const perPage = dig(r, 'pagination.per_page') ?? r.per_page
   return {
@@ -78,7 +81,11 @@ export function normaliseSettings(raw: unknown): PublicSettings {
     signupEnabled: flag(r, ['signup_enabled', 'signup'], d.signupEnabled) && !ldapEnabled,
     anonymousBrowsing: flag(r, ['anonymous_browsing_enabled', 'anonymous_browsing'], true),
     usersExist,
-    firstUserAdmin: flag(r, ['first_user_admin_enabled', 'first_user_admin'], d.firstUserAdmin),
+    firstUserAdmin: flag(
+      r,
+      ['first_user.admin', 'first_user_admin_enabled', 'first_user_admin'],
+      d.firstUserAdmin,
+    ),
     displayNameEnabled: flag(r, ['display_name_enabled', 'display_name'], d.displayNameEnabled),
     deleteEnabled: flag(r, ['delete_enabled', 'delete'], d.deleteEnabled),
     passwordReset:
@@ -99,5 +106,6 @@ export function normaliseSettings(raw: unknown): PublicSettings {
       d.changeVisibility,
     ),
     perPage: typeof perPage === 'number' && perPage > 0 ? perPage : d.perPage,
+    version: typeof r.version === 'string' ? r.version : null,
   }
 }
