@@ -116,7 +116,7 @@ export const routes: RouteRecordRaw[] = [
   {
     path: '/admin/users',
     name: 'admin-users',
-    component: () => import('@/pages/admin/AdminPendingPage.vue'),
+    component: () => import('@/pages/admin/AdminUsersPage.vue'),
     meta: { access: 'admin', title: 'Users' },
   },
   {
@@ -128,7 +128,7 @@ export const routes: RouteRecordRaw[] = [
   {
     path: '/admin/activities',
     name: 'admin-activities',
-    component: () => import('@/pages/admin/AdminPendingPage.vue'),
+    component: () => import('@/pages/admin/AdminActivitiesPage.vue'),
     meta: { access: 'admin', title: 'Activities' },
   },
   {
