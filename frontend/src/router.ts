@@ -122,7 +122,7 @@ export const routes: RouteRecordRaw[] = [
   {
     path: '/admin/registries',
     name: 'admin-registries',
-    component: () => import('@/pages/admin/AdminPendingPage.vue'),
+    component: () => import('@/pages/admin/AdminRegistriesPage.vue'),
     meta: { access: 'admin', title: 'Registries' },
   },
   {
