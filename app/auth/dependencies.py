@@ -88,9 +88,12 @@ async def get_principal(request: Request, session: DbSession) -> Principal:
             )
     except credentials.CsrfFailed as exc:
         raise Forbidden("Authorization fails: missing or wrong X-CSRF-Token header") from exc
-    except credentials.AuthenticationFailed as exc:
-        # An ended session is no guess: a stale tab polling must not throttle its address.
-        raise _NotAuthenticated(f"Authentication fails: {exc.message}") from exc
+    except credentials.AuthenticationFailed:
+        # An ended or unknown session is an anonymous visitor (who may still browse and sign
+        # in; routes that need a user answer 401), not a refusal of every request: the page
+        # cannot clear an httpOnly cookie, `DELETE /session` does. Nor is it a guess to count:
+        # a stale tab polling must not throttle its address.
+        return ANONYMOUS
 
 
 async def password_login(

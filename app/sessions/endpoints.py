@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import credentials
-from app.auth.dependencies import CurrentUser, Public, password_login
+from app.auth.dependencies import CurrentUser, OptionalPrincipal, Public, password_login
 from app.core import metrics
 from app.core.db import DbSession
 from app.core.errors import Invalid, Unauthenticated
@@ -111,12 +111,15 @@ async def current_session(
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
 async def log_out(
-    request: Request, response: Response, session: DbSession, _principal: CurrentUser
+    request: Request, response: Response, session: DbSession, principal: OptionalPrincipal
 ) -> None:
+    """Ends the cookie's session and clears the cookie. Anybody may call it: a browser holding
+    an ended session's cookie (which a page cannot clear) gets rid of it here. A live session
+    still needs its `X-CSRF-Token`, as every change does."""
     cookie = request.cookies.get(credentials.SESSION_COOKIE, "")
     lookup = parse_token(cookie, SESSION_MARKER)
     if lookup is not None:
-        await service.close_session(session, lookup)
+        await service.close_session(session, principal, lookup)
     _set_cookie(request, response, "", 0)
 
 

@@ -32,8 +32,10 @@ async def open_session(session: AsyncSession, digester: TokenDigester, user_id: 
     return issued.plain
 
 
-async def close_session(session: AsyncSession, lookup: str) -> None:
-    await repository.delete_by_lookup(session, lookup)
+async def close_session(session: AsyncSession, principal: Principal, lookup: str) -> None:
+    """Ends the caller's own browser session `lookup` (never another user's)."""
+    if principal.user_id is not None:
+        await repository.delete_by_lookup(session, lookup, principal.user_id)
 
 
 async def me(session: AsyncSession, principal: Principal) -> User:

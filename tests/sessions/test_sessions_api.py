@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models import Repository, Visibility
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD
 
@@ -85,3 +86,56 @@ async def test_password_change_ends_sessions_and_identity_tokens(
         "/v2/token", data={"grant_type": "refresh_token", "refresh_token": refresh, "service": "s"}
     )
     assert refreshed.status_code == 401
+
+
+async def test_an_ended_session_is_an_anonymous_visitor_until_logout_clears_it(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    """A browser keeps the httpOnly cookie of an ended session (the page cannot clear it): it
+    is not refused everywhere, it browses as anyone may, and `DELETE /session` clears it."""
+    await factories.create_user(session, username="alice")
+    csrf = await log_in(client)
+    changed = await client.put(
+        "/api/v1/me/password",
+        json={"old_password": PASSWORD, "new_password": "another password"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert changed.status_code == 204  # every session of alice has ended
+    # Anonymous browsing (on by default) of a public namespace's repository: the ended
+    # session's cookie is no reason to refuse it.
+    registry = await factories.create_registry(session)
+    namespace = await factories.create_namespace(session, registry, visibility=Visibility.public)
+    repository = Repository(name="open", namespace_id=namespace.id)
+    session.add(repository)
+    await session.flush()
+    browsed = await client.get(f"/api/v1/repositories/{repository.id}")
+    assert browsed.status_code == 200, browsed.text
+    assert (await client.get("/api/v1/me")).status_code == 401
+    signed_in_again = await client.post(
+        "/api/v1/session", json={"username": "alice", "password": "another password"}
+    )
+    assert signed_in_again.status_code == 200
+    client.cookies.set("portus_session", "pss_aaaaaaaaaaaaaaaa_" + "x" * 40)
+    out = await client.delete("/api/v1/session")  # an unknown session's cookie: no CSRF token
+    assert out.status_code == 204
+    assert "max-age=0" in out.headers["set-cookie"].lower()
+
+
+async def test_logging_out_ends_only_the_callers_own_session(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    """Authenticated by a token, a user who sends another user's session lookup in a cookie
+    does not end that session."""
+    await factories.create_user(session, username="alice")
+    await factories.create_user(session, username="mallory")
+    await log_in(client, "alice")
+    alice_cookie = client.cookies.get("portus_session")
+    assert alice_cookie is not None
+    client.cookies.clear()
+    lookup = alice_cookie.split("_")[1]
+    client.cookies.set("portus_session", f"pss_{lookup}_{'y' * 40}")
+    out = await client.delete("/api/v1/session", auth=("mallory", PASSWORD))
+    assert out.status_code == 204
+    client.cookies.clear()
+    client.cookies.set("portus_session", alice_cookie)
+    assert (await client.get("/api/v1/me")).json()["username"] == "alice"

@@ -701,7 +701,12 @@ export interface paths {
          * @description Username and password (the same lockout as everywhere) open a browser session.
          */
         post: operations["log_in_v1_session_post"];
-        /** Log Out */
+        /**
+         * Log Out
+         * @description Ends the cookie's session and clears the cookie. Anybody may call it: a browser holding
+         *     an ended session's cookie (which a page cannot clear) gets rid of it here. A live session
+         *     still needs its `X-CSRF-Token`, as every change does.
+         */
         delete: operations["log_out_v1_session_delete"];
         options?: never;
         head?: never;
