@@ -199,6 +199,7 @@ async def _detail(
         stars=stars,
         starred=starred,
         destroyable=policy.can_delete(principal, context.facts, settings),
+        updatable=policy.can_update_repository(principal, context.facts),
         registry_hostname=host,
         pull_command=f"docker pull {host}/{context.full_name}",
     )
@@ -243,10 +244,11 @@ async def unstar_repository(
 
 @router.get("/{repository_id}/comments", responses=ERRORS)
 async def list_comments(
-    repository_id: ResourceId, session: DbSession, settings: SettingsDep, principal: CurrentUser
+    repository_id: ResourceId, session: DbSession, settings: SettingsDep, principal: BrowsingUser
 ) -> list[CommentRead]:
     """Oldest first, with their authors' names and avatars, and whether the caller may delete
-    each."""
+    each. Whoever may see the repository may read them (anonymous visitors too, with
+    anonymous browsing on)."""
     views = await service.list_comments(session, principal, repository_id)
     return [_comment(settings, view) for view in views]
 
@@ -281,6 +283,7 @@ async def delete_comment(
 def _tag(tag: Tag) -> TagRead:
     return TagRead(
         id=tag.id,
+        repository_id=tag.repository_id,
         name=tag.name,
         digest=tag.digest,
         media_type=tag.media_type,

@@ -42,6 +42,7 @@ class AuthorRef(BaseModel):
 
 class TagRead(BaseModel):
     id: int
+    repository_id: int
     name: str
     digest: str
     media_type: str | None
@@ -57,6 +58,7 @@ class RepositoryDetail(RepositoryRead):
     stars: int
     starred: bool
     destroyable: bool
+    updatable: bool  # the description (administrators and the namespace's owners)
     registry_hostname: str
     pull_command: str
 

@@ -243,3 +243,40 @@ class TestComments:
         )
         assert listed.json()[0]["author"] is None
         assert listed.json()[0]["body"] == "bye"
+
+
+async def test_the_description_flag_the_tags_repository_and_anonymous_comments(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    """`updatable` follows who may edit the description; a tag names its repository; the
+    comments of a public repository are readable by an anonymous visitor, those of a private
+    one are not found."""
+    _, owner, viewer, team, public = await _setup(session)
+    app_id = await _repository(session, team, "app", 1)
+    web_id = await _repository(session, public, "web")
+    owner_headers = await token_headers(session, digester, owner)
+    viewer_headers = await token_headers(session, digester, viewer)
+
+    as_owner = await client.get(f"/api/v1/repositories/{app_id}", headers=owner_headers)
+    as_viewer = await client.get(f"/api/v1/repositories/{app_id}", headers=viewer_headers)
+    assert (as_owner.json()["updatable"], as_viewer.json()["updatable"]) == (True, False)
+    refused = await client.put(
+        f"/api/v1/repositories/{app_id}",
+        json={"repository": {"description": "x"}},
+        headers=viewer_headers,
+    )
+    assert refused.status_code == 403
+
+    tags = await client.get(f"/api/v1/repositories/{app_id}/tags", headers=viewer_headers)
+    assert [tag["repository_id"] for tag in tags.json()] == [app_id]
+
+    said = await client.post(
+        f"/api/v1/repositories/{web_id}/comments", json={"body": "hello"}, headers=owner_headers
+    )
+    assert said.status_code == 201
+    anonymous = await client.get(f"/api/v1/repositories/{web_id}/comments")
+    assert anonymous.status_code == 200
+    assert [c["body"] for c in anonymous.json()] == ["hello"]
+    assert anonymous.json()[0]["destroyable"] is False
+    hidden = await client.get(f"/api/v1/repositories/{app_id}/comments")
+    assert hidden.status_code == 404

@@ -550,7 +550,8 @@ export interface paths {
         /**
          * List Comments
          * @description Oldest first, with their authors' names and avatars, and whether the caller may delete
-         *     each.
+         *     each. Whoever may see the repository may read them (anonymous visitors too, with
+         *     anonymous browsing on).
          */
         get: operations["list_comments_v1_repositories__repository_id__comments_get"];
         put?: never;
@@ -2041,6 +2042,8 @@ export interface components {
             stars: number;
             /** Tags Count */
             tags_count: number;
+            /** Updatable */
+            updatable: boolean;
             /**
              * Updated At
              * Format: date-time
@@ -2221,6 +2224,8 @@ export interface components {
             name: string;
             /** Pulled At */
             pulled_at: string | null;
+            /** Repository Id */
+            repository_id: number;
             /** Size */
             size: number | null;
             /**
