@@ -18,7 +18,6 @@ from app.core.db import DbSession
 from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import Text
-from app.models import Activity
 
 router = APIRouter(prefix="/activities", tags=["activities"])
 
@@ -35,9 +34,11 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _read(activity: Activity, owner_name: str | None) -> ActivityRead:
-    read = ActivityRead.model_validate(activity)
-    read.owner_name = owner_name
+def _read(view: service.ActivityView) -> ActivityRead:
+    read = ActivityRead.model_validate(view.activity)
+    read.owner_name = view.owner_name
+    read.trackable_name = view.trackable_name
+    read.recipient_name = view.recipient_name
     return read
 
 
@@ -55,7 +56,7 @@ async def activity_feed(
         session, principal, offset=pagination.offset, limit=pagination.limit
     )
     set_page_headers(request, response, pagination, total)
-    return [_read(activity, name) for activity, name in rows]
+    return [_read(view) for view in await service.views(session, rows)]
 
 
 @router.get("", responses=ERRORS)
@@ -81,7 +82,7 @@ async def list_activities(
         limit=pagination.limit,
     )
     set_page_headers(request, response, pagination, total)
-    return [_read(activity, name) for activity, name in rows]
+    return [_read(view) for view in await service.views(session, rows)]
 
 
 @router.get(

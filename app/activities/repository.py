@@ -7,7 +7,17 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Activity, Namespace, Repository, TeamUser, User
+from app.models import (
+    Activity,
+    Namespace,
+    Registry,
+    Repository,
+    Tag,
+    Team,
+    TeamUser,
+    User,
+    Webhook,
+)
 
 _INSERT = insert(cast(Table, Activity.__table__))
 
@@ -105,3 +115,43 @@ async def page(
         statement = statement.limit(limit)
     rows = (await session.execute(statement)).all()
     return int(total or 0), [(row[0], row[1]) for row in rows]
+
+
+def _name_queries() -> dict[str, Any]:
+    """For each kind of object an activity names, (id, name) rows: a repository by its full
+    name, a tag as `namespace/repository:tag`, the others by their own name."""
+    repository_name = Namespace.name + "/" + Repository.name
+    return {
+        "Namespace": select(Namespace.id, Namespace.name),
+        "Repository": select(Repository.id, repository_name).join(
+            Namespace, Namespace.id == Repository.namespace_id
+        ),
+        "Tag": select(Tag.id, repository_name + ":" + Tag.name)
+        .join(Repository, Repository.id == Tag.repository_id)
+        .join(Namespace, Namespace.id == Repository.namespace_id),
+        "Team": select(Team.id, Team.name),
+        "User": select(User.id, User.username),
+        "Registry": select(Registry.id, Registry.name),
+        "Webhook": select(Webhook.id, Webhook.name),
+    }
+
+
+_NAME_QUERIES = _name_queries()
+
+
+async def names_of(
+    session: AsyncSession, references: set[tuple[str, int]]
+) -> dict[tuple[str, int], str]:
+    """The current names of the objects activities refer to, one query per kind (not per
+    activity); an object deleted since has none."""
+    by_kind: dict[str, set[int]] = {}
+    for kind, object_id in references:
+        if kind in _NAME_QUERIES:
+            by_kind.setdefault(kind, set()).add(object_id)
+    names: dict[tuple[str, int], str] = {}
+    for kind, ids in by_kind.items():
+        statement = _NAME_QUERIES[kind]
+        id_column = statement.selected_columns[0]
+        for object_id, name in (await session.execute(statement.where(id_column.in_(ids)))).all():
+            names[(kind, object_id)] = name
+    return names

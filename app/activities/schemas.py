@@ -15,7 +15,11 @@ class ActivityRead(BaseModel):
     trackable_id: int | None
     owner_id: int | None
     owner_name: str | None = None
+    # The current names of what the activity is about and of its recipient (a repository's
+    # full name, a tag as `namespace/repository:tag`); null once deleted.
+    trackable_name: str | None = None
     recipient_type: str | None
     recipient_id: int | None
+    recipient_name: str | None = None
     parameters: dict[str, Any]
     created_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -78,6 +79,43 @@ async def feed(
         principal.user_id, principal.admin, readable_namespaces(principal)
     )
     return await repository.page(session, visible, offset=offset, limit=limit, depth=FEED_DEPTH)
+
+
+@dataclass(frozen=True)
+class ActivityView:
+    activity: Activity
+    owner_name: str | None
+    trackable_name: str | None  # the current name of what it is about (None once deleted)
+    recipient_name: str | None
+
+
+async def views(
+    session: AsyncSession, rows: Sequence[tuple[Activity, str | None]]
+) -> list[ActivityView]:
+    """The activities with the names of what they refer to, for a page at a time."""
+    references = {
+        (kind, object_id)
+        for activity, _ in rows
+        for kind, object_id in (
+            (activity.trackable_type, activity.trackable_id),
+            (activity.recipient_type, activity.recipient_id),
+        )
+        if kind is not None and object_id is not None
+    }
+    names = await repository.names_of(session, references)
+
+    def name(kind: str | None, object_id: int | None) -> str | None:
+        return None if kind is None or object_id is None else names.get((kind, object_id))
+
+    return [
+        ActivityView(
+            activity,
+            owner_name,
+            name(activity.trackable_type, activity.trackable_id),
+            name(activity.recipient_type, activity.recipient_id),
+        )
+        for activity, owner_name in rows
+    ]
 
 
 async def list_activities(

@@ -4,14 +4,15 @@ import csv
 import io
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.activities import service as activities
 from app.activities.endpoints import _cell
 from app.core.security import TokenDigester
-from app.models import Activity, Repository, Role, Visibility
+from app.models import Activity, Repository, Role, Tag, Visibility
 from tests.fixtures import factories
 from tests.support.auth import token_headers
+from tests.support.statements import counted_statements
 
 
 async def test_feed_shows_only_what_the_caller_may_see(
@@ -108,3 +109,67 @@ async def test_the_feed_covers_the_newest_thousand(
     assert beyond.json() == []
     everything = await client.get("/api/v1/activities/feed?all=true", headers=headers)
     assert len(everything.json()) == 1000
+
+
+async def test_activities_carry_the_names_of_what_they_are_about(
+    session: AsyncSession,
+    client: httpx.AsyncClient,
+    digester: TokenDigester,
+    connection: AsyncConnection,
+) -> None:
+    """A push names its repository and its tag; a deleted object has no name; a page costs a
+    query per kind of object, not per activity."""
+    registry = await factories.create_registry(session)
+    admin = await factories.create_user(session, username="root", admin=True)
+    namespace = await factories.create_namespace(session, registry, name="team")
+    repository = Repository(name="app", namespace_id=namespace.id)
+    session.add(repository)
+    await session.flush()
+    tags = [Tag(name=f"v{n}", repository_id=repository.id, digest=f"sha256:{n}") for n in (1, 2)]
+    session.add_all(tags)
+    await session.flush()
+    for tag in tags:
+        activities.record(
+            session,
+            "repository.push",
+            trackable_type="Repository",
+            trackable_id=repository.id,
+            owner_id=admin.id,
+            recipient_type="Tag",
+            recipient_id=tag.id,
+        )
+    activities.record(
+        session, "team.create", trackable_type="Team", trackable_id=999_999, owner_id=admin.id
+    )
+    await session.flush()
+    headers = await token_headers(session, digester, admin)
+    with counted_statements(connection) as few:
+        listed = await client.get("/api/v1/activities?all=true", headers=headers)
+    assert listed.status_code == 200
+    named = sorted(
+        (a["key"], a["trackable_name"], a["recipient_name"])
+        for a in listed.json()
+        if a["key"] == "repository.push" or a["trackable_id"] == 999_999
+    )
+    assert named == [
+        ("repository.push", "team/app", "team/app:v1"),
+        ("repository.push", "team/app", "team/app:v2"),
+        ("team.create", None, None),
+    ]
+    for n in range(3, 9):
+        tag = Tag(name=f"v{n}", repository_id=repository.id, digest=f"sha256:{n}")
+        session.add(tag)
+        await session.flush()
+        activities.record(
+            session,
+            "repository.push",
+            trackable_type="Repository",
+            trackable_id=repository.id,
+            owner_id=admin.id,
+            recipient_type="Tag",
+            recipient_id=tag.id,
+        )
+    await session.flush()
+    with counted_statements(connection) as many:
+        assert (await client.get("/api/v1/activities?all=true", headers=headers)).status_code == 200
+    assert len(many) == len(few)

@@ -1247,10 +1247,14 @@ export interface components {
             };
             /** Recipient Id */
             recipient_id: number | null;
+            /** Recipient Name */
+            recipient_name?: string | null;
             /** Recipient Type */
             recipient_type: string | null;
             /** Trackable Id */
             trackable_id: number | null;
+            /** Trackable Name */
+            trackable_name?: string | null;
             /** Trackable Type */
             trackable_type: string;
         };
