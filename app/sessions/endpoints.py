@@ -109,7 +109,9 @@ async def current_session(
     )
 
 
-@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+@router.delete(
+    "/session", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Public], responses=ERRORS
+)
 async def log_out(
     request: Request, response: Response, session: DbSession, principal: OptionalPrincipal
 ) -> None:
