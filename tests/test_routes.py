@@ -88,6 +88,7 @@ def test_browsable_routes_are_the_expected_few(settings: Settings) -> None:
     }
     assert browsable == {
         ("/api/v1/repositories/{repository_id}", "GET"),
+        ("/api/v1/repositories/{repository_id}/comments", "GET"),
         ("/api/v1/repositories/{repository_id}/tags", "GET"),
         ("/api/v1/repositories/{repository_id}/tags/grouped", "GET"),
     }
