@@ -10,19 +10,22 @@ from app.auth.dependencies import CurrentUser, document_security
 from app.core.errors import install_error_handlers
 from app.core.openapi import error_responses
 from app.core.routing import include_routes
+from app.core.version import VERSION
 from app.health import endpoints as health_endpoints
 from app.namespaces import endpoints as namespace_endpoints
 from app.registry.deletion import endpoints as deletion_endpoints
 from app.registry.events import endpoints as event_endpoints
+from app.registry.images import endpoints as image_endpoints
 from app.registry.registries import endpoints as registry_endpoints
 from app.repositories import endpoints as repository_endpoints
 from app.search import endpoints as search_endpoints
 from app.sessions import endpoints as session_endpoints
+from app.site import endpoints as site_endpoints
 from app.teams import endpoints as team_endpoints
 from app.users import endpoints as user_endpoints
 from app.webhooks import endpoints as webhook_endpoints
 
-API_VERSION = "2.4.0-py"
+API_VERSION = VERSION
 
 
 def include_registry_routes(app: FastAPI) -> None:
@@ -49,15 +52,19 @@ def create_api_app() -> FastAPI:
     # Plain routes, not included routers: see app.core.routing.
     for router in (
         health_endpoints.router,
+        site_endpoints.router,
         user_endpoints.router,
         registry_endpoints.router,
         namespace_endpoints.router,
+        namespace_endpoints.team_namespaces_router,
         team_endpoints.router,
         activity_endpoints.router,
         search_endpoints.router,
         session_endpoints.router,
         repository_endpoints.router,
+        repository_endpoints.namespace_repositories_router,
         repository_endpoints.tags_router,
+        image_endpoints.router,
         webhook_endpoints.router,
         deletion_endpoints.namespaces_router,
         deletion_endpoints.teams_router,

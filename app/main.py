@@ -36,6 +36,7 @@ from app.core.routing import include_routes
 from app.core.security import PasswordVerifier, TokenDigester
 from app.core.spa import SinglePageApp
 from app.core.state import AppState, WakeUp
+from app.core.version import VERSION
 from app.jobs.context import TaskContext
 from app.jobs.runner import BackgroundRunner
 from app.ldap import service as ldap_accounts
@@ -154,7 +155,7 @@ def create_app(
 
     app = FastAPI(
         title="Portus",
-        version="2.4.0-py",
+        version=VERSION,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

@@ -69,6 +69,7 @@ def test_public_routes_are_the_expected_few(settings: Settings) -> None:
         "/api/v1/_ping",
         "/api/v1/explore",
         "/api/v1/session",
+        "/api/v1/settings",
         "/api/v1/health",
         "/api/v1/users/bootstrap",
         "/api/v1/users/signup",

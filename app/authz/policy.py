@@ -373,3 +373,97 @@ def can_reset_password(account: AccountFacts) -> bool:
     """Anybody holding the mailbox of a local, enabled person: never bots (tokens only), the
     internal user, or accounts without a local password (whose password lives elsewhere)."""
     return account.enabled and account.has_password and not account.bot and not account.internal
+
+
+# --- what the web UI shows: the caller's rights on each object, computed here only ---------------
+# The UI never decides policy: it reads these flags to show or hide actions, and the API still
+# refuses. Each flag is the very function the corresponding operation checks.
+@dataclass(frozen=True)
+class NamespacePermissions:
+    role: Role | None  # the caller's role in the namespace's team
+    pull: bool
+    push: bool
+    webhooks: bool  # may see the namespace's webhooks
+    visibility: bool  # may change the visibility
+
+
+@dataclass(frozen=True)
+class NamespaceFlags:
+    permissions: NamespacePermissions
+    updatable: bool  # name and description (`can_manage_namespace`)
+    destroyable: bool  # `can_delete_namespace`
+
+
+def namespace_flags(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings, *, personal: bool
+) -> NamespaceFlags:
+    return NamespaceFlags(
+        permissions=NamespacePermissions(
+            role=namespace.role,
+            pull=can_pull(principal, namespace),
+            push=can_push(principal, namespace, settings),
+            webhooks=can_see_webhooks(principal, namespace),
+            visibility=can_change_visibility(principal, namespace, settings),
+        ),
+        updatable=can_manage_namespace(principal, namespace, settings),
+        destroyable=can_delete_namespace(principal, namespace, settings, personal=personal),
+    )
+
+
+@dataclass(frozen=True)
+class RepositoryPermissions:
+    role: Role | None  # the caller's role in the namespace's team
+    pull: bool
+    push: bool
+
+
+def repository_permissions(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> RepositoryPermissions:
+    return RepositoryPermissions(
+        role=namespace.role,
+        pull=can_pull(principal, namespace),
+        push=can_push(principal, namespace, settings),
+    )
+
+
+@dataclass(frozen=True)
+class TeamFlags:
+    role: Role | None
+    updatable: bool
+    destroyable: bool
+
+
+def team_flags(principal: Principal, team: TeamFacts, settings: Settings) -> TeamFlags:
+    return TeamFlags(
+        role=team.role,
+        updatable=can_update_team(principal, team, settings),
+        destroyable=can_delete_team(principal, team, settings),
+    )
+
+
+@dataclass(frozen=True)
+class WebhookFlags:
+    updatable: bool  # update, toggle, re-send (`can_manage_webhook`)
+    destroyable: bool  # delete (`can_create_webhook`: the same right creates and deletes)
+
+
+def webhook_flags(
+    principal: Principal, namespace: NamespaceFacts, settings: Settings
+) -> WebhookFlags:
+    return WebhookFlags(
+        updatable=can_manage_webhook(principal, namespace, settings),
+        destroyable=can_create_webhook(principal, namespace, settings),
+    )
+
+
+def can_look_up_usernames(principal: Principal, *, owns_a_team: bool) -> bool:
+    """The username typeahead (adding team members): administrators, and owners of a team,
+    who are the only ones that may add members. Others have no use for a list of accounts."""
+    return principal.admin or (principal.authenticated and owns_a_team)
+
+
+def can_change_registry_hostname(*, repositories: int) -> bool:
+    """Tokens, events and deletes all name the registry by its hostname: it is locked once the
+    registry holds repositories (administrators only reach the registries at all)."""
+    return repositories == 0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, null, or_, select, true, type_coerce
 
 from app.authz.principal import Principal
-from app.models import Namespace, Team, TeamUser, Visibility
+from app.models import Namespace, Role, Team, TeamUser, Visibility
 
 
 def readable_namespaces(principal: Principal) -> ColumnElement[bool]:
@@ -29,4 +29,31 @@ def visible_teams(principal: Principal) -> ColumnElement[bool]:
         return visible
     return visible & Team.id.in_(
         select(TeamUser.team_id).where(TeamUser.user_id == principal.user_id)
+    )
+
+
+def role_in_namespace(principal: Principal) -> ColumnElement[Role | None]:
+    """The caller's role in the team of the namespace of the row (a correlated subquery on
+    `Namespace`; NULL for a non-member, always for an anonymous caller): the `role` fact of
+    `policy.NamespaceFacts`, for a whole page of rows in the page's own query."""
+    if principal.user_id is None:
+        return type_coerce(null(), TeamUser.role.type)
+    return (
+        select(TeamUser.role)
+        .where(TeamUser.team_id == Namespace.team_id, TeamUser.user_id == principal.user_id)
+        .correlate(Namespace)
+        .scalar_subquery()
+    )
+
+
+def role_in_team(principal: Principal) -> ColumnElement[Role | None]:
+    """The caller's role in the team of the row (a correlated subquery on `Team`): the `role`
+    fact of `policy.TeamFacts`."""
+    if principal.user_id is None:
+        return type_coerce(null(), TeamUser.role.type)
+    return (
+        select(TeamUser.role)
+        .where(TeamUser.team_id == Team.id, TeamUser.user_id == principal.user_id)
+        .correlate(Team)
+        .scalar_subquery()
     )

@@ -10,10 +10,10 @@ from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep
-from app.models import Namespace, Team
 from app.namespaces import service
 from app.namespaces.schemas import (
     NamespaceCreate,
+    NamespacePermissions,
     NamespaceRead,
     NamespaceUpdate,
     NameValidation,
@@ -21,11 +21,14 @@ from app.namespaces.schemas import (
 )
 
 router = APIRouter(prefix="/namespaces", tags=["namespaces"])
+team_namespaces_router = APIRouter(prefix="/teams/{team_id}/namespaces", tags=["teams"])
 
 ERRORS = error_responses(401, 403, 404, 422)
 
 
-def _read(namespace: Namespace, team: Team) -> NamespaceRead:
+def _read(view: service.NamespaceView) -> NamespaceRead:
+    namespace, team, flags = view.namespace, view.team, view.flags
+    permissions = flags.permissions
     return NamespaceRead(
         id=namespace.id,
         name=namespace.name,
@@ -35,6 +38,17 @@ def _read(namespace: Namespace, team: Team) -> NamespaceRead:
         team=TeamRef(id=team.id, name=team.name, hidden=team.hidden),
         created_at=namespace.created_at,
         updated_at=namespace.updated_at,
+        repositories_count=view.repositories_count,
+        webhooks_count=view.webhooks_count,
+        permissions=NamespacePermissions(
+            role=None if permissions.role is None else permissions.role.name,
+            pull=permissions.pull,
+            push=permissions.push,
+            webhooks=permissions.webhooks,
+            visibility=permissions.visibility,
+        ),
+        updatable=flags.updatable,
+        destroyable=flags.destroyable,
     )
 
 
@@ -43,10 +57,12 @@ async def list_namespaces(
     request: Request,
     response: Response,
     session: DbSession,
+    settings: SettingsDep,
     principal: CurrentUser,
     pagination: Pagination,
 ) -> list[NamespaceRead]:
-    """Public and protected namespaces, and those of the caller's teams (admins: all)."""
+    """Public and protected namespaces, and those of the caller's teams (admins: all), each
+    with the caller's rights and its counts."""
     total, rows = await service.list_namespaces(
         session,
         principal,
@@ -55,7 +71,7 @@ async def list_namespaces(
         order=pagination.order_by(service.NAMESPACE_SORT),
     )
     set_page_headers(request, response, pagination, total)
-    return [_read(namespace, team) for namespace, team in rows]
+    return [_read(view) for view in await service.views(session, settings, principal, rows)]
 
 
 @router.post(
@@ -73,7 +89,7 @@ async def create_namespace(
         team_name=body.team,
         description=body.description,
     )
-    return _read(loaded.namespace, loaded.team)
+    return _read(await service.view(session, settings, principal, loaded))
 
 
 @router.get("/validate", responses=ERRORS)
@@ -94,10 +110,10 @@ async def validate_namespace_name(
 
 @router.get("/{namespace_id}", responses=ERRORS, response_model_by_alias=True)
 async def get_namespace(
-    namespace_id: ResourceId, session: DbSession, principal: CurrentUser
+    namespace_id: ResourceId, session: DbSession, settings: SettingsDep, principal: CurrentUser
 ) -> NamespaceRead:
     loaded = await service.load(session, principal, namespace_id)
-    return _read(loaded.namespace, loaded.team)
+    return _read(await service.view(session, settings, principal, loaded))
 
 
 @router.put("/{namespace_id}", responses=ERRORS, response_model_by_alias=True)
@@ -121,4 +137,30 @@ async def update_namespace(
         visibility=fields.visibility,
         team_name=fields.team,
     )
-    return _read(loaded.namespace, loaded.team)
+    return _read(await service.view(session, settings, principal, loaded))
+
+
+@team_namespaces_router.get(
+    "", summary="List a team's namespaces", responses=ERRORS, response_model_by_alias=True
+)
+async def list_team_namespaces(
+    team_id: ResourceId,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    pagination: Pagination,
+) -> list[NamespaceRead]:
+    """The namespaces of a team the caller may see (its members, administrators), paged and
+    shown as in the namespace list."""
+    total, rows = await service.list_team_namespaces(
+        session,
+        principal,
+        team_id,
+        offset=pagination.offset,
+        limit=pagination.limit,
+        order=pagination.order_by(service.NAMESPACE_SORT),
+    )
+    set_page_headers(request, response, pagination, total)
+    return [_read(view) for view in await service.views(session, settings, principal, rows)]

@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Namespace, Registry, Repository, Role, Team, TeamUser
+from app.models import (
+    Namespace,
+    Registry,
+    Repository,
+    RepositoryCountChange,
+    Role,
+    Team,
+    TeamUser,
+    User,
+    Webhook,
+)
 
 
 async def first_registry(session: AsyncSession) -> Registry | None:
@@ -97,3 +109,43 @@ async def page_readable(
         statement = statement.limit(limit)
     rows = (await session.execute(statement)).all()
     return int(total or 0), [(namespace, team) for namespace, team in rows]
+
+
+@dataclass(frozen=True)
+class NamespaceStats:
+    role: Role | None  # the caller's, from the `role` expression given
+    repositories: int
+    webhooks: int
+    personal: bool  # some user's own namespace
+
+
+async def stats(
+    session: AsyncSession, namespace_ids: Collection[int], role: ColumnElement[Role | None]
+) -> dict[int, NamespaceStats]:
+    """The caller's role, the counts and the personal flag of every namespace of a page, in one
+    query: repositories from the namespaces' counters and their pending changes (as the
+    repository list's total), webhooks counted with their index."""
+    if not namespace_ids:
+        return {}
+    pending = (
+        select(func.coalesce(func.sum(RepositoryCountChange.delta), 0))
+        .where(RepositoryCountChange.namespace_id == Namespace.id)
+        .correlate(Namespace)
+        .scalar_subquery()
+    )
+    webhooks = (
+        select(func.count(Webhook.id))
+        .where(Webhook.namespace_id == Namespace.id)
+        .correlate(Namespace)
+        .scalar_subquery()
+    )
+    personal = exists().where(User.namespace_id == Namespace.id).correlate(Namespace)
+    statement = select(
+        Namespace.id, role, Namespace.repositories_count + pending, webhooks, personal
+    ).where(Namespace.id.in_(namespace_ids))
+    return {
+        row[0]: NamespaceStats(
+            role=row[1], repositories=int(row[2]), webhooks=int(row[3]), personal=bool(row[4])
+        )
+        for row in (await session.execute(statement)).all()
+    }

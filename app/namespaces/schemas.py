@@ -9,12 +9,24 @@ from app.core.names import DisplayName
 from app.core.params import Text
 
 VisibilityName = Literal["private", "protected", "public"]
+RoleName = Literal["viewer", "contributor", "owner"]
 
 
 class TeamRef(BaseModel):
     id: int
     name: str
     hidden: bool
+
+
+class NamespacePermissions(BaseModel):
+    """The caller's rights in the namespace (the UI shows or hides actions by them; the API
+    still checks)."""
+
+    role: RoleName | None = Field(description="the caller's role in the namespace's team")
+    pull: bool
+    push: bool
+    webhooks: bool = Field(description="may see the namespace's webhooks")
+    visibility: bool = Field(description="may change the visibility")
 
 
 class NamespaceRead(BaseModel):
@@ -26,6 +38,13 @@ class NamespaceRead(BaseModel):
     team: TeamRef
     created_at: datetime
     updated_at: datetime
+    repositories_count: int
+    webhooks_count: int | None = Field(
+        description="null when the caller may not see the webhooks (`permissions.webhooks`)"
+    )
+    permissions: NamespacePermissions
+    updatable: bool = Field(description="may change the name and description")
+    destroyable: bool = Field(description="may delete the namespace")
 
 
 class NamespaceUpdateFields(BaseModel):

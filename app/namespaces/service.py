@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import Principal
-from app.authz.queries import readable_namespaces
+from app.authz.queries import readable_namespaces, role_in_namespace
 from app.core.config import Settings
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.models import Namespace, Registry, Team, User, Visibility
@@ -345,3 +346,72 @@ async def list_namespaces(
     return await repository.page_readable(
         session, readable_namespaces(principal), offset=offset, limit=limit, order=order
     )
+
+
+# --- what the web UI shows of each namespace ---------------------------------------------------
+@dataclass(frozen=True)
+class NamespaceView:
+    namespace: Namespace
+    team: Team
+    repositories_count: int
+    webhooks_count: int | None  # None: the caller may not see the webhooks
+    flags: policy.NamespaceFlags
+
+
+async def views(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    rows: Sequence[tuple[Namespace, Team]],
+) -> list[NamespaceView]:
+    """`rows` with the caller's rights and the counts: one query for the whole page."""
+    found = await repository.stats(
+        session, [namespace.id for namespace, _ in rows], role_in_namespace(principal)
+    )
+    result = []
+    for namespace, team in rows:
+        stats = found.get(namespace.id)
+        if stats is None:  # deleted since the page was read (a GET reads without a transaction)
+            continue
+        facts = policy.NamespaceFacts(
+            id=namespace.id,
+            visibility=namespace.visibility,
+            global_=namespace.global_,
+            role=stats.role,
+        )
+        flags = policy.namespace_flags(principal, facts, settings, personal=stats.personal)
+        result.append(
+            NamespaceView(
+                namespace=namespace,
+                team=team,
+                repositories_count=stats.repositories,
+                webhooks_count=stats.webhooks if flags.permissions.webhooks else None,
+                flags=flags,
+            )
+        )
+    return result
+
+
+async def view(
+    session: AsyncSession, settings: Settings, principal: Principal, loaded: LoadedNamespace
+) -> NamespaceView:
+    found = await views(session, settings, principal, [(loaded.namespace, loaded.team)])
+    if not found:
+        raise NotFound("Not found: no such namespace")
+    return found[0]
+
+
+async def list_team_namespaces(
+    session: AsyncSession,
+    principal: Principal,
+    team_id: int,
+    *,
+    offset: int,
+    limit: int | None,
+    order: list[Any] | None = None,
+) -> tuple[int, list[tuple[Namespace, Team]]]:
+    """The namespaces of a team the caller may see (404 otherwise), as the namespace list
+    shows them (the same visibility condition, narrowed to the team)."""
+    await teams.load(session, principal, team_id)
+    visible = readable_namespaces(principal) & (Namespace.team_id == team_id)
+    return await repository.page_readable(session, visible, offset=offset, limit=limit, order=order)

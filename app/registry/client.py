@@ -207,6 +207,48 @@ class RegistryClient:
             raise RegistryError(f"manifest {repository}@{reference} is not JSON") from exc
         return digest, body.get("mediaType") or media_type, body
 
+    async def manifest_document(self, repository: str, reference: str) -> tuple[str, str, Any]:
+        """The manifest `reference` names, as the registry serves it: its digest, media type
+        and parsed JSON. `ManifestNotFound` when the registry does not serve it."""
+        return await self._get_manifest(repository, reference)
+
+    async def blob_json(self, repository: str, digest: str, *, max_bytes: int) -> Any:
+        """A small JSON blob (an image config), checked against its digest; redirects to the
+        storage backend are followed. At most `max_bytes`, else RegistryError."""
+        algorithm, _, expected = digest.partition(":")
+        if algorithm != "sha256" or not expected:
+            raise RegistryError(f"blob {digest!r}: only sha256 digests are read")
+        headers = self._auth(repository, ["pull"])
+        hasher = hashlib.sha256()
+        chunks: list[bytes] = []
+        received = 0
+        try:
+            async with self.http.stream(
+                "GET",
+                f"{self.base_url}/v2/{repository}/blobs/{digest}",
+                headers=headers,
+                timeout=timeouts(self.settings),
+                follow_redirects=True,
+            ) as response:
+                if response.status_code == 404:
+                    raise ManifestNotFound(f"blob {repository}@{digest}: HTTP 404")
+                if response.status_code != 200:
+                    raise RegistryError(f"blob {repository}@{digest}: HTTP {response.status_code}")
+                async for chunk in response.aiter_bytes():
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise RegistryError(f"blob {repository}@{digest} exceeds {max_bytes} bytes")
+                    hasher.update(chunk)
+                    chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"registry unreachable: {exc}") from exc
+        if hasher.hexdigest() != expected:
+            raise RegistryError(f"blob {repository}@{digest}: its content does not match")
+        try:
+            return json.loads(b"".join(chunks))
+        except ValueError as exc:
+            raise RegistryError(f"blob {repository}@{digest} is not JSON") from exc
+
     async def manifest(self, repository: str, reference: str) -> ManifestInfo:
         """Digest, type, image id and size of a manifest; lists and indexes are summed over
         their images (one level deep, as registries store them)."""

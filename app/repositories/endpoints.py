@@ -18,15 +18,18 @@ from app.core.pagination import (
     set_page_headers,
 )
 from app.core.params import ResourceId
+from app.core.people import avatar_url, shown_name
 from app.core.state import SettingsDep
-from app.models import Namespace, Repository, Tag
+from app.models import Tag
 from app.repositories import service
 from app.repositories.schemas import (
     AuthorRef,
+    CommentAuthor,
     CommentCreate,
     CommentRead,
     NamespaceRef,
     RepositoryDetail,
+    RepositoryPermissions,
     RepositoryRead,
     RepositoryUpdate,
     TagRead,
@@ -34,6 +37,9 @@ from app.repositories.schemas import (
 from app.repositories.service import RepositoryContext
 
 router = APIRouter(prefix="/repositories", tags=["repositories"])
+namespace_repositories_router = APIRouter(
+    prefix="/namespaces/{namespace_id}/repositories", tags=["namespaces"]
+)
 tags_router = APIRouter(prefix="/tags", tags=["tags"])
 
 ERRORS = error_responses(401, 404, 422)
@@ -43,16 +49,43 @@ def _full_name(namespace_name: str, global_: bool, name: str) -> str:
     return name if global_ else f"{namespace_name}/{name}"
 
 
-def _summary(repo: Repository, ns: Namespace, tags_count: int) -> RepositoryRead:
+def _permissions(permissions: policy.RepositoryPermissions) -> RepositoryPermissions:
+    role = None if permissions.role is None else permissions.role.name
+    return RepositoryPermissions(role=role, pull=permissions.pull, push=permissions.push)
+
+
+def _summary(view: service.RepositoryView) -> RepositoryRead:
+    repo, ns = view.repository, view.namespace
     return RepositoryRead(
         id=repo.id,
         name=repo.name,
         full_name=_full_name(ns.name, ns.global_, repo.name),
         description=repo.description,
         namespace=NamespaceRef(id=ns.id, name=ns.name),
-        tags_count=tags_count,
+        tags_count=view.tags_count,
         created_at=repo.created_at,
         updated_at=repo.updated_at,
+        permissions=_permissions(view.permissions),
+    )
+
+
+def _comment(settings: Settings, view: service.CommentView) -> CommentRead:
+    comment, user = view.comment, view.author
+    author = None
+    if user is not None:
+        author = CommentAuthor(
+            id=user.id,
+            name=shown_name(settings, user.username, user.display_name),
+            avatar_url=avatar_url(settings, user.email, bot=user.bot),
+        )
+    return CommentRead(
+        id=comment.id,
+        body=comment.body,
+        user_id=comment.user_id,
+        author=author,
+        destroyable=view.destroyable,
+        created_at=comment.created_at,
+        updated_at=comment.updated_at,
     )
 
 
@@ -61,11 +94,13 @@ async def list_repositories(
     request: Request,
     response: Response,
     session: DbSession,
+    settings: SettingsDep,
     principal: CurrentUser,
     pagination: Pagination,
     after: AfterCursor = None,
 ) -> list[RepositoryRead]:
-    """Repositories the caller may pull: public and protected ones, their teams', all for admins.
+    """Repositories the caller may pull: public and protected ones, their teams', all for admins,
+    each with the caller's rights (`permissions`).
 
     `Link rel="next"` carries an `after` cursor besides the next page number: following it reads
     the next page from where this one ended, whatever its depth (a page number skips all the
@@ -87,16 +122,50 @@ async def list_repositories(
         last = rows[-1][0]
         next_cursor = encode_cursor(keys, [getattr(last, key.attribute) for key in keys])
     set_page_headers(request, response, pagination, total, next_cursor=next_cursor)
-    return [_summary(repo, ns, tags_count) for repo, ns, tags_count in rows]
+    return [_summary(view) for view in await service.views(session, settings, principal, rows)]
+
+
+@namespace_repositories_router.get("", summary="List a namespace's repositories", responses=ERRORS)
+async def list_namespace_repositories(
+    namespace_id: ResourceId,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    pagination: Pagination,
+    after: AfterCursor = None,
+) -> list[RepositoryRead]:
+    """The repositories of a namespace the caller may pull from (404 otherwise), paged (with
+    the `after` cursor too) and shown as in the repository list."""
+    keys = pagination.sort_keys(service.REPOSITORY_SORT)
+    if after is not None and pagination.all:
+        raise Invalid({AFTER: ["cannot be combined with all"]})
+    after_values = None if after is None else decode_cursor(after, keys)
+    total, rows = await service.list_namespace_repositories(
+        session,
+        principal,
+        namespace_id,
+        keys=keys,
+        offset=pagination.offset,
+        limit=pagination.limit,
+        after=after_values,
+    )
+    next_cursor = None
+    if rows and not pagination.all:
+        last = rows[-1][0]
+        next_cursor = encode_cursor(keys, [getattr(last, key.attribute) for key in keys])
+    set_page_headers(request, response, pagination, total, next_cursor=next_cursor)
+    return [_summary(view) for view in await service.views(session, settings, principal, rows)]
 
 
 @router.get("/starred", responses=ERRORS)
 async def list_starred_repositories(
-    session: DbSession, principal: CurrentUser
+    session: DbSession, settings: SettingsDep, principal: CurrentUser
 ) -> list[RepositoryRead]:
     """The caller's starred repositories (those still visible to them)."""
     rows = await service.starred_repositories(session, principal)
-    return [_summary(repo, ns, tags_count) for repo, ns, tags_count in rows]
+    return [_summary(view) for view in await service.views(session, settings, principal, rows)]
 
 
 async def _detail(
@@ -114,6 +183,7 @@ async def _detail(
         tags_count=await service.tags_count(session, repo.id),
         created_at=repo.created_at,
         updated_at=repo.updated_at,
+        permissions=_permissions(service.permissions(settings, principal, context)),
         stars=stars,
         starred=starred,
         destroyable=policy.can_delete(principal, context.facts, settings),
@@ -161,18 +231,24 @@ async def unstar_repository(
 
 @router.get("/{repository_id}/comments", responses=ERRORS)
 async def list_comments(
-    repository_id: ResourceId, session: DbSession, principal: CurrentUser
+    repository_id: ResourceId, session: DbSession, settings: SettingsDep, principal: CurrentUser
 ) -> list[CommentRead]:
-    comments = await service.list_comments(session, principal, repository_id)
-    return [CommentRead.model_validate(comment) for comment in comments]
+    """Oldest first, with their authors' names and avatars, and whether the caller may delete
+    each."""
+    views = await service.list_comments(session, principal, repository_id)
+    return [_comment(settings, view) for view in views]
 
 
 @router.post("/{repository_id}/comments", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def create_comment(
-    repository_id: ResourceId, body: CommentCreate, session: DbSession, principal: CurrentUser
+    repository_id: ResourceId,
+    body: CommentCreate,
+    session: DbSession,
+    settings: SettingsDep,
+    principal: CurrentUser,
 ) -> CommentRead:
-    comment = await service.add_comment(session, principal, repository_id, body.body)
-    return CommentRead.model_validate(comment)
+    view = await service.add_comment(session, principal, repository_id, body.body)
+    return _comment(settings, view)
 
 
 @router.delete(

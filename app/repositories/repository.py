@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +28,7 @@ from app.models import (
     Star,
     Tag,
     TeamUser,
+    User,
 )
 
 
@@ -267,9 +268,27 @@ async def starred_by(
     return [(repo, ns, count) for repo, ns, count in (await session.execute(statement)).all()]
 
 
-async def comments_of(session: AsyncSession, repository_id: int) -> Sequence[Comment]:
-    statement = select(Comment).where(Comment.repository_id == repository_id).order_by(Comment.id)
-    return (await session.scalars(statement)).all()
+async def comments_of(
+    session: AsyncSession, repository_id: int
+) -> list[tuple[Comment, User | None]]:
+    """The comments with their authors (None: the author's account is gone), oldest first."""
+    statement = (
+        select(Comment, User)
+        .outerjoin(User, User.id == Comment.user_id)
+        .where(Comment.repository_id == repository_id)
+        .order_by(Comment.id)
+    )
+    return [(comment, user) for comment, user in (await session.execute(statement)).all()]
+
+
+async def namespace_roles(
+    session: AsyncSession, namespace_ids: Collection[int], role: ColumnElement[Role | None]
+) -> dict[int, Role | None]:
+    """The `role` expression (the caller's role) for each of the namespaces, in one query."""
+    if not namespace_ids:
+        return {}
+    statement = select(Namespace.id, role).where(Namespace.id.in_(namespace_ids))
+    return {row[0]: row[1] for row in (await session.execute(statement)).all()}
 
 
 async def comment(session: AsyncSession, repository_id: int, comment_id: int) -> Comment | None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +13,16 @@ class NamespaceRef(BaseModel):
     name: str
 
 
+class RepositoryPermissions(BaseModel):
+    """The caller's rights on the repository (those of its namespace)."""
+
+    role: Literal["viewer", "contributor", "owner"] | None = Field(
+        description="the caller's role in the namespace's team"
+    )
+    pull: bool
+    push: bool
+
+
 class RepositoryRead(BaseModel):
     id: int
     name: str
@@ -21,6 +32,7 @@ class RepositoryRead(BaseModel):
     tags_count: int
     created_at: datetime
     updated_at: datetime
+    permissions: RepositoryPermissions
 
 
 class AuthorRef(BaseModel):
@@ -67,11 +79,17 @@ class CommentCreate(BaseModel):
     body: Text = Field(min_length=1, max_length=65535, description="markdown")
 
 
-class CommentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class CommentAuthor(BaseModel):
+    id: int
+    name: str = Field(description="the display name when they are enabled and set")
+    avatar_url: str | None = Field(description="Gravatar's; null when `gravatar.enabled` is off")
 
+
+class CommentRead(BaseModel):
     id: int
     body: str
     user_id: int | None
+    author: CommentAuthor | None = Field(description="null once the author's account is gone")
+    destroyable: bool = Field(description="the caller may delete it (its author, admins)")
     created_at: datetime
     updated_at: datetime

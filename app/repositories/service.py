@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import INTERNAL_USERNAME, Principal
-from app.authz.queries import readable_namespaces
+from app.authz.queries import readable_namespaces, role_in_namespace
+from app.core.config import Settings
 from app.core.db import session_scope, utcnow
 from app.core.errors import Forbidden, NotFound
 from app.core.jobs import JobContext
@@ -28,6 +29,7 @@ from app.models import (
     Tag,
     User,
 )
+from app.namespaces import service as namespaces
 from app.repositories import repository as queries  # `repository` is a Repository here
 from app.webhooks import service as webhooks
 
@@ -217,9 +219,21 @@ async def set_star(
     await session.flush()
 
 
+@dataclass(frozen=True)
+class CommentView:
+    comment: Comment
+    author: User | None  # None: the account is gone
+    destroyable: bool  # by the caller
+
+
+def _comment_view(principal: Principal, comment: Comment, author: User | None) -> CommentView:
+    destroyable = policy.can_delete_comment(principal, author_id=comment.user_id)
+    return CommentView(comment, author, destroyable)
+
+
 async def add_comment(
     session: AsyncSession, principal: Principal, repository_id: int, body: str
-) -> Comment:
+) -> CommentView:
     context = await load_repository(session, principal, repository_id)
     if not policy.can_comment(principal, context.facts):
         raise Forbidden("Authorization fails: you may not comment here")
@@ -227,7 +241,8 @@ async def add_comment(
     session.add(comment)
     await session.flush()
     await session.refresh(comment)
-    return comment
+    author = await session.get(User, principal.user_id) if principal.user_id is not None else None
+    return _comment_view(principal, comment, author)
 
 
 async def delete_comment(
@@ -268,6 +283,66 @@ async def list_repositories(
     )
 
 
+async def list_namespace_repositories(
+    session: AsyncSession,
+    principal: Principal,
+    namespace_id: int,
+    *,
+    keys: Sequence[SortKey],
+    offset: int,
+    limit: int | None,
+    after: Sequence[Any] | None = None,
+) -> tuple[int, list[tuple[Repository, Namespace, int]]]:
+    """The repositories of a namespace the caller may pull from (404 otherwise), as the
+    repository list shows them (the same visibility condition, narrowed to the namespace)."""
+    await namespaces.load(session, principal, namespace_id)
+    return await queries.page_visible(
+        session,
+        readable_namespaces(principal) & (Namespace.id == namespace_id),
+        keys=keys,
+        offset=offset,
+        limit=limit,
+        after=after,
+    )
+
+
+@dataclass(frozen=True)
+class RepositoryView:
+    repository: Repository
+    namespace: Namespace
+    tags_count: int
+    permissions: policy.RepositoryPermissions
+
+
+async def views(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    rows: Sequence[tuple[Repository, Namespace, int]],
+) -> list[RepositoryView]:
+    """`rows` with the caller's rights: the roles of the page's namespaces in one query."""
+    roles = await queries.namespace_roles(
+        session, {namespace.id for _, namespace, _ in rows}, role_in_namespace(principal)
+    )
+    result = []
+    for repository, namespace, tags in rows:
+        facts = policy.NamespaceFacts(
+            id=namespace.id,
+            visibility=namespace.visibility,
+            global_=namespace.global_,
+            role=roles.get(namespace.id),
+        )
+        permissions = policy.repository_permissions(principal, facts, settings)
+        result.append(RepositoryView(repository, namespace, tags, permissions))
+    return result
+
+
+def permissions(
+    settings: Settings, principal: Principal, context: RepositoryContext
+) -> policy.RepositoryPermissions:
+    return policy.repository_permissions(principal, context.facts, settings)
+
+
 async def starred_repositories(
     session: AsyncSession, principal: Principal
 ) -> list[tuple[Repository, Namespace, int]]:
@@ -289,9 +364,11 @@ async def tags_count(session: AsyncSession, repository_id: int) -> int:
 
 async def list_comments(
     session: AsyncSession, principal: Principal, repository_id: int
-) -> Sequence[Comment]:
+) -> list[CommentView]:
+    """The comments with their authors, and which of them the caller may delete."""
     context = await load_repository(session, principal, repository_id)
-    return await queries.comments_of(session, context.repository.id)
+    rows = await queries.comments_of(session, context.repository.id)
+    return [_comment_view(principal, comment, author) for comment, author in rows]
 
 
 async def list_tags_of(

@@ -4,12 +4,15 @@ a term, best first. Visibility comes in as a condition (`app.authz.queries`)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Namespace, Repository, Team
+from app.models import Namespace, Repository, RepositoryCountChange, Star, Tag, Team, TeamUser
 
 # id, name, description, rank (0 exact, 1 prefix, 2 anywhere)
 Row = tuple[int, str, str | None, int]
@@ -109,21 +112,36 @@ async def repositories_containing(
     return await fetch(session, statement.limit(limit))
 
 
+def _namespace_matches(term: str, visible: ColumnElement[bool]) -> ColumnElement[bool]:
+    pattern = like(term)
+    return and_(
+        visible,
+        Namespace.global_.is_(False),
+        or_(
+            func.lower(Namespace.name).like(pattern, escape="\\"),
+            func.lower(Namespace.description).like(pattern, escape="\\"),
+        ),
+    )
+
+
+def _team_matches(term: str, visible: ColumnElement[bool]) -> ColumnElement[bool]:
+    pattern = like(term)
+    return and_(
+        visible,
+        or_(
+            func.lower(Team.name).like(pattern, escape="\\"),
+            func.lower(Team.description).like(pattern, escape="\\"),
+        ),
+    )
+
+
 async def namespaces_matching(
     session: AsyncSession, term: str, visible: ColumnElement[bool], *, limit: int
 ) -> list[Row]:
     """Visible namespaces (never the global one) whose name or description contains `term`."""
-    pattern = like(term)
     statement = (
         select(Namespace.id, Namespace.name, Namespace.description, rank(Namespace.name, term))
-        .where(
-            visible,
-            Namespace.global_.is_(False),
-            or_(
-                func.lower(Namespace.name).like(pattern, escape="\\"),
-                func.lower(Namespace.description).like(pattern, escape="\\"),
-            ),
-        )
+        .where(_namespace_matches(term, visible))
         .order_by(rank(Namespace.name, term), Namespace.name)
         .limit(limit)
     )
@@ -135,18 +153,90 @@ async def teams_matching(
     session: AsyncSession, term: str, visible: ColumnElement[bool], *, limit: int
 ) -> list[Row]:
     """Visible teams whose name or description contains `term`."""
-    pattern = like(term)
     statement = (
         select(Team.id, Team.name, Team.description, rank(Team.name, term))
-        .where(
-            visible,
-            or_(
-                func.lower(Team.name).like(pattern, escape="\\"),
-                func.lower(Team.description).like(pattern, escape="\\"),
-            ),
-        )
+        .where(_team_matches(term, visible))
         .order_by(rank(Team.name, term), Team.name)
         .limit(limit)
     )
     rows = (await session.execute(statement)).all()
     return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+# --- totals and the hits' details ----------------------------------------------------------------
+async def _count(session: AsyncSession, statement: Select[*tuple[Any, ...]]) -> int:
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return int(await session.scalar(counted) or 0)
+
+
+async def repositories_total(session: AsyncSession, term: str, visible: ColumnElement[bool]) -> int:
+    """How many repositories `contains` finds (every hit of `repository_hits` is one)."""
+    return await _count(session, contains(term, visible))
+
+
+async def namespaces_total(session: AsyncSession, term: str, visible: ColumnElement[bool]) -> int:
+    return await _count(session, select(Namespace.id).where(_namespace_matches(term, visible)))
+
+
+async def teams_total(session: AsyncSession, term: str, visible: ColumnElement[bool]) -> int:
+    return await _count(session, select(Team.id).where(_team_matches(term, visible)))
+
+
+@dataclass(frozen=True)
+class Details:
+    updated_at: datetime
+    counts: dict[str, int]
+
+
+def _count_of(column: Any, key: Any) -> Any:
+    return select(func.count(column)).where(key).scalar_subquery()
+
+
+async def repository_details(session: AsyncSession, ids: Collection[int]) -> dict[int, Details]:
+    """Stars and tags of each repository, in one query."""
+    if not ids:
+        return {}
+    statement = select(
+        Repository.id,
+        Repository.updated_at,
+        _count_of(Star.id, Star.repository_id == Repository.id),
+        _count_of(Tag.id, Tag.repository_id == Repository.id),
+    ).where(Repository.id.in_(ids))
+    return {
+        row[0]: Details(row[1], {"stars": int(row[2]), "tags_count": int(row[3])})
+        for row in (await session.execute(statement)).all()
+    }
+
+
+async def namespace_details(session: AsyncSession, ids: Collection[int]) -> dict[int, Details]:
+    """Repositories of each namespace (its counter and pending changes), in one query."""
+    if not ids:
+        return {}
+    pending = (
+        select(func.coalesce(func.sum(RepositoryCountChange.delta), 0))
+        .where(RepositoryCountChange.namespace_id == Namespace.id)
+        .scalar_subquery()
+    )
+    statement = select(
+        Namespace.id, Namespace.updated_at, Namespace.repositories_count + pending
+    ).where(Namespace.id.in_(ids))
+    return {
+        row[0]: Details(row[1], {"repositories_count": int(row[2])})
+        for row in (await session.execute(statement)).all()
+    }
+
+
+async def team_details(session: AsyncSession, ids: Collection[int]) -> dict[int, Details]:
+    """Members and namespaces of each team, in one query."""
+    if not ids:
+        return {}
+    statement = select(
+        Team.id,
+        Team.updated_at,
+        _count_of(TeamUser.id, TeamUser.team_id == Team.id),
+        _count_of(Namespace.id, Namespace.team_id == Team.id),
+    ).where(Team.id.in_(ids))
+    return {
+        row[0]: Details(row[1], {"members_count": int(row[2]), "namespaces_count": int(row[3])})
+        for row in (await session.execute(statement)).all()
+    }

@@ -3,10 +3,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth.dependencies import CurrentUser
+from app.authz.principal import Principal
+from app.core.config import Settings
 from app.core.db import DbSession
 from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId
+from app.core.people import avatar_url, shown_name
 from app.core.state import SettingsDep
 from app.models import Role, TeamUser, User
 from app.teams import service
@@ -26,12 +29,35 @@ ERRORS = error_responses(
 )
 
 
-def _member(member: TeamUser, user: User) -> MemberRead:
+def _read(view: service.TeamView) -> TeamRead:
+    team, flags = view.team, view.flags
+    return TeamRead(
+        id=team.id,
+        name=team.name,
+        description=team.description,
+        hidden=team.hidden,
+        ldap_group_checked=team.ldap_group_checked.name,
+        checked_at=team.checked_at,
+        created_at=team.created_at,
+        updated_at=team.updated_at,
+        role=None if flags.role is None else flags.role.name,
+        updatable=flags.updatable,
+        destroyable=flags.destroyable,
+        members_count=view.members_count,
+        namespaces_count=view.namespaces_count,
+    )
+
+
+def _member(settings: Settings, principal: Principal, member: TeamUser, user: User) -> MemberRead:
     return MemberRead(
         id=member.id,
         team_id=member.team_id,
         user_id=user.id,
         username=user.username,
+        display_name=shown_name(settings, user.username, user.display_name),
+        avatar_url=avatar_url(settings, user.email, bot=user.bot),
+        admin=user.admin,
+        current=user.id == principal.user_id,
         role=member.role.name,
         created_at=member.created_at,
         updated_at=member.updated_at,
@@ -43,10 +69,12 @@ async def list_teams(
     request: Request,
     response: Response,
     session: DbSession,
+    settings: SettingsDep,
     principal: CurrentUser,
     pagination: Pagination,
 ) -> list[TeamRead]:
-    """Administrators see every team, others their own; hidden teams are never listed."""
+    """Administrators see every team, others their own; hidden teams are never listed. Each
+    with the caller's role and rights, and its counts."""
     total, teams = await service.list_teams(
         session,
         principal,
@@ -55,7 +83,7 @@ async def list_teams(
         order=pagination.order_by(service.TEAM_SORT),
     )
     set_page_headers(request, response, pagination, total)
-    return [TeamRead.model_validate(team) for team in teams]
+    return [_read(view) for view in await service.views(session, settings, principal, teams)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -70,13 +98,15 @@ async def create_team(
         description=body.description,
         owner_id=body.owner_id,
     )
-    return TeamRead.model_validate(team)
+    return _read(await service.view(session, settings, principal, team))
 
 
 @router.get("/{team_id}", responses=ERRORS)
-async def get_team(team_id: ResourceId, session: DbSession, principal: CurrentUser) -> TeamRead:
+async def get_team(
+    team_id: ResourceId, session: DbSession, settings: SettingsDep, principal: CurrentUser
+) -> TeamRead:
     team, _ = await service.load(session, principal, team_id)
-    return TeamRead.model_validate(team)
+    return _read(await service.view(session, settings, principal, team))
 
 
 @router.put("/{team_id}", responses=ERRORS)
@@ -95,7 +125,7 @@ async def update_team(
         name=body.team.name,
         description=body.team.description,
     )
-    return TeamRead.model_validate(team)
+    return _read(await service.view(session, settings, principal, team))
 
 
 @router.post(
@@ -108,25 +138,31 @@ async def disable_ldap_check(
     """Exclude the team from the LDAP group sync (owners and administrators): members of the
     directory group of the same name are no longer added to it."""
     team = await service.disable_ldap_check(session, settings, principal, team_id)
-    return TeamRead.model_validate(team)
+    return _read(await service.view(session, settings, principal, team))
 
 
 @router.get("/{team_id}/members", responses=ERRORS)
 async def list_team_members(
-    team_id: ResourceId, session: DbSession, principal: CurrentUser
+    team_id: ResourceId, session: DbSession, settings: SettingsDep, principal: CurrentUser
 ) -> list[MemberRead]:
-    return [_member(m, u) for m, u in await service.list_members(session, principal, team_id)]
+    """With their shown names and avatars; `current` marks the caller."""
+    members = await service.list_members(session, principal, team_id)
+    return [_member(settings, principal, m, u) for m, u in members]
 
 
 @router.post("/{team_id}/members", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def add_team_member(
-    team_id: ResourceId, body: MemberCreate, session: DbSession, principal: CurrentUser
+    team_id: ResourceId,
+    body: MemberCreate,
+    session: DbSession,
+    settings: SettingsDep,
+    principal: CurrentUser,
 ) -> MemberRead:
     """Owners (and administrators) add members; administrators always join as owners."""
     member, user = await service.add_member(
         session, principal, team_id, username=body.user, role=Role[body.role]
     )
-    return _member(member, user)
+    return _member(settings, principal, member, user)
 
 
 @router.put("/{team_id}/members/{member_id}", responses=ERRORS)
@@ -135,12 +171,13 @@ async def change_team_member(
     member_id: ResourceId,
     body: MemberUpdate,
     session: DbSession,
+    settings: SettingsDep,
     principal: CurrentUser,
 ) -> MemberRead:
     member, user = await service.change_member_role(
         session, principal, team_id, member_id, role=Role[body.role]
     )
-    return _member(member, user)
+    return _member(settings, principal, member, user)
 
 
 @router.delete(

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Role, Team, TeamUser, User
+from app.models import Namespace, Role, Team, TeamUser, User
 
 
 async def with_role(
@@ -87,6 +88,48 @@ async def owner_count(session: AsyncSession, team_id: int) -> int:
     return int(await session.scalar(statement) or 0)
 
 
+async def owns_a_visible_team(session: AsyncSession, user_id: int) -> bool:
+    statement = (
+        select(TeamUser.id)
+        .join(Team, Team.id == TeamUser.team_id)
+        .where(TeamUser.user_id == user_id, TeamUser.role == Role.owner, Team.hidden.is_(False))
+        .limit(1)
+    )
+    return await session.scalar(statement) is not None
+
+
 async def lock_team(session: AsyncSession, team_id: int) -> None:
     """Serialises membership changes of one team (the last-owner rule is a count)."""
     await session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
+
+
+@dataclass(frozen=True)
+class TeamStats:
+    role: Role | None  # the caller's, from the `role` expression given
+    members: int
+    namespaces: int
+
+
+async def stats(
+    session: AsyncSession, team_ids: Collection[int], role: ColumnElement[Role | None]
+) -> dict[int, TeamStats]:
+    """The caller's role and the counts of every team of a page, in one query."""
+    if not team_ids:
+        return {}
+    members = (
+        select(func.count(TeamUser.id))
+        .where(TeamUser.team_id == Team.id)
+        .correlate(Team)
+        .scalar_subquery()
+    )
+    namespaces = (
+        select(func.count(Namespace.id))
+        .where(Namespace.team_id == Team.id)
+        .correlate(Team)
+        .scalar_subquery()
+    )
+    statement = select(Team.id, role, members, namespaces).where(Team.id.in_(team_ids))
+    return {
+        row[0]: TeamStats(role=row[1], members=int(row[2]), namespaces=int(row[3]))
+        for row in (await session.execute(statement)).all()
+    }

@@ -29,6 +29,11 @@ class TeamRead(BaseModel):
     checked_at: datetime | None = Field(None, description="last LDAP group sync of the team")
     created_at: datetime
     updated_at: datetime
+    role: RoleName | None = Field(description="the caller's role in the team")
+    updatable: bool = Field(description="the caller may rename it and edit its description")
+    destroyable: bool = Field(description="the caller may delete it")
+    members_count: int
+    namespaces_count: int
 
     @field_validator("ldap_group_checked", mode="before")
     @classmethod
@@ -62,6 +67,10 @@ class MemberRead(BaseModel):
     team_id: int
     user_id: int
     username: str
+    display_name: str = Field(description="the display name when they are enabled and set")
+    avatar_url: str | None = Field(description="Gravatar's; null when `gravatar.enabled` is off")
+    admin: bool
+    current: bool = Field(description="the member is the caller")
     role: RoleName
     created_at: datetime
     updated_at: datetime

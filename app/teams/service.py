@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import service as activities
 from app.authz import policy
 from app.authz.principal import Principal
-from app.authz.queries import visible_teams
+from app.authz.queries import role_in_team, visible_teams
 from app.core.config import Settings
 from app.core.errors import FeatureDisabled, Forbidden, Invalid, NotFound
 from app.models import LdapCheck, Role, Team, TeamUser, User
@@ -264,6 +265,13 @@ async def remove_member(
     await session.flush()
 
 
+async def owns_a_team(session: AsyncSession, principal: Principal) -> bool:
+    """Whether the caller owns a (visible) team: they may then add members to it."""
+    if principal.user_id is None:
+        return False
+    return await repository.owns_a_visible_team(session, principal.user_id)
+
+
 TEAM_SORT = repository.TEAM_SORT
 
 
@@ -279,3 +287,37 @@ async def list_teams(
     total = await repository.count_visible(session, visible)
     teams = await repository.page_visible(session, visible, offset=offset, limit=limit, order=order)
     return total, teams
+
+
+# --- what the web UI shows of each team --------------------------------------------------------
+@dataclass(frozen=True)
+class TeamView:
+    team: Team
+    members_count: int
+    namespaces_count: int
+    flags: policy.TeamFlags
+
+
+async def views(
+    session: AsyncSession, settings: Settings, principal: Principal, teams: Sequence[Team]
+) -> list[TeamView]:
+    """`teams` with the caller's role and rights and the counts: one query for the page."""
+    found = await repository.stats(session, [team.id for team in teams], role_in_team(principal))
+    result = []
+    for team in teams:
+        stats = found.get(team.id)
+        if stats is None:  # deleted since the page was read (a GET reads without a transaction)
+            continue
+        facts = policy.TeamFacts(hidden=team.hidden, role=stats.role)
+        flags = policy.team_flags(principal, facts, settings)
+        result.append(TeamView(team, stats.members, stats.namespaces, flags))
+    return result
+
+
+async def view(
+    session: AsyncSession, settings: Settings, principal: Principal, team: Team
+) -> TeamView:
+    found = await views(session, settings, principal, [team])
+    if not found:
+        raise NotFound("Not found: no such team")
+    return found[0]

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import AdminUser, CurrentUser, Public
+from app.core.config import Settings
 from app.core.db import DbSession
 from app.core.errors import FeatureDisabled
 from app.core.openapi import error_responses
@@ -10,6 +13,7 @@ from app.core.pagination import Pagination, set_page_headers
 from app.core.params import ResourceId, Text
 from app.core.state import SettingsDep, State
 from app.mail import notices
+from app.models import User
 from app.users import password_reset, service
 from app.users.schemas import (
     AdminUpdate,
@@ -24,12 +28,20 @@ from app.users.schemas import (
     RefreshTokenRead,
     UserCreate,
     UserCreated,
+    UserDetail,
     UserRead,
     UserUpdate,
     avatars,
 )
 
 router = APIRouter(prefix="/users", tags=["users"])
+
+
+def _detail(settings: Settings, user: User, counts: tuple[int, int]) -> UserDetail:
+    read = UserRead.model_validate(user, context=avatars(settings))
+    namespaces, teams = counts
+    return UserDetail(**read.model_dump(), namespaces_count=namespaces, teams_count=teams)
+
 
 ERRORS = error_responses(401, 403, 404, 422)
 
@@ -132,7 +144,8 @@ async def list_users(
     settings: SettingsDep,
     _admin: AdminUser,
     pagination: Pagination,
-) -> list[UserRead]:
+) -> list[UserDetail]:
+    """Every user (administrators), with how many namespaces and teams each belongs to."""
     total, users = await service.list_users(
         session,
         offset=pagination.offset,
@@ -140,7 +153,9 @@ async def list_users(
         order=pagination.order_by(service.USER_SORT),
     )
     set_page_headers(request, response, pagination, total)
-    return [UserRead.model_validate(user, context=avatars(settings)) for user in users]
+    counts = await service.membership_counts(session, [user.id for user in users])
+    # A user deleted since the page was read (a GET reads without a transaction) is left out.
+    return [_detail(settings, user, counts[user.id]) for user in users if user.id in counts]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -174,13 +189,34 @@ async def create_user(
     return created
 
 
+TYPEAHEAD_MAX = 25
+
+
+# Declared before `GET /users/{id_or_email}`, which would otherwise take `typeahead` for an email.
+@router.get(
+    "/typeahead",
+    summary="Usernames starting with a prefix",
+    responses=error_responses(401, (403, "Neither an administrator nor a team owner"), 422),
+)
+async def username_typeahead(
+    q: Annotated[Text, Query(min_length=1, max_length=255, description="prefix, any case")],
+    session: DbSession,
+    principal: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=TYPEAHEAD_MAX)] = 10,
+) -> list[str]:
+    """For adding team members: usernames of enabled accounts that start with `q`, in order.
+    Administrators and team owners only; nothing but the usernames."""
+    return await service.username_typeahead(session, principal, q, limit=limit)
+
+
 @router.get("/{id_or_email}", responses=ERRORS)
 async def get_user(
     id_or_email: Text, session: DbSession, settings: SettingsDep, _admin: AdminUser
-) -> UserRead:
+) -> UserDetail:
     """By numeric id or by email."""
     user = await service.get_user(session, id_or_email)
-    return UserRead.model_validate(user, context=avatars(settings))
+    counts = await service.membership_counts(session, [user.id])
+    return _detail(settings, user, counts.get(user.id, (0, 0)))
 
 
 @router.put("/{user_id}", responses=ERRORS)

@@ -1,13 +1,22 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import utcnow
-from app.models import ApplicationToken, PasswordResetToken, RefreshToken, User, WebSession
+from app.models import (
+    ApplicationToken,
+    Namespace,
+    PasswordResetToken,
+    RefreshToken,
+    Team,
+    TeamUser,
+    User,
+    WebSession,
+)
 
 
 async def get(session: AsyncSession, user_id: int) -> User | None:
@@ -41,6 +50,10 @@ async def username_taken(session: AsyncSession, username: str) -> bool:
 
 async def lock(session: AsyncSession, user_id: int) -> None:
     await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+async def any_user(session: AsyncSession) -> bool:
+    return await session.scalar(select(User.id).limit(1)) is not None
 
 
 async def count(session: AsyncSession) -> int:
@@ -148,3 +161,44 @@ async def delete_expired_reset_tokens(session: AsyncSession) -> None:
     await session.execute(
         delete(PasswordResetToken).where(PasswordResetToken.expires_at <= utcnow())
     )
+
+
+async def membership_counts(
+    session: AsyncSession, user_ids: Collection[int]
+) -> dict[int, tuple[int, int]]:
+    """(namespaces, teams) of each user, in one query: the namespaces of the teams they belong
+    to (their personal one included), and their visible teams (not the hidden personal and
+    global ones)."""
+    if not user_ids:
+        return {}
+    teams = (
+        select(func.count(TeamUser.id))
+        .join(Team, Team.id == TeamUser.team_id)
+        .where(TeamUser.user_id == User.id, Team.hidden.is_(False))
+        .correlate(User)
+        .scalar_subquery()
+    )
+    namespaces = (
+        select(func.count(Namespace.id))
+        .join(TeamUser, TeamUser.team_id == Namespace.team_id)
+        .where(TeamUser.user_id == User.id)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    statement = select(User.id, namespaces, teams).where(User.id.in_(user_ids))
+    rows = (await session.execute(statement)).all()
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+
+async def enabled_usernames_starting_with(
+    session: AsyncSession, prefix: str, *, limit: int
+) -> list[str]:
+    """Usernames of enabled accounts that start with `prefix` (any case), in order."""
+    escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    statement = (
+        select(User.username)
+        .where(User.enabled.is_(True), func.lower(User.username).like(escaped + "%", escape="\\"))
+        .order_by(func.lower(User.username), User.username)
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))

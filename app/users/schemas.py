@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
@@ -8,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 from app.core.config import Settings
 from app.core.names import DisplayName
 from app.core.params import Text
+from app.core.people import gravatar_url
 
 
 class UserCreateFields(BaseModel):
@@ -68,15 +68,17 @@ class UserRead(BaseModel):
         return self
 
 
-def gravatar_url(email: str) -> str:
-    """Gravatar's address for an email: the MD5 of the trimmed, lower-cased address (their
-    scheme, not a security use)."""
-    digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
-    return f"https://www.gravatar.com/avatar/{digest}?d=identicon"
-
-
 def avatars(settings: Settings) -> dict[str, bool]:
     return {"gravatar": settings.gravatar.enabled}
+
+
+class UserDetail(UserRead):
+    """A user in the administrators' views, with their memberships counted."""
+
+    namespaces_count: int = Field(
+        description="namespaces of the teams the user belongs to (the personal one included)"
+    )
+    teams_count: int = Field(description="the teams the user belongs to (hidden ones left out)")
 
 
 class UserCreated(UserRead):

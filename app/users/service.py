@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,6 +222,10 @@ async def count_users(session: AsyncSession) -> int:
     return await repository.count(session)
 
 
+async def any_user_exists(session: AsyncSession) -> bool:
+    return await repository.any_user(session)
+
+
 async def admin_ids(session: AsyncSession) -> list[int]:
     return await repository.admin_ids(session)
 
@@ -232,6 +236,24 @@ async def non_bot_users_without_namespace(session: AsyncSession) -> Sequence[Use
 
 
 USER_SORT = repository.USER_SORT
+
+
+async def username_typeahead(
+    session: AsyncSession, principal: Principal, prefix: str, *, limit: int
+) -> list[str]:
+    """Usernames of enabled accounts starting with `prefix`, for whoever may add team members
+    (administrators, team owners); others are refused."""
+    owns_a_team = not principal.admin and await teams.owns_a_team(session, principal)
+    if not policy.can_look_up_usernames(principal, owns_a_team=owns_a_team):
+        raise Forbidden("Authorization fails: only team owners and administrators look up users")
+    return await repository.enabled_usernames_starting_with(session, prefix, limit=limit)
+
+
+async def membership_counts(
+    session: AsyncSession, user_ids: Collection[int]
+) -> dict[int, tuple[int, int]]:
+    """(namespaces_count, teams_count) of each user (`repository.membership_counts`)."""
+    return await repository.membership_counts(session, user_ids)
 
 
 async def list_users(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from app.auth.dependencies import CurrentUser
+from app.authz import policy
 from app.core.db import DbSession
 from app.core.openapi import error_responses
 from app.core.pagination import Pagination, set_page_headers
@@ -38,7 +39,7 @@ router = APIRouter(prefix="/namespaces/{namespace_id}/webhooks", tags=["webhooks
 ERRORS = error_responses(401, 403, 404, 422)
 
 
-def _read(webhook: Webhook) -> WebhookRead:
+def _read(webhook: Webhook, flags: policy.WebhookFlags) -> WebhookRead:
     return WebhookRead(
         id=webhook.id,
         namespace_id=webhook.namespace_id,
@@ -51,11 +52,13 @@ def _read(webhook: Webhook) -> WebhookRead:
         enabled=webhook.enabled,
         created_at=webhook.created_at,
         updated_at=webhook.updated_at,
+        updatable=flags.updatable,
+        destroyable=flags.destroyable,
     )
 
 
-def _with_secret(webhook: Webhook, secret: str) -> WebhookWithSecret:
-    return WebhookWithSecret(**_read(webhook).model_dump(), secret=secret)
+def _with_secret(webhook: Webhook, flags: policy.WebhookFlags, secret: str) -> WebhookWithSecret:
+    return WebhookWithSecret(**_read(webhook, flags).model_dump(), secret=secret)
 
 
 def _header(header: WebhookHeader, *, reveal: bool) -> WebhookHeaderRead:
@@ -119,7 +122,8 @@ async def list_webhooks(
         order=pagination.order_by(service.WEBHOOK_SORT),
     )
     set_page_headers(request, response, pagination, total)
-    return [_read(webhook) for webhook in webhooks]
+    flags = await service.webhook_flags(session, settings, principal, namespace_id)
+    return [_read(webhook, flags) for webhook in webhooks]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -138,7 +142,8 @@ async def create_webhook(
     webhook, secret = await service.create_webhook(
         session, settings, principal, namespace_id, body, problem
     )
-    return _with_secret(webhook, secret)
+    flags = await service.webhook_flags(session, settings, principal, namespace_id)
+    return _with_secret(webhook, flags, secret)
 
 
 @router.get("/{webhook_id}", responses=ERRORS)
@@ -150,7 +155,8 @@ async def get_webhook(
     principal: CurrentUser,
 ) -> WebhookRead:
     webhook = await service.get_webhook(session, settings, principal, namespace_id, webhook_id)
-    return _read(webhook)
+    flags = await service.webhook_flags(session, settings, principal, namespace_id)
+    return _read(webhook, flags)
 
 
 @router.put("/{webhook_id}", responses=ERRORS)
@@ -168,7 +174,8 @@ async def update_webhook(
     webhook = await service.update_webhook(
         session, settings, principal, namespace_id, webhook_id, body, problem
     )
-    return _read(webhook)
+    flags = await service.webhook_flags(session, settings, principal, namespace_id)
+    return _read(webhook, flags)
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
@@ -192,7 +199,8 @@ async def toggle_webhook(
 ) -> WebhookRead:
     """Disabled webhooks get no new deliveries; pending ones wait until it is enabled again."""
     webhook = await service.toggle_webhook(session, settings, principal, namespace_id, webhook_id)
-    return _read(webhook)
+    flags = await service.webhook_flags(session, settings, principal, namespace_id)
+    return _read(webhook, flags)
 
 
 @router.post("/{webhook_id}/rotate_secret", responses=ERRORS)
@@ -207,7 +215,8 @@ async def rotate_webhook_secret(
     webhook, secret = await service.rotate_secret(
         session, settings, principal, namespace_id, webhook_id
     )
-    return _with_secret(webhook, secret)
+    flags = await service.webhook_flags(session, settings, principal, namespace_id)
+    return _with_secret(webhook, flags, secret)
 
 
 # --- headers -----------------------------------------------------------------------------------

@@ -110,6 +110,8 @@ class WebhookRead(BaseModel):
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    updatable: bool = Field(description="the caller may edit, toggle and re-send")
+    destroyable: bool = Field(description="the caller may delete it")
 
 
 class WebhookWithSecret(WebhookRead):

@@ -109,6 +109,14 @@ async def _scope(
     return Scope(loaded.namespace, facts)
 
 
+async def webhook_flags(
+    session: AsyncSession, settings: Settings, principal: Principal, namespace_id: int
+) -> policy.WebhookFlags:
+    """What the caller may do with the namespace's webhooks (the same for each of them)."""
+    scope = await _scope(session, settings, principal, namespace_id, "see")
+    return policy.webhook_flags(principal, scope.facts, settings)
+
+
 async def _webhook(session: AsyncSession, scope: Scope, webhook_id: int) -> Webhook:
     webhook = await repository.get_webhook(session, scope.namespace.id, webhook_id)
     if webhook is None:

@@ -120,3 +120,29 @@ async def test_validate(
     )
     assert response.json()["valid"] is False
     assert "not reachable" in response.json()["messages"]["hostname"][0]
+
+
+async def test_show_says_whether_the_hostname_may_change(
+    session: AsyncSession, client: httpx.AsyncClient, digester: TokenDigester
+) -> None:
+    headers = await admin_headers(session, digester, "root")
+    registry = await factories.create_registry(session)
+    shown = await client.get(f"/api/v1/registries/{registry.id}", headers=headers)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["hostname"] == registry.hostname
+    assert shown.json()["can_change_hostname"] is True
+    namespace = await factories.create_namespace(session, registry, name="team")
+    session.add(Repository(name="app", namespace_id=namespace.id))
+    await session.flush()
+    shown = await client.get(f"/api/v1/registries/{registry.id}", headers=headers)
+    assert shown.json()["can_change_hostname"] is False
+    missing = await client.get("/api/v1/registries/999999", headers=headers)
+    assert missing.status_code == 404
+    assert missing.json() == {"message": "Not found: no such registry"}
+    bad = await client.get("/api/v1/registries/abc", headers=headers)
+    assert bad.status_code == 422
+    alice = await factories.create_user(session, username="alice")
+    refused = await client.get(
+        f"/api/v1/registries/{registry.id}", headers=await token_headers(session, digester, alice)
+    )
+    assert refused.status_code == 403

@@ -53,8 +53,14 @@ def _write_blob(blobs: Path, data: bytes) -> dict[str, object]:
     return {"digest": digest, "size": len(data)}
 
 
-def _write_image(blobs: Path, content: bytes, architecture: str = "amd64") -> dict[str, object]:
-    """Layer, config and manifest blobs of a one-layer image; the manifest's descriptor."""
+def _write_image(
+    blobs: Path,
+    content: bytes,
+    architecture: str = "amd64",
+    config_extra: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """Layer, config and manifest blobs of a one-layer image; the manifest's descriptor.
+    `config_extra`: more fields of the image config (`created`, `history`, `config.Labels`...)."""
     tar_bytes = _layer_tar(content)
     layer = _write_blob(blobs, gzip.compress(tar_bytes, mtime=0))
     config = _write_blob(
@@ -66,6 +72,7 @@ def _write_image(blobs: Path, content: bytes, architecture: str = "amd64") -> di
                 "config": {},
                 "rootfs": {"type": "layers", "diff_ids": [_sha256(tar_bytes)]},
             }
+            | (config_extra or {})
         ),
     )
     manifest_bytes = _compact_json(
@@ -108,7 +115,12 @@ def build_oci_index_layout(dest: Path, tag: str, contents: dict[str, bytes]) -> 
     return str(nested["digest"])
 
 
-def build_oci_layout(dest: Path, tag: str = "latest", content: bytes = b"hello") -> str:
+def build_oci_layout(
+    dest: Path,
+    tag: str = "latest",
+    content: bytes = b"hello",
+    config_extra: dict[str, object] | None = None,
+) -> str:
     """Write (or extend) an OCI layout at ``dest`` with image ``tag``; return its manifest digest.
 
     Calling again with another tag adds an entry to ``index.json``; reusing a tag replaces it.
@@ -118,7 +130,7 @@ def build_oci_layout(dest: Path, tag: str = "latest", content: bytes = b"hello")
     blobs.mkdir(parents=True, exist_ok=True)
     (dest / "oci-layout").write_bytes(_compact_json({"imageLayoutVersion": "1.0.0"}))
 
-    manifest = _write_image(blobs, content)
+    manifest = _write_image(blobs, content, config_extra=config_extra)
 
     index_path = dest / "index.json"
     entries: list[dict[str, object]] = []

@@ -12,6 +12,7 @@ from app.core.state import State
 from app.registry.registries import service
 from app.registry.registries.schemas import (
     RegistryCreate,
+    RegistryDetail,
     RegistryRead,
     RegistryUpdate,
     RegistryValidation,
@@ -57,6 +58,23 @@ async def validate_registry(
     """Whether `hostname` answers like a registry (reachability)."""
     messages = await service.validate(state.http, state.settings, hostname, use_ssl)
     return RegistryValidation(valid=not messages, messages=messages)
+
+
+@router.get(
+    "/{registry_id}",
+    summary="Show a registry",
+    responses=error_responses(401, (403, "Not admin"), (404, "No such registry"), 422),
+)
+async def get_registry(
+    registry_id: ResourceId, session: DbSession, _admin: AdminUser
+) -> RegistryDetail:
+    """The registry, and whether its hostname may still change (`can_change_hostname`: not once
+    it holds repositories)."""
+    registry, can_change_hostname = await service.get_registry(session, registry_id)
+    return RegistryDetail(
+        **RegistryRead.model_validate(registry).model_dump(),
+        can_change_hostname=can_change_hostname,
+    )
 
 
 @router.put(

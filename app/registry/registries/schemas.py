@@ -41,6 +41,12 @@ class RegistryRead(BaseModel):
     updated_at: datetime
 
 
+class RegistryDetail(RegistryRead):
+    can_change_hostname: bool = Field(
+        description="false once the registry holds repositories (the hostname is then locked)"
+    )
+
+
 class RegistryUpdateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.authz import policy
 from app.core.config import Settings
 from app.core.errors import Invalid, NotFound
 from app.models import Registry
@@ -20,6 +21,15 @@ from app.users import service as users
 
 async def list_registries(session: AsyncSession) -> Sequence[Registry]:
     return await queries.all_registries(session)
+
+
+async def get_registry(session: AsyncSession, registry_id: int) -> tuple[Registry, bool]:
+    """The registry, and whether its hostname may still change (`can_change_hostname`)."""
+    registry = await session.get(Registry, registry_id)
+    if registry is None:
+        raise NotFound("Not found: no such registry")
+    repositories = await queries.repository_count(session, registry.id)
+    return registry, policy.can_change_registry_hostname(repositories=repositories)
 
 
 async def create_registry(
@@ -67,8 +77,8 @@ async def update_registry(
         fields.use_ssl is not None and fields.use_ssl != registry.use_ssl
     )
     if moved:
-        if await queries.repository_count(session, registry.id):
-            # Tokens, events and deletes all name the registry by its hostname.
+        repositories = await queries.repository_count(session, registry.id)
+        if not policy.can_change_registry_hostname(repositories=repositories):
             raise Invalid({"hostname": ["cannot change while the registry holds repositories"]})
         hostname = fields.hostname or registry.hostname
         use_ssl = registry.use_ssl if fields.use_ssl is None else fields.use_ssl
