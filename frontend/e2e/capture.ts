@@ -34,6 +34,9 @@ export async function capture(page: Page, name: string): Promise<void> {
   await expect(page.locator('[aria-busy="true"]')).toHaveCount(0)
   for (const size of WIDTHS) {
     await page.setViewportSize(size)
+    // from the top: a sticky header would land mid-page in a full-page shot of a scrolled page
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.mouse.move(0, 0) // no hover state left where the last click happened
     await page.waitForTimeout(150)
     await page.screenshot({
       path: resolve(screenshotDir, `${name}-${size.width}.png`),
