@@ -81,6 +81,23 @@ export const routes: RouteRecordRaw[] = [
     meta: { access: 'user', title: 'Namespace' },
   },
   {
+    path: '/namespaces/:namespaceId(\\d+)/webhooks',
+    name: 'webhooks',
+    component: () => import('@/pages/webhooks/WebhooksPage.vue'),
+    props: (route: RouteLocationNormalized) => ({ namespaceId: Number(route.params.namespaceId) }),
+    meta: { access: 'user', title: 'Webhooks' },
+  },
+  {
+    path: '/namespaces/:namespaceId(\\d+)/webhooks/:id(\\d+)',
+    name: 'webhook',
+    component: () => import('@/pages/webhooks/WebhookPage.vue'),
+    props: (route: RouteLocationNormalized) => ({
+      namespaceId: Number(route.params.namespaceId),
+      id: Number(route.params.id),
+    }),
+    meta: { access: 'user', title: 'Webhook' },
+  },
+  {
     path: '/repositories',
     name: 'repositories',
     component: () => import('@/pages/repositories/RepositoriesPage.vue'),

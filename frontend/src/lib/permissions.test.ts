@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 
 import type { Comment, Namespace, RepositoryDetail, Tag } from '@/api/types'
+import { fixture } from '@/test/helpers'
 
 import {
   canChangeVisibility,
@@ -15,8 +16,8 @@ import { DEFAULT_SETTINGS } from './settings'
 const admin = { id: 1, admin: true }
 const alice = { id: 2, admin: false }
 
-function namespace(extra: Partial<Namespace> = {}): Namespace {
-  return {
+function namespace(extra: object = {}): Namespace {
+  return fixture<Namespace>({
     id: 5,
     name: 'qa',
     description: null,
@@ -26,7 +27,7 @@ function namespace(extra: Partial<Namespace> = {}): Namespace {
     created_at: '2026-01-01T00:00:00Z',
     updated_at: '2026-01-01T00:00:00Z',
     ...extra,
-  }
+  })
 }
 
 describe('namespace actions', () => {

@@ -19,3 +19,8 @@ export function json(status: number, body: unknown): Response {
     headers: { 'Content-Type': 'application/json' },
   })
 }
+
+/** A test object with the fields a test needs, typed as the API's type (which may gain fields). */
+export function fixture<T>(value: object): T {
+  return value as T
+}

@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest'
 
 import type { Namespace } from '@/api/types'
 import VisibilityChooser from '@/components/VisibilityChooser.vue'
-import { testRouter } from '@/test/helpers'
+import { fixture, testRouter } from '@/test/helpers'
 
 import NamespaceTable from './NamespaceTable.vue'
 
-function namespace(id: number, extra: Partial<Namespace> = {}): Namespace {
-  return {
+function namespace(id: number, extra: object = {}): Namespace {
+  return fixture<Namespace>({
     id,
     name: `ns${id}`,
     description: null,
@@ -18,7 +18,7 @@ function namespace(id: number, extra: Partial<Namespace> = {}): Namespace {
     created_at: '2026-12-01T10:00:00Z',
     updated_at: '2026-12-01T10:00:00Z',
     ...extra,
-  }
+  })
 }
 
 function mountTable(namespaces: Namespace[], viewer: { id: number; admin: boolean }) {

@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest'
 
 import type { Comment, User } from '@/api/types'
 import { useAuthStore } from '@/stores/auth'
-import { json, testRouter } from '@/test/helpers'
+import { fixture, json, testRouter } from '@/test/helpers'
 
 let comments: Comment[] = []
 
@@ -23,15 +23,15 @@ vi.mock('@/api/client', async (importOriginal) => {
 
 const { default: CommentList } = await import('./CommentList.vue')
 
-function comment(id: number, userId: number | null, extra: Partial<Comment> = {}): Comment {
-  return {
+function comment(id: number, userId: number | null, extra: object = {}): Comment {
+  return fixture<Comment>({
     id,
     body: `comment **${id}** <script>alert(1)</script>`,
     user_id: userId,
     created_at: '2026-12-01T10:00:00Z',
     updated_at: '2026-12-01T10:00:00Z',
     ...extra,
-  }
+  })
 }
 
 function signIn(id: number, admin: boolean): void {

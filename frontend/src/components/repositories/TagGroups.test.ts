@@ -2,12 +2,12 @@ import { mount } from '@vue/test-utils'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import type { RepositoryDetail, Tag } from '@/api/types'
-import { testRouter } from '@/test/helpers'
+import { fixture, testRouter } from '@/test/helpers'
 
 import TagGroups from './TagGroups.vue'
 
-function tag(id: number, name: string, digest: string, extra: Partial<Tag> = {}): Tag {
-  return {
+function tag(id: number, name: string, digest: string, extra: object = {}): Tag {
+  return fixture<Tag>({
     id,
     name,
     digest,
@@ -19,11 +19,11 @@ function tag(id: number, name: string, digest: string, extra: Partial<Tag> = {})
     created_at: '2026-12-01T10:00:00Z',
     updated_at: '2026-12-01T10:00:00Z',
     ...extra,
-  }
+  })
 }
 
 function repository(destroyable: boolean): RepositoryDetail {
-  return {
+  return fixture<RepositoryDetail>({
     id: 1,
     name: 'app',
     full_name: 'team/app',
@@ -37,7 +37,7 @@ function repository(destroyable: boolean): RepositoryDetail {
     destroyable,
     registry_hostname: 'registry.example.org:5000',
     pull_command: 'docker pull registry.example.org:5000/team/app',
-  }
+  })
 }
 
 const groups = [

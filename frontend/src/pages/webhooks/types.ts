@@ -1,0 +1,17 @@
+import type { Schemas } from '@/api/client'
+
+export type Webhook = Schemas['WebhookRead'] & { updatable?: boolean; destroyable?: boolean }
+export type WebhookHeader = Schemas['WebhookHeaderRead']
+export type Delivery = Schemas['DeliveryRead']
+export type DeliveryDetail = Schemas['DeliveryDetail']
+export type Attempt = Schemas['AttemptRead']
+
+export interface WebhookForm {
+  name: string
+  url: string
+  method: 'GET' | 'POST'
+  contentType: 'application/json' | 'application/x-www-form-urlencoded'
+  username: string
+  password: string
+  enabled: boolean
+}
