@@ -17,7 +17,7 @@ let context: BrowserContext
 let page: Page
 let repositoryPath = '' // /repositories/<id>
 let namespacePath = '' // /namespaces/<id>
-let webhook = '' // <namespace id>/<webhook id>
+let webhookPath = '' // /namespaces/<id>/webhooks/<id>
 
 test.use({ baseURL: stack().portus })
 
@@ -170,19 +170,24 @@ test('delete one tag', async () => {
   await expect(page.getByRole('button', { name: /Copy .*:latest$/ })).toBeVisible()
 })
 
-test('a webhook on the namespace gets a delivery of the next push', async ({ request }) => {
-  // The UI has no webhook pages yet: the webhook is made through the API, as the administrator.
-  const namespaceId = namespacePath.split('/').pop()
-  const created = await request.post(`/api/v1/namespaces/${namespaceId}/webhooks`, {
-    headers: basic(ADMIN),
-    data: { name: 'ci', url: stack().receiver },
-  })
-  expect(created.status(), await created.text()).toBe(201)
-  const hook = (await created.json()) as { id: number }
-  webhook = `${namespaceId}/${hook.id}`
+test('a webhook on the namespace', async () => {
+  await page.goto(namespacePath)
+  await page.getByRole('link', { name: /^Webhooks/ }).click()
+  await expect(page.getByRole('heading', { name: 'Webhooks', level: 1 })).toBeVisible()
+  await page.getByRole('button', { name: 'Create webhook' }).click()
+  const form = page.getByRole('form', { name: 'New webhook' })
+  await form.getByLabel('Name', { exact: true }).fill('ci')
+  await form.getByLabel('URL', { exact: true }).fill(stack().receiver)
+  await form.getByRole('button', { name: 'Create webhook' }).click()
+  await expect(page.getByText(/signing secret/)).toBeVisible()
+  await capture(page, 'webhooks')
+  await page.getByRole('link', { name: 'ci', exact: true }).click()
+  await expect(page.getByRole('heading', { name: 'Deliveries' })).toBeVisible()
+  webhookPath = new URL(page.url()).pathname
+  await capture(page, 'webhook')
 })
 
-test('an application token made in the profile pushes through skopeo', async ({ request }) => {
+test('an application token made in the profile pushes through skopeo', async () => {
   await page.goto('/profile')
   await page.getByLabel('New token for').fill('ci')
   await page.getByRole('button', { name: 'Create token' }).click()
@@ -195,17 +200,16 @@ test('an application token made in the profile pushes through skopeo', async ({ 
     await expect(page.getByRole('button', { name: /Copy .*:v2$/ })).toBeVisible({ timeout: 1000 })
   }).toPass({ timeout: 20_000 })
 
-  // ... and that push reached the webhook
-  const [namespaceId, hookId] = webhook.split('/')
+  // ... and that push reached the webhook: its page lists the delivery
+  const deliveries = page.getByRole('region', { name: 'Deliveries' })
   await expect(async () => {
-    const deliveries = await request.get(
-      `/api/v1/namespaces/${namespaceId}/webhooks/${hookId}/deliveries`,
-      { headers: basic(ADMIN) },
-    )
-    expect(deliveries.status()).toBe(200)
-    const body = (await deliveries.json()) as { event: string; status: string }[]
-    expect(body.map((d) => `${d.event} ${d.status}`)).toContain('push delivered')
+    await page.goto(webhookPath)
+    await expect(deliveries.getByText('delivered')).toBeVisible({ timeout: 1000 })
   }).toPass({ timeout: 30_000 })
+  await expect(deliveries.getByText('push', { exact: true })).toBeVisible()
+  await deliveries.getByRole('button', { name: 'Details' }).first().click()
+  await expect(deliveries.getByRole('button', { name: 'Hide' })).toBeVisible()
+  await capture(page, 'webhook-delivery')
 })
 
 test('a public namespace is browsable anonymously', async ({ browser }) => {
