@@ -87,7 +87,8 @@ export interface paths {
         };
         /**
          * Explore
-         * @description Public repositories, for anyone, when `anonymous_browsing` is on.
+         * @description Public repositories, for anyone, when `anonymous_browsing` is on (with their stars and
+         *     tags, and the `X-Total-*` headers).
          */
         get: operations["explore_v1_explore_get"];
         put?: never;
@@ -169,7 +170,8 @@ export interface paths {
         };
         /**
          * List Namespaces
-         * @description Public and protected namespaces, and those of the caller's teams (admins: all).
+         * @description Public and protected namespaces, and those of the caller's teams (admins: all), each
+         *     with the caller's rights and its counts.
          */
         get: operations["list_namespaces_v1_namespaces_get"];
         put?: never;
@@ -207,6 +209,27 @@ export interface paths {
          *     still serves, and the same request again finishes the job.
          */
         delete: operations["delete_namespace_v1_namespaces__namespace_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/namespaces/{namespace_id}/repositories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a namespace's repositories
+         * @description The repositories of a namespace the caller may pull from (404 otherwise), paged (with
+         *     the `after` cursor too) and shown as in the repository list.
+         */
+        get: operations["list_namespace_repositories_v1_namespaces__namespace_id__repositories_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -429,7 +452,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Show a registry
+         * @description The registry, and whether its hostname may still change (`can_change_hostname`: not once
+         *     it holds repositories).
+         */
+        get: operations["get_registry_v1_registries__registry_id__get"];
         /**
          * Update Registry
          * @description The hostname is locked once the registry holds repositories.
@@ -471,7 +499,8 @@ export interface paths {
         };
         /**
          * List Repositories
-         * @description Repositories the caller may pull: public and protected ones, their teams', all for admins.
+         * @description Repositories the caller may pull: public and protected ones, their teams', all for admins,
+         *     each with the caller's rights (`permissions`).
          *
          *     `Link rel="next"` carries an `after` cursor besides the next page number: following it reads
          *     the next page from where this one ended, whatever its depth (a page number skips all the
@@ -518,7 +547,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Comments */
+        /**
+         * List Comments
+         * @description Oldest first, with their authors' names and avatars, and whether the caller may delete
+         *     each.
+         */
         get: operations["list_comments_v1_repositories__repository_id__comments_get"];
         put?: never;
         /** Create Comment */
@@ -637,7 +670,9 @@ export interface paths {
         /**
          * Search
          * @description Repositories, namespaces and teams the caller may see; exact, then prefix, then partial
-         *     matches.
+         *     matches. Each hit with its counts (stars and tags of a repository, repositories of a
+         *     namespace, members and namespaces of a team); `X-Total-Repositories`,
+         *     `X-Total-Namespaces` and `X-Total-Teams` count all the matches of each kind.
          */
         get: operations["search_v1_search_get"];
         put?: never;
@@ -668,6 +703,27 @@ export interface paths {
         post: operations["log_in_v1_session_post"];
         /** Log Out */
         delete: operations["log_out_v1_session_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The installation's public settings
+         * @description For anyone, signed in or not: what the web UI offers (sign-up, "Create admin" for the
+         *     first user, LDAP sign-in, deleting, what users may do) and the lists' page sizes.
+         */
+        get: operations["get_public_settings_v1_settings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -714,6 +770,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tags/{tag_id}/details": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Image details of a tag, from the registry
+         * @description Layers with their sizes, creation time, OS and architecture (per platform for a
+         *     manifest list or OCI index), labels, entrypoint and command, and the build history. Read
+         *     from the registry at each call; pull permission on the tag's namespace is required.
+         */
+        get: operations["get_tag_details_v1_tags__tag_id__details_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/teams": {
         parameters: {
             query?: never;
@@ -723,7 +801,8 @@ export interface paths {
         };
         /**
          * List Teams
-         * @description Administrators see every team, others their own; hidden teams are never listed.
+         * @description Administrators see every team, others their own; hidden teams are never listed. Each
+         *     with the caller's role and rights, and its counts.
          */
         get: operations["list_teams_v1_teams_get"];
         put?: never;
@@ -786,7 +865,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Team Members */
+        /**
+         * List Team Members
+         * @description With their shown names and avatars; `current` marks the caller.
+         */
         get: operations["list_team_members_v1_teams__team_id__members_get"];
         put?: never;
         /**
@@ -818,6 +900,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/teams/{team_id}/namespaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a team's namespaces
+         * @description The namespaces of a team the caller may see (its members, administrators), paged and
+         *     shown as in the namespace list.
+         */
+        get: operations["list_team_namespaces_v1_teams__team_id__namespaces_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users": {
         parameters: {
             query?: never;
@@ -825,7 +928,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Users */
+        /**
+         * List Users
+         * @description Every user (administrators), with how many namespaces and teams each belongs to.
+         */
         get: operations["list_users_v1_users_get"];
         put?: never;
         /**
@@ -1072,6 +1178,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/typeahead": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usernames starting with a prefix
+         * @description For adding team members: usernames of enabled accounts that start with `q`, in order.
+         *     Administrators and team owners only; nothing but the usernames.
+         */
+        get: operations["username_typeahead_v1_users_typeahead_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/version": {
         parameters: {
             query?: never;
@@ -1211,6 +1338,21 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** CommentAuthor */
+        CommentAuthor: {
+            /**
+             * Avatar Url
+             * @description Gravatar's; null when `gravatar.enabled` is off
+             */
+            avatar_url: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Name
+             * @description the display name when they are enabled and set
+             */
+            name: string;
+        };
         /** CommentCreate */
         CommentCreate: {
             /**
@@ -1221,6 +1363,8 @@ export interface components {
         };
         /** CommentRead */
         CommentRead: {
+            /** @description null once the author's account is gone */
+            author: components["schemas"]["CommentAuthor"] | null;
             /** Body */
             body: string;
             /**
@@ -1228,6 +1372,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Destroyable
+             * @description the caller may delete it (its author, admins)
+             */
+            destroyable: boolean;
             /** Id */
             id: number;
             /**
@@ -1237,6 +1386,19 @@ export interface components {
             updated_at: string;
             /** User Id */
             user_id: number | null;
+        };
+        /** DeletePublicSettings */
+        DeletePublicSettings: {
+            /**
+             * Contributors
+             * @description `delete.contributors`: contributors may delete too
+             */
+            contributors: boolean;
+            /**
+             * Enabled
+             * @description `delete.enabled`: namespaces, teams, repositories and tags may be deleted (by administrators and owners)
+             */
+            enabled: boolean;
         };
         /** DeliveryDetail */
         DeliveryDetail: {
@@ -1315,6 +1477,107 @@ export interface components {
             /** Message */
             message: string;
         };
+        /** FirstUserSettings */
+        FirstUserSettings: {
+            /**
+             * Admin
+             * @description `first_user_admin.enabled`: the first account is an admin
+             */
+            admin: boolean;
+            /**
+             * Create Admin
+             * @description nobody has an account yet and the first becomes an admin: the "Create admin" form (`POST /api/v1/users/bootstrap`)
+             */
+            create_admin: boolean;
+            /**
+             * Users Exist
+             * @description false until somebody has an account
+             */
+            users_exist: boolean;
+        };
+        /** HistoryRead */
+        HistoryRead: {
+            /** Author */
+            author: string | null;
+            /** Comment */
+            comment: string | null;
+            /** Created */
+            created: string | null;
+            /**
+             * Created By
+             * @description the build step
+             */
+            created_by: string | null;
+            /**
+             * Empty Layer
+             * @description the step made no layer (ENV, LABEL, ...)
+             */
+            empty_layer: boolean;
+        };
+        /**
+         * ImageRead
+         * @description One image: the tag's own, or one platform of a manifest list / OCI index.
+         */
+        ImageRead: {
+            /** Architecture */
+            architecture: string | null;
+            /** Author */
+            author: string | null;
+            /** Cmd */
+            cmd: string[] | null;
+            /** Config Digest */
+            config_digest: string | null;
+            /** Created */
+            created: string | null;
+            /**
+             * Digest
+             * @description of the image manifest
+             */
+            digest: string;
+            /** Entrypoint */
+            entrypoint: string[] | null;
+            /** History */
+            history: components["schemas"]["HistoryRead"][];
+            /** Labels */
+            labels: {
+                [key: string]: string;
+            };
+            /** Layers */
+            layers: components["schemas"]["LayerRead"][];
+            /** Media Type */
+            media_type: string | null;
+            /** Os */
+            os: string | null;
+            /** Os Version */
+            os_version: string | null;
+            /**
+             * Size
+             * @description config and layers, compressed as stored (bytes)
+             */
+            size: number;
+            /** Variant */
+            variant: string | null;
+        };
+        /** LayerRead */
+        LayerRead: {
+            /** Digest */
+            digest: string;
+            /** Media Type */
+            media_type: string | null;
+            /**
+             * Size
+             * @description bytes, compressed as stored
+             */
+            size: number | null;
+        };
+        /** LdapPublicSettings */
+        LdapPublicSettings: {
+            /**
+             * Enabled
+             * @description sign in against LDAP (the button says "LDAP Login")
+             */
+            enabled: boolean;
+        };
         /** MemberCreate */
         MemberCreate: {
             /**
@@ -1330,11 +1593,28 @@ export interface components {
         };
         /** MemberRead */
         MemberRead: {
+            /** Admin */
+            admin: boolean;
+            /**
+             * Avatar Url
+             * @description Gravatar's; null when `gravatar.enabled` is off
+             */
+            avatar_url: string | null;
             /**
              * Created At
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Current
+             * @description the member is the caller
+             */
+            current: boolean;
+            /**
+             * Display Name
+             * @description the display name when they are enabled and set
+             */
+            display_name: string;
             /** Id */
             id: number;
             /**
@@ -1381,6 +1661,32 @@ export interface components {
              */
             team: string;
         };
+        /**
+         * NamespacePermissions
+         * @description The caller's rights in the namespace (the UI shows or hides actions by them; the API
+         *     still checks).
+         */
+        NamespacePermissions: {
+            /** Pull */
+            pull: boolean;
+            /** Push */
+            push: boolean;
+            /**
+             * Role
+             * @description the caller's role in the namespace's team
+             */
+            role: ("viewer" | "contributor" | "owner") | null;
+            /**
+             * Visibility
+             * @description may change the visibility
+             */
+            visibility: boolean;
+            /**
+             * Webhooks
+             * @description may see the namespace's webhooks
+             */
+            webhooks: boolean;
+        };
         /** NamespaceRead */
         NamespaceRead: {
             /**
@@ -1390,13 +1696,26 @@ export interface components {
             created_at: string;
             /** Description */
             description: string | null;
+            /**
+             * Destroyable
+             * @description may delete the namespace
+             */
+            destroyable: boolean;
             /** Global */
             global: boolean;
             /** Id */
             id: number;
             /** Name */
             name: string;
+            permissions: components["schemas"]["NamespacePermissions"];
+            /** Repositories Count */
+            repositories_count: number;
             team: components["schemas"]["TeamRef"];
+            /**
+             * Updatable
+             * @description may change the name and description
+             */
+            updatable: boolean;
             /**
              * Updated At
              * Format: date-time
@@ -1407,6 +1726,11 @@ export interface components {
              * @enum {string}
              */
             visibility: "private" | "protected" | "public";
+            /**
+             * Webhooks Count
+             * @description null when the caller may not see the webhooks (`permissions.webhooks`)
+             */
+            webhooks_count: number | null;
         };
         /** NamespaceRef */
         NamespaceRef: {
@@ -1441,6 +1765,49 @@ export interface components {
             };
             /** Valid */
             valid: boolean;
+        };
+        /** OAuthProvider */
+        OAuthProvider: {
+            /** Label */
+            label: string;
+            /** Name */
+            name: string;
+            /**
+             * Url
+             * @description where the sign-in button leads
+             */
+            url: string;
+        };
+        /** OAuthPublicSettings */
+        OAuthPublicSettings: {
+            /**
+             * Local Login
+             * @description the username/password form is shown
+             */
+            local_login: boolean;
+            /**
+             * Providers
+             * @description OAuth / OpenID Connect sign-in buttons (none: not implemented here yet)
+             */
+            providers: components["schemas"]["OAuthProvider"][];
+        };
+        /** PaginationPublicSettings */
+        PaginationPublicSettings: {
+            /**
+             * Before After
+             * @description page links shown around the current page
+             */
+            before_after: number;
+            /**
+             * Max Per Page
+             * @description the largest `per_page` a list accepts
+             */
+            max_per_page: number;
+            /**
+             * Per Page
+             * @description default `per_page` of the lists
+             */
+            per_page: number;
         };
         /** PasswordChange */
         PasswordChange: {
@@ -1478,6 +1845,42 @@ export interface components {
             pong: boolean;
         };
         /**
+         * PublicSettings
+         * @description What the web UI needs to know before anyone signs in. Nothing secret: no host names,
+         *     keys, passwords or addresses, only switches.
+         */
+        PublicSettings: {
+            /**
+             * Anonymous Browsing
+             * @description anonymous visitors may explore public images
+             */
+            anonymous_browsing: boolean;
+            delete: components["schemas"]["DeletePublicSettings"];
+            /**
+             * Display Name
+             * @description `display_name.enabled`: users may set one
+             */
+            display_name: boolean;
+            first_user: components["schemas"]["FirstUserSettings"];
+            /**
+             * Gravatar
+             * @description `gravatar.enabled`: avatars come from Gravatar
+             */
+            gravatar: boolean;
+            ldap: components["schemas"]["LdapPublicSettings"];
+            oauth: components["schemas"]["OAuthPublicSettings"];
+            pagination: components["schemas"]["PaginationPublicSettings"];
+            /**
+             * Password Reset
+             * @description the forgotten-password link works (mail, no LDAP)
+             */
+            password_reset: boolean;
+            signup: components["schemas"]["SignupSettings"];
+            user_permission: components["schemas"]["UserPermissionSettings"];
+            /** Version */
+            version: string;
+        };
+        /**
          * RefreshTokenRead
          * @description A login that holds an identity token (docker login, containerd...).
          */
@@ -1505,6 +1908,34 @@ export interface components {
              */
             force: boolean;
             registry: components["schemas"]["RegistryFields"];
+        };
+        /** RegistryDetail */
+        RegistryDetail: {
+            /**
+             * Can Change Hostname
+             * @description false once the registry holds repositories (the hostname is then locked)
+             */
+            can_change_hostname: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** External Hostname */
+            external_hostname: string | null;
+            /** Hostname */
+            hostname: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Use Ssl */
+            use_ssl: boolean;
         };
         /** RegistryFields */
         RegistryFields: {
@@ -1594,6 +2025,7 @@ export interface components {
             /** Name */
             name: string;
             namespace: components["schemas"]["NamespaceRef"];
+            permissions: components["schemas"]["RepositoryPermissions"];
             /** Pull Command */
             pull_command: string;
             /** Registry Hostname */
@@ -1609,6 +2041,21 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * RepositoryPermissions
+         * @description The caller's rights on the repository (those of its namespace).
+         */
+        RepositoryPermissions: {
+            /** Pull */
+            pull: boolean;
+            /** Push */
+            push: boolean;
+            /**
+             * Role
+             * @description the caller's role in the namespace's team
+             */
+            role: ("viewer" | "contributor" | "owner") | null;
         };
         /** RepositoryRead */
         RepositoryRead: {
@@ -1626,6 +2073,7 @@ export interface components {
             /** Name */
             name: string;
             namespace: components["schemas"]["NamespaceRef"];
+            permissions: components["schemas"]["RepositoryPermissions"];
             /** Tags Count */
             tags_count: number;
             /**
@@ -1657,8 +2105,38 @@ export interface components {
              * @enum {string}
              */
             kind: "repository" | "namespace" | "team";
+            /**
+             * Members Count
+             * @description teams
+             */
+            members_count?: number | null;
             /** Name */
             name: string;
+            /**
+             * Namespaces Count
+             * @description teams
+             */
+            namespaces_count?: number | null;
+            /**
+             * Repositories Count
+             * @description namespaces
+             */
+            repositories_count?: number | null;
+            /**
+             * Stars
+             * @description repositories
+             */
+            stars?: number | null;
+            /**
+             * Tags Count
+             * @description repositories
+             */
+            tags_count?: number | null;
+            /**
+             * Updated At
+             * @description its last change
+             */
+            updated_at: string | null;
         };
         /** SessionCreate */
         SessionCreate: {
@@ -1675,6 +2153,48 @@ export interface components {
              */
             csrf_token: string | null;
             user: components["schemas"]["UserRead"];
+        };
+        /** SignupSettings */
+        SignupSettings: {
+            /**
+             * Enabled
+             * @description `signup.enabled`, and LDAP off (directory users log in with their directory password instead)
+             */
+            enabled: boolean;
+        };
+        /** TagDetails */
+        TagDetails: {
+            /**
+             * Digest
+             * @description what the tag points to
+             */
+            digest: string;
+            /** Id */
+            id: number;
+            /** Media Type */
+            media_type: string | null;
+            /**
+             * Multi Platform
+             * @description a manifest list or OCI index
+             */
+            multi_platform: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Platforms
+             * @description one image, or one per platform of a list
+             */
+            platforms: components["schemas"]["ImageRead"][];
+            /**
+             * Platforms Total
+             * @description images of the list (only the first 32 are read)
+             */
+            platforms_total: number;
+            /**
+             * Repository
+             * @description full name, as in `docker pull`
+             */
+            repository: string;
         };
         /** TagRead */
         TagRead: {
@@ -1730,6 +2250,11 @@ export interface components {
             created_at: string;
             /** Description */
             description: string | null;
+            /**
+             * Destroyable
+             * @description the caller may delete it
+             */
+            destroyable: boolean;
             /** Hidden */
             hidden: boolean;
             /** Id */
@@ -1741,8 +2266,22 @@ export interface components {
              * @enum {string}
              */
             ldap_group_checked: "unchecked" | "checked" | "disabled";
+            /** Members Count */
+            members_count: number;
             /** Name */
             name: string;
+            /** Namespaces Count */
+            namespaces_count: number;
+            /**
+             * Role
+             * @description the caller's role in the team
+             */
+            role: ("viewer" | "contributor" | "owner") | null;
+            /**
+             * Updatable
+             * @description the caller may rename it and edit its description
+             */
+            updatable: boolean;
             /**
              * Updated At
              * Format: date-time
@@ -1828,6 +2367,75 @@ export interface components {
             password?: string | null;
             /** Username */
             username: string;
+        };
+        /**
+         * UserDetail
+         * @description A user in the administrators' views, with their memberships counted.
+         */
+        UserDetail: {
+            /** Admin */
+            admin: boolean;
+            /** Avatar Url */
+            avatar_url?: string | null;
+            /** Bot */
+            bot: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Display Name */
+            display_name: string | null;
+            /** Email */
+            email: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: number;
+            /** Locked At */
+            locked_at: string | null;
+            /** Namespace Id */
+            namespace_id: number | null;
+            /**
+             * Namespaces Count
+             * @description namespaces of the teams the user belongs to (the personal one included)
+             */
+            namespaces_count: number;
+            /**
+             * Teams Count
+             * @description the teams the user belongs to (hidden ones left out)
+             */
+            teams_count: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Username */
+            username: string;
+        };
+        /** UserPermissionSettings */
+        UserPermissionSettings: {
+            /** Change Visibility */
+            change_visibility: boolean;
+            /** Create Namespace */
+            create_namespace: boolean;
+            /** Create Team */
+            create_team: boolean;
+            /** Create Webhook */
+            create_webhook: boolean;
+            /** Manage Namespace */
+            manage_namespace: boolean;
+            /** Manage Team */
+            manage_team: boolean;
+            /** Manage Webhook */
+            manage_webhook: boolean;
+            /**
+             * Push Images
+             * @description `user_permission.push_images.policy`
+             * @enum {string}
+             */
+            push_images: "allow-teams" | "allow-personal" | "admin-only";
         };
         /**
          * UserRead
@@ -1954,6 +2562,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Destroyable
+             * @description the caller may delete it
+             */
+            destroyable: boolean;
             /** Enabled */
             enabled: boolean;
             /** Has Password */
@@ -1969,6 +2582,11 @@ export interface components {
              * @enum {string}
              */
             request_method: "GET" | "POST";
+            /**
+             * Updatable
+             * @description the caller may edit, toggle and re-send
+             */
+            updatable: boolean;
             /**
              * Updated At
              * Format: date-time
@@ -2011,6 +2629,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Destroyable
+             * @description the caller may delete it
+             */
+            destroyable: boolean;
             /** Enabled */
             enabled: boolean;
             /** Has Password */
@@ -2031,6 +2654,11 @@ export interface components {
              * @description Signing secret of X-Portus-Signature-256: shown only now; store it
              */
             secret: string;
+            /**
+             * Updatable
+             * @description the caller may edit, toggle and re-send
+             */
+            updatable: boolean;
             /**
              * Updated At
              * Format: date-time
@@ -2402,9 +3030,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The hits (at most 25 of each kind); the headers count every match */
             200: {
                 headers: {
+                    /** @description How many namespaces match */
+                    "X-Total-Namespaces"?: number;
+                    /** @description How many repositorys match */
+                    "X-Total-Repositories"?: number;
+                    /** @description How many teams match */
+                    "X-Total-Teams"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3266,6 +3900,103 @@ export interface operations {
             };
             /** @description The registry failed midway: retry to finish */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    list_namespace_repositories_v1_namespaces__namespace_id__repositories_get: {
+        parameters: {
+            query?: {
+                /** @description Opaque keyset cursor: the rows that follow the one it was made from. Copy it from `Link rel="next"`, which also carries the next `page` (used for the `X-*` headers); it must be used with the same `sort_attr` and `sort_order`, and not with `all`. */
+                after?: string | null;
+                /** @description every item, no pagination */
+                all?: boolean;
+                /** @description 1-based page number */
+                page?: number;
+                per_page?: number | null;
+                /** @description attribute to sort by */
+                sort_attr?: string | null;
+                sort_order?: "asc" | "desc";
+            };
+            header?: never;
+            path: {
+                /** @description numeric id */
+                namespace_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepositoryRead"][];
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication fails */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4828,6 +5559,101 @@ export interface operations {
             };
         };
     };
+    get_registry_v1_registries__registry_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id */
+                registry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistryDetail"];
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication fails */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description No such registry */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
     update_registry_v1_registries__registry_id__put: {
         parameters: {
             query?: never;
@@ -6091,9 +6917,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The hits (at most 25 of each kind); the headers count every match */
             200: {
                 headers: {
+                    /** @description How many namespaces match */
+                    "X-Total-Namespaces"?: number;
+                    /** @description How many repositorys match */
+                    "X-Total-Repositories"?: number;
+                    /** @description How many teams match */
+                    "X-Total-Teams"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6416,6 +7248,62 @@ export interface operations {
             };
         };
     };
+    get_public_settings_v1_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicSettings"];
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
     list_tags_v1_tags_get: {
         parameters: {
             query?: {
@@ -6686,6 +7574,101 @@ export interface operations {
                 };
             };
             /** @description The registry refused or did not answer; nothing changed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    get_tag_details_v1_tags__tag_id__details_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id */
+                tag_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagDetails"];
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication fails */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description No such tag, not visible to the caller, or the registry no longer serves it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The registry did not answer, or sent what cannot be read */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -7695,6 +8678,110 @@ export interface operations {
             };
         };
     };
+    list_team_namespaces_v1_teams__team_id__namespaces_get: {
+        parameters: {
+            query?: {
+                /** @description every item, no pagination */
+                all?: boolean;
+                /** @description 1-based page number */
+                page?: number;
+                per_page?: number | null;
+                /** @description attribute to sort by */
+                sort_attr?: string | null;
+                sort_order?: "asc" | "desc";
+            };
+            header?: never;
+            path: {
+                /** @description numeric id */
+                team_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NamespaceRead"][];
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication fails */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authorization fails */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
     list_users_v1_users_get: {
         parameters: {
             query?: {
@@ -7719,7 +8806,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserRead"][];
+                    "application/json": components["schemas"]["UserDetail"][];
                 };
             };
             /** @description The body is not valid JSON, or a value cannot be stored */
@@ -7909,7 +8996,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserRead"];
+                    "application/json": components["schemas"]["UserDetail"];
                 };
             };
             /** @description The body is not valid JSON, or a value cannot be stored */
@@ -9211,6 +10298,93 @@ export interface operations {
             };
             /** @description Sign-up is disabled (signup.enabled, or LDAP on), or nobody is set up yet */
             405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    username_typeahead_v1_users_typeahead_get: {
+        parameters: {
+            query: {
+                limit?: number;
+                /** @description prefix, any case */
+                q: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string[];
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication fails */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Neither an administrator nor a team owner */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
