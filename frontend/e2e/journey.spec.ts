@@ -288,7 +288,7 @@ test('sign out, and back in with the keyboard alone', async () => {
   await expect(page).toHaveURL(/\/repositories$/)
 })
 
-test('a viewer sees no delete buttons, and the API refuses the delete anyway', async ({
+test('a viewer sees no delete buttons, and the API refuses the deletes anyway', async ({
   browser,
   request,
 }) => {
@@ -301,9 +301,21 @@ test('a viewer sees no delete buttons, and the API refuses the delete anyway', a
   await expect(viewer.getByRole('button', { name: /delete/i })).toHaveCount(0)
   await expect(viewer.getByRole('checkbox', { name: /Select tag/ })).toHaveCount(0)
   await capture(viewer, 'repository-viewer')
+  // the namespace's webhook: visible to a team member, not changeable by a viewer
+  await viewer.goto(webhookPath)
+  await expect(viewer.getByRole('heading', { name: 'Deliveries' })).toBeVisible()
+  for (const name of ['Remove', 'Disable', 'Edit', 'New secret', 'Send again']) {
+    await expect(viewer.getByRole('button', { name, exact: true })).toHaveCount(0)
+  }
+  await capture(viewer, 'webhook-viewer')
   await viewerContext.close()
 
   const repositoryId = repositoryPath.split('/').pop()
+  // the viewer's credentials work on the API: what follows is refused for the role, not the login
+  const readable = await request.get(`/api/v1/repositories/${repositoryId}`, {
+    headers: basic(VIEWER),
+  })
+  expect(readable.status()).toBe(200)
   const tags = await request.get(`/api/v1/repositories/${repositoryId}/tags`, {
     headers: basic(ADMIN),
   })
@@ -316,6 +328,10 @@ test('a viewer sees no delete buttons, and the API refuses the delete anyway', a
     headers: basic(VIEWER),
   })
   expect([401, 403, 404]).toContain(repoRefused.status())
+  const hookRefused = await request.delete(`/api/v1${webhookPath}`, { headers: basic(VIEWER) })
+  expect([401, 403, 404]).toContain(hookRefused.status())
+  const hookStill = await request.get(`/api/v1${webhookPath}`, { headers: basic(ADMIN) })
+  expect(hookStill.status()).toBe(200)
   const still = await request.get(`/api/v1/repositories/${repositoryId}/tags`, {
     headers: basic(ADMIN),
   })
