@@ -286,6 +286,15 @@ test('sign out, and back in with the keyboard alone', async () => {
   await expect(link).toBeFocused()
   await page.keyboard.press('Enter')
   await expect(page).toHaveURL(/\/repositories$/)
+
+  // the skip link: the first Tab of a page; Enter takes the focus past the header and the menu
+  await page.reload()
+  await expect(page.getByRole('heading', { name: 'Repositories', level: 1 })).toBeVisible()
+  await page.keyboard.press('Tab')
+  await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused()
+  await page.keyboard.press('Enter')
+  await page.keyboard.press('Tab')
+  expect(await page.evaluate(() => !!document.activeElement?.closest('main'))).toBe(true)
 })
 
 test('a viewer sees no delete buttons, and the API refuses the deletes anyway', async ({
