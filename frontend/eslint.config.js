@@ -5,7 +5,16 @@ import pluginVue from 'eslint-plugin-vue'
 
 export default defineConfigWithVueTs(
   { name: 'app/files-to-lint', files: ['**/*.{ts,mts,vue}'] },
-  globalIgnores(['**/dist/**', '**/coverage/**', '**/screenshots/**', 'src/api/schema.d.ts']),
+  globalIgnores([
+    '**/dist/**',
+    '**/coverage/**',
+    '**/screenshots/**',
+    '**/e2e-screenshots/**',
+    '**/test-results/**',
+    '**/playwright-report/**',
+    '**/lighthouse/**',
+    'src/api/schema.d.ts',
+  ]),
   pluginVue.configs['flat/recommended'],
   vueTsConfigs.recommendedTypeChecked,
   {
