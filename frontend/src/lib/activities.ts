@@ -39,7 +39,24 @@ const VERBS: Record<string, string> = {
 const str = (value: unknown): string | undefined =>
   typeof value === 'string' && value ? value : undefined
 
+// Keys whose trackable is the object their verb names: the API's current name of it is the best
+// text (null once the object is deleted; the recorded parameters are the fallback).
+const NAMED_BY_TRACKABLE = ['repository.', 'namespace.', 'team.', 'user.']
+
+function currentName(activity: Activity): string | undefined {
+  if (!NAMED_BY_TRACKABLE.some((prefix) => activity.key.startsWith(prefix))) return undefined
+  // A push names the tag pushed (`namespace/repository:tag`), while it exists.
+  if (activity.key === 'repository.push') {
+    return str(activity.recipient_name) ?? str(activity.trackable_name)
+  }
+  const name = str(activity.trackable_name)
+  if (name && activity.key === 'namespace.create') return `the namespace ${name}`
+  return name
+}
+
 export function activityObject(activity: Activity): string {
+  const current = currentName(activity)
+  if (current) return current
   const p = activity.parameters as Record<string, unknown>
   const repository = str(p.repository_name)
   const namespace = str(p.namespace_name)
@@ -70,7 +87,13 @@ export function describeActivity(activity: Activity): { who: string; what: strin
   const who =
     activity.owner_name ??
     str((activity.parameters as Record<string, unknown>).owner_name) ??
-    (activity.owner_id === null ? 'The registry' : `user #${activity.owner_id}`)
+    (activity.owner_id === null
+      ? // Nobody did it: the registry's pushes and deletes (catalog sync), or Portus itself
+        // (the first administrator's account).
+        activity.key.startsWith('repository.')
+        ? 'The registry'
+        : 'Portus'
+      : `user #${activity.owner_id}`)
   const verb = VERBS[activity.key] ?? activity.key.replace(/[._]/g, ' ')
   return { who, what: `${verb} ${activityObject(activity)}` }
 }
