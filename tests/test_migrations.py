@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import MetaData, delete, func, insert, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import create_engine, create_sessionmaker, has_integer_id, session_scope
 from app.core.resources import alembic_config
-from app.core.security import TokenDigester
 from app.models import Base, Namespace, Repository, RepositoryCountChange, Role, User
 from tests.fixtures import factories
 from tests.fixtures.database import throwaway_database
@@ -72,42 +74,74 @@ class TestIdsAreNeverReused:
         plain = [name for name, sql in tables.items() if "AUTOINCREMENT" not in sql.upper()]
         assert plain == []
 
-    async def test_upgrade_keeps_rows_and_then_never_reuses_an_id(
-        self, tmp_path: Path, digester: TokenDigester
-    ) -> None:
+    async def test_upgrade_keeps_rows_and_then_never_reuses_an_id(self, tmp_path: Path) -> None:
         async with throwaway_database(tmp_path, migrated=False) as url:
             config = alembic_config(url)
             await asyncio.to_thread(command.upgrade, config, BEFORE_AUTOINCREMENT)
             engine = create_engine(url, pool_size=1)
             try:
                 sessionmaker = create_sessionmaker(engine)
-                async with session_scope(sessionmaker) as session:
-                    registry = await factories.create_registry(session)
-                    alice = await factories.create_user(session, username="alice")
-                    bob = await factories.create_user(session, username="bob")
-                    await factories.create_token(session, digester, alice)
-                    namespace = await factories.create_namespace(
-                        session, registry, members={alice.id: Role.owner, bob.id: Role.viewer}
-                    )
-                    session.add(Repository(namespace_id=namespace.id, name="app"))
+                # Rows written as that schema had them: the models of today have columns
+                # that later migrations add.
+                async with engine.begin() as conn:
+                    ids = await conn.run_sync(_seed_old_schema)
+                namespace_id, bob_id = ids["namespace"], ids["bob"]
                 before = await _row_counts(engine)
                 await asyncio.to_thread(command.upgrade, config, "head")
                 # The rebuild dropped tables others reference: nothing cascaded, nothing lost.
                 assert await _row_counts(engine, before) == before
                 async with session_scope(sessionmaker) as session:
-                    await session.execute(delete(User).where(User.id == bob.id))
+                    await session.execute(delete(User).where(User.id == bob_id))
                     carol = await factories.create_user(session, username="carol")
                     # the repository-count triggers came back with the table
-                    session.add(Repository(namespace_id=namespace.id, name="web"))
-                assert carol.id > bob.id
+                    session.add(Repository(namespace_id=namespace_id, name="web"))
+                assert carol.id > bob_id
                 async with engine.connect() as conn:
                     counted = await conn.scalar(
-                        select(Namespace.repositories_count).where(Namespace.id == namespace.id)
+                        select(Namespace.repositories_count).where(Namespace.id == namespace_id)
                     )
                     pending = await conn.scalar(select(func.sum(RepositoryCountChange.delta)))
                 assert (counted or 0) + (pending or 0) == 2
             finally:
                 await engine.dispose()
+
+
+def _seed_old_schema(conn: Connection) -> dict[str, int]:
+    """A registry, two users in a namespace's team, a token and a repository, inserted into
+    the tables as the database has them now (reflected), every other required column filled."""
+    tables = MetaData()
+    tables.reflect(conn)
+    now = datetime.now(UTC)
+
+    def add(table: str, **values: Any) -> int:
+        for column in tables.tables[table].columns:
+            if column.name in values or column.nullable or column.primary_key:
+                continue
+            if column.server_default is not None:
+                continue
+            python_type = column.type.python_type
+            values[column.name] = (
+                now
+                if python_type is datetime
+                else False
+                if python_type is bool
+                else 0
+                if python_type is int
+                else f"{table}-{column.name}-{secrets.token_hex(4)}"
+            )
+        inserted = conn.execute(insert(tables.tables[table]).values(**values))
+        return int(inserted.inserted_primary_key[0])
+
+    registry = add("registries", name="registry", hostname="registry.test:5000")
+    alice = add("users", username="alice", email="alice@example.com")
+    bob = add("users", username="bob", email="bob@example.com")
+    team = add("teams", name="team", hidden=False)
+    add("team_users", team_id=team, user_id=alice, role=int(Role.owner))
+    add("team_users", team_id=team, user_id=bob, role=int(Role.viewer))
+    namespace = add("namespaces", name="ns", registry_id=registry, team_id=team, visibility=0)
+    add("application_tokens", user_id=alice, application="ci", lookup="a" * 16)
+    add("repositories", namespace_id=namespace, name="app")
+    return {"namespace": namespace, "bob": bob}
 
 
 async def _row_counts(engine: AsyncEngine, names: Iterable[str] | None = None) -> dict[str, int]:

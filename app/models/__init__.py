@@ -15,6 +15,7 @@ from app.models.enums import (
 from app.models.login_failure import AccountLoginFailure, LoginFailure
 from app.models.mail import MailMessage
 from app.models.namespace import Namespace
+from app.models.portus_import import PortusImport
 from app.models.registry import Registry
 from app.models.registry_event import RegistryEvent
 from app.models.repository import Repository, RepositoryCountChange
@@ -41,6 +42,7 @@ __all__ = [
     "MailStatus",
     "Namespace",
     "PasswordResetToken",
+    "PortusImport",
     "RefreshToken",
     "Registry",
     "RegistryEvent",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntId, UtcDateTime, utcnow
@@ -12,13 +12,27 @@ class ApplicationToken(Base):
     """A named secret a user (or bot) logs in with instead of a password."""
 
     __tablename__ = "application_tokens"
-    __table_args__ = (UniqueConstraint("user_id", "application"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "application"),
+        # A login with an imported Portus token looks its digest up (see `legacy_hash`).
+        Index(
+            "ix_application_tokens_legacy_digest",
+            "token_digest",
+            postgresql_where=text("legacy_hash IS NOT NULL"),
+            sqlite_where=text("legacy_hash IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     application: Mapped[str] = mapped_column(String(255))
     lookup: Mapped[str] = mapped_column(String(32), unique=True)
     token_digest: Mapped[str] = mapped_column(String(64))
+    # A token imported from Portus: bcrypt(plain) as Portus stored it. Its plain form is not
+    # ours (`pat_<lookup>_…`), so its `lookup` is a random one no presented token can match, and
+    # `token_digest` is empty until the first login with it records the digest of the plain
+    # token; from then on it is found by that digest, without bcrypt.
+    legacy_hash: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
