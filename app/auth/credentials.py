@@ -6,6 +6,7 @@ import base64
 import binascii
 import hmac
 import logging
+from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,8 @@ from app.core.security import (
     SESSION_MARKER,
     PasswordChecksBusy,
     TokenDigester,
+    hash_password,
+    is_legacy_hash,
     parse_token,
 )
 from app.core.state import AppState
@@ -179,17 +182,28 @@ async def _wrong_password(
 
 
 async def _right_password(
-    state: AppState, client: str, username: str, account: repository.PasswordAccount
+    state: AppState,
+    client: str,
+    username: str,
+    account: repository.PasswordAccount,
+    password: str,
 ) -> None:
     """Recorded, unless the password changed or the account was disabled during the check: a
     login with the old password must not outlive the change (its session would be newer than
-    `password_changed_at`). That attempt stays counted."""
+    `password_changed_at`). That attempt stays counted. A password imported from Portus
+    (bcrypt) is rehashed with argon2id now that its plain form is at hand."""
+    legacy = account.encrypted_password if is_legacy_hash(account.encrypted_password) else None
+    rehashed = await hash_password(password) if legacy is not None else None
     async with session_scope(state.sessionmaker) as session:
         if not await repository.unchanged_since_read(session, account):
             raise AuthenticationFailed(counted=True)
         await throttle.record_right_password(
             session, state.settings.login_rate_limit, client, username, account.user_id
         )
+        if legacy is not None and rehashed is not None:
+            await repository.replace_legacy_password_hash(
+                session, account.user_id, legacy, rehashed
+            )
 
 
 async def _not_a_guess(state: AppState, client: str) -> None:
@@ -216,6 +230,9 @@ async def login_with_password(
     """
     if len(username) > MAX_USERNAME_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
         raise AuthenticationFailed()  # not ours, and not worth an argon2 run
+    imported = await login_with_imported_token(state, username, password)
+    if imported is not None:
+        return imported
     directory = None if local_only else state.ldap
     limit = state.settings.login_rate_limit
     if directory is None:
@@ -254,11 +271,51 @@ async def _check_password(
     matched = await state.passwords.verify(
         account.encrypted_password if account is not None else None, password
     )
+    if account is not None and not matched:
+        imported = await _first_use_of_imported_token(state, client, account, password)
+        if imported is not None:
+            return imported
     if account is None or not matched:
         raise await _wrong_password(state, client, username, account)
-    await _right_password(state, client, username, account)
+    await _right_password(state, client, username, account, password)
     _refuse_matched(account)
     return _principal_of(account)
+
+
+async def login_with_imported_token(
+    state: AppState, username: str | None, password: str
+) -> Principal | None:
+    """A Portus application token used before (see ApplicationToken.legacy_hash): found by its
+    digest with one indexed query, as fast as our own tokens. None: it is not one."""
+    async with read_scope(state.sessionmaker.kw["bind"]) as conn:
+        owner = await repository.imported_token_owner(conn, state.digester.digest(password))
+    if owner is None:
+        return None
+    return check_application_token(owner, state.digester, username, password)
+
+
+async def _first_use_of_imported_token(
+    state: AppState, client: str, account: repository.PasswordAccount, password: str
+) -> Principal | None:
+    """The password is not the account's: it may be one of its Portus application tokens not
+    used since the import. Portus checked each with bcrypt; so does this (at most 5), once: a
+    match records the token's digest for `login_with_imported_token`."""
+    async with read_scope(state.sessionmaker.kw["bind"]) as conn:
+        candidates = await repository.unused_imported_tokens(conn, account.user_id)
+    for token_id, legacy_hash in candidates:
+        if not await state.passwords.verify(legacy_hash, password):
+            continue
+        async with session_scope(state.sessionmaker) as session:
+            await repository.record_imported_token_digest(
+                session, token_id, state.digester.digest(password)
+            )
+            await throttle.record_right_password(
+                session, state.settings.login_rate_limit, client, account.username, account.user_id
+            )
+        if not account.enabled:
+            raise AuthenticationFailed("this account has been disabled", counted=True)
+        return replace(_principal_of(account), application_token_id=token_id)
+    return None
 
 
 async def _login_with_directory(
@@ -277,10 +334,13 @@ async def _login_with_directory(
     local_mismatch = False
     if account is not None and (account.bot or account.encrypted_password is not None):
         if await state.passwords.verify(account.encrypted_password, password):
-            await _right_password(state, client, username, account)
+            await _right_password(state, client, username, account, password)
             _refuse_matched(account)
             return _principal_of(account)
         if account.bot:
+            imported = await _first_use_of_imported_token(state, client, account, password)
+            if imported is not None:
+                return imported
             raise await _wrong_password(state, client, username, account)
         local_mismatch = True
 
@@ -301,6 +361,10 @@ async def _login_with_directory(
             f"the LDAP directory cannot be used: {unavailable.message}", guess=False, counted=True
         )
     if found is None:
+        if account is not None:
+            imported = await _first_use_of_imported_token(state, client, account, password)
+            if imported is not None:
+                return imported
         raise await _wrong_password(state, client, username, account)
     for attempt in (1, 2):
         try:

@@ -683,3 +683,61 @@ async def forget_login_failures(
         result = await session.execute(delete(model).where(condition))
         forgotten += int(getattr(result, "rowcount", 0) or 0)
     return forgotten
+
+
+# Application tokens imported from Portus (ApplicationToken.legacy_hash).
+
+
+async def imported_token_owner(conn: AsyncConnection, digest: str) -> TokenOwner | None:
+    """The imported token whose plain form, used before, has this digest, with its user."""
+    row = (
+        await conn.execute(
+            select(
+                ApplicationToken.token_digest,
+                ApplicationToken.created_at,
+                *_USER_COLUMNS,
+                ApplicationToken.id,
+            )
+            .join(User, User.id == ApplicationToken.user_id)
+            .where(
+                ApplicationToken.token_digest == digest, ApplicationToken.legacy_hash.is_not(None)
+            )
+        )
+    ).first()
+    return None if row is None else _owner(row)
+
+
+async def unused_imported_tokens(conn: AsyncConnection, user_id: int) -> list[tuple[int, str]]:
+    """(id, bcrypt hash) of the user's imported tokens that no login has used yet (Portus kept
+    at most 5 a user)."""
+    rows = await conn.execute(
+        select(ApplicationToken.id, ApplicationToken.legacy_hash)
+        .where(
+            ApplicationToken.user_id == user_id,
+            ApplicationToken.legacy_hash.is_not(None),
+            ApplicationToken.token_digest == "",
+        )
+        .order_by(ApplicationToken.id)
+    )
+    return [(row.id, str(row.legacy_hash)) for row in rows]
+
+
+async def record_imported_token_digest(session: AsyncSession, token_id: int, digest: str) -> None:
+    """The first login with an imported token: from now on it is found by its digest."""
+    await session.execute(
+        update(ApplicationToken)
+        .where(ApplicationToken.id == token_id, ApplicationToken.token_digest == "")
+        .values(token_digest=digest)
+    )
+
+
+async def replace_legacy_password_hash(
+    session: AsyncSession, user_id: int, legacy_hash: str, new_hash: str
+) -> None:
+    """A Portus bcrypt password, just matched, becomes an argon2id hash (unless it changed
+    meanwhile). Not a password change: `password_changed_at` stays, and so do the sessions."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, User.encrypted_password == legacy_hash)
+        .values(encrypted_password=new_hash)
+    )

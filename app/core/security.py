@@ -1,5 +1,9 @@
 """Secrets: argon2id passwords (off the event loop) and prefixed, HMAC-digested opaque tokens.
 
+Passwords and application tokens imported from Portus are bcrypt hashes (Devise's `$2a$10$…`):
+they are checked with bcrypt on the same threads, and a password is rehashed with argon2id at its
+first successful login (`is_legacy_hash`).
+
 Opaque tokens (application tokens, refresh tokens) look like `pat_<lookup>_<secret>`. The lookup
 is stored in a unique index, so a login finds the one candidate row with one indexed query; the row
 holds HMAC-SHA256(server key, token), compared in constant time. No per-request loop of slow hashes.
@@ -22,6 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import bcrypt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -41,7 +46,23 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
+_BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+# bcrypt reads at most 72 bytes; Ruby's bcrypt (Devise, Portus) cut longer secrets there, and
+# the `bcrypt` package refuses them instead: cut them the same way so they still match.
+_BCRYPT_MAX_BYTES = 72
+
+
+def is_legacy_hash(stored: str | None) -> bool:
+    """A bcrypt hash imported from Portus (not ours: to be replaced by argon2id once used)."""
+    return stored is not None and stored.startswith(_BCRYPT_PREFIXES)
+
+
 def _verify(stored: str | None, password: str) -> bool:
+    if stored is not None and is_legacy_hash(stored):
+        try:
+            return bcrypt.checkpw(password.encode()[:_BCRYPT_MAX_BYTES], stored.encode())
+        except ValueError:  # a malformed hash
+            return False
     try:
         return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
