@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Never
 
@@ -29,6 +31,8 @@ from app.main import schema_head
 
 if TYPE_CHECKING:
     from tqdm import tqdm
+
+    from app.upgrade import importer
 
 logger = logging.getLogger("portus")
 
@@ -330,6 +334,98 @@ def cmd_gc(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_gc(settings, args.dry_run))
 
 
+class TableBars:
+    """A progress bar per table of an import (`progress(table, total)`)."""
+
+    def __init__(self) -> None:
+        self.bar: ProgressBar | None = None
+
+    def __call__(self, table: str, total: int) -> ProgressBar:
+        self.close()
+        self.bar = ProgressBar(table, "row")
+        return self.bar
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _print_summary(summary: importer.Summary) -> None:
+    print(f"{'dry run of the import' if summary.dry_run else 'imported'} from {summary.source}")
+    print(f"  Portus schema {summary.schema_version}")
+    print(f"  {'table':<20} {'read':>9} {'imported' if not summary.dry_run else 'would be':>9}")
+    for portus_table, our_table, _ in importer.STEPS:
+        read = summary.read.get(portus_table, 0)
+        print(f"  {portus_table:<20} {read:>9} {summary.imported.get(our_table, 0):>9}")
+    for title, tallies in (("skipped", summary.skipped), ("changed", summary.adjusted)):
+        for table, reasons in tallies.items():
+            for reason, count in reasons.items():
+                examples = summary.examples.get(f"{table}: {reason}", [])
+                shown = f" ({', '.join(examples)}{', …' if count > len(examples) else ''})"
+                print(f"  {title} {count} {table}: {reason}{shown if examples else ''}")
+    for what, why in summary.not_imported.items():
+        print(f"  not imported: {what}: {why}")
+    if summary.dry_run:
+        print("dry run: nothing was written")
+
+
+async def _import_portus(settings: Settings, args: argparse.Namespace) -> int:
+    from app.upgrade import importer as run
+    from app.upgrade import installation
+    from app.upgrade.source import SourceError
+
+    engine = create_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        if args.retire_legacy_tokens:
+            deleted, passwords = await run.retire_legacy_tokens(engine)
+            print(f"deleted {deleted} application tokens imported from Portus")
+            print(
+                f"{passwords} users still have their Portus password hash (replaced by argon2id "
+                "at their next login)"
+            )
+            return 0
+        bars = TableBars()
+        try:
+            summary = await run.import_portus(
+                settings,
+                None if args.dry_run else engine,
+                args.source,
+                force=args.force,
+                progress=bars,
+            )
+        except (SourceError, run.ImportRefused) as exc:
+            print(f"portus import-portus: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            bars.close()
+    finally:
+        await engine.dispose()
+    _print_summary(summary)
+    key = args.key or os.environ.get("PORTUS_KEY_PATH")
+    if key and not args.dry_run:
+        for line in installation.take_over_key(settings, Path(key)):
+            print(line)
+    elif not key:
+        print("signing key: none given (--key or PORTUS_KEY_PATH): the registry's rootcertbundle")
+        print("  must be changed to ours (`portus registry-config` prints it)")
+    if args.config:
+        for line in installation.issuer_advice(
+            settings, installation.portus_machine_fqdn(Path(args.config))
+        ):
+            print(line)
+    return 0
+
+
+def cmd_import_portus(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.retire_legacy_tokens and not args.source:
+        print("portus import-portus: --from is required", file=sys.stderr)
+        return 2
+    if not args.dry_run:
+        migrate(settings)  # an empty database is migrated first
+    return asyncio.run(_import_portus(settings, args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portus", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -373,6 +469,33 @@ def build_parser() -> argparse.ArgumentParser:
     gc = sub.add_parser("gc", help="one garbage collector pass (delete.garbage_collector.*)")
     gc.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
     gc.set_defaults(func=cmd_gc)
+
+    port = sub.add_parser(
+        "import-portus",
+        help="import a Portus 2.4 installation (its database, signing key and issuer)",
+    )
+    port.add_argument(
+        "--from",
+        dest="source",
+        metavar="URL",
+        help="the Portus database: mysql://user:pw@host:port/db or postgresql://…",
+    )
+    port.add_argument("--config", metavar="PORTUS_CONFIG_YML", help="Portus's config.yml")
+    port.add_argument(
+        "--key",
+        metavar="PEM",
+        help="Portus's token signing key (default: $PORTUS_KEY_PATH); it becomes ours",
+    )
+    port.add_argument("--dry-run", action="store_true", help="read and report; write nothing")
+    port.add_argument(
+        "--force", action="store_true", help="import again (into an empty database only)"
+    )
+    port.add_argument(
+        "--retire-legacy-tokens",
+        action="store_true",
+        help="delete the application tokens imported from Portus (nothing is imported)",
+    )
+    port.set_defaults(func=cmd_import_portus)
     return parser
 
 

@@ -129,8 +129,9 @@ def _seed_old_schema(conn: Connection) -> dict[str, int]:
                 if python_type is int
                 else f"{table}-{column.name}-{secrets.token_hex(4)}"
             )
-        inserted = conn.execute(insert(tables.tables[table]).values(**values))
-        return int(inserted.inserted_primary_key[0])
+        key = conn.execute(insert(tables.tables[table]).values(**values)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
     registry = add("registries", name="registry", hostname="registry.test:5000")
     alice = add("users", username="alice", email="alice@example.com")

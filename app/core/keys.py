@@ -95,7 +95,7 @@ def _self_signed_certificate(key: PrivateKey, common_name: str) -> x509.Certific
     )
 
 
-def _load_private_key(path: Path) -> PrivateKey:
+def load_private_key(path: Path) -> PrivateKey:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -128,7 +128,7 @@ def load_signing_key(settings: Settings) -> SigningKey:
                 ),
             )
         private_file(key_path)
-    key = _load_private_key(key_path)
+    key = load_private_key(key_path)
 
     if settings.certificate_path:
         cert_path = Path(settings.certificate_path)

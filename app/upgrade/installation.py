@@ -1,0 +1,86 @@
+"""What of a Portus installation lives outside its database: the key that signs the registry's
+tokens (`PORTUS_KEY_PATH`) and the token issuer (`machine_fqdn`). Both must stay as they were,
+or the registry, whose `rootcertbundle` and `issuer` name them, refuses our tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+
+from app.core.config import ConfigError, Settings
+from app.core.files import private_directory
+from app.core.keys import create_private_file, load_private_key
+
+
+def _public(path: Path) -> bytes:
+    return (
+        load_private_key(path)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def take_over_key(settings: Settings, portus_key: Path) -> list[str]:
+    """Portus's signing key becomes ours: copied to `<data_dir>/keys/portus.key` (a key that
+    was there is kept beside it), unless `key_path` is configured. Lines to print."""
+    wanted = _public(portus_key)  # ConfigError when it is no usable key
+    if settings.key_path:
+        if _public(Path(settings.key_path)) == wanted:
+            return [f"signing key: key_path already is Portus's key ({settings.key_path})"]
+        return [
+            f"signing key: key_path names another key ({settings.key_path}): set it to "
+            f"{portus_key}, or the registry refuses our tokens"
+        ]
+    keys_dir = settings.data_dir / "keys"
+    private_directory(keys_dir)
+    ours = keys_dir / "portus.key"
+    lines = []
+    if ours.exists():
+        if _public(ours) == wanted:
+            return [f"signing key: {ours} already is Portus's key"]
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        for path in (ours, keys_dir / "portus.crt"):
+            if path.exists():
+                aside = path.with_name(f"{path.name}.before-import-{stamp}")
+                path.rename(aside)
+                lines.append(f"signing key: kept the previous {path.name} as {aside}")
+    create_private_file(ours, portus_key.read_bytes())
+    # The certificate is made from the key at start (the registry needs only the same key).
+    stale = keys_dir / "portus.crt"
+    if stale.exists():
+        stale.unlink()
+    lines.append(f"signing key: Portus's {portus_key} is now {ours}")
+    return lines
+
+
+def portus_machine_fqdn(config_path: Path) -> str | None:
+    """`machine_fqdn.value` of a Portus config.yml (None when it does not set one)."""
+    try:
+        loaded: Any = yaml.safe_load(config_path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {config_path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config: {config_path} is not YAML: {exc}") from exc
+    section = loaded.get("machine_fqdn") if isinstance(loaded, dict) else None
+    value = section.get("value") if isinstance(section, dict) else None
+    return str(value) if value else None
+
+
+def issuer_advice(settings: Settings, portus_fqdn: str | None) -> list[str]:
+    ours = settings.machine_fqdn.value
+    if portus_fqdn is None:
+        return [f"token issuer: Portus's config sets no machine_fqdn; ours is {ours!r}"]
+    if portus_fqdn == ours:
+        return [f"token issuer: {ours!r}, as Portus's (the registry's auth.token.issuer)"]
+    return [
+        f"token issuer: Portus used machine_fqdn {portus_fqdn!r}, ours is {ours!r}: set "
+        f"machine_fqdn.value: {portus_fqdn} in our config (or PORTUS_MACHINE_FQDN_VALUE), or "
+        "the registry refuses our tokens"
+    ]
+
+
+__all__ = ["issuer_advice", "portus_machine_fqdn", "take_over_key"]
