@@ -352,10 +352,12 @@ class TableBars:
 
 
 def _print_summary(summary: importer.Summary) -> None:
+    from app.upgrade.importer import STEPS
+
     print(f"{'dry run of the import' if summary.dry_run else 'imported'} from {summary.source}")
     print(f"  Portus schema {summary.schema_version}")
     print(f"  {'table':<20} {'read':>9} {'imported' if not summary.dry_run else 'would be':>9}")
-    for portus_table, our_table, _ in importer.STEPS:
+    for portus_table, our_table, _ in STEPS:
         read = summary.read.get(portus_table, 0)
         print(f"  {portus_table:<20} {read:>9} {summary.imported.get(our_table, 0):>9}")
     for title, tallies in (("skipped", summary.skipped), ("changed", summary.adjusted)):
@@ -404,7 +406,8 @@ async def _import_portus(settings: Settings, args: argparse.Namespace) -> int:
     _print_summary(summary)
     key = args.key or os.environ.get("PORTUS_KEY_PATH")
     if key and not args.dry_run:
-        for line in installation.take_over_key(settings, Path(key)):
+        certificate = Path(args.certificate) if args.certificate else Path(key).with_suffix(".crt")
+        for line in installation.take_over_key(settings, Path(key), certificate):
             print(line)
     elif not key:
         print("signing key: none given (--key or PORTUS_KEY_PATH): the registry's rootcertbundle")
@@ -421,8 +424,8 @@ def cmd_import_portus(settings: Settings, args: argparse.Namespace) -> int:
     if not args.retire_legacy_tokens and not args.source:
         print("portus import-portus: --from is required", file=sys.stderr)
         return 2
-    if not args.dry_run:
-        migrate(settings)  # an empty database is migrated first
+    if not args.dry_run and asyncio.run(_current_revision(settings)) != schema_head():
+        migrate(settings)  # a new database is migrated first
     return asyncio.run(_import_portus(settings, args))
 
 
@@ -485,6 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--key",
         metavar="PEM",
         help="Portus's token signing key (default: $PORTUS_KEY_PATH); it becomes ours",
+    )
+    port.add_argument(
+        "--certificate",
+        metavar="PEM",
+        help="the certificate of that key in the registry's rootcertbundle (default: the "
+        "key's path ending in .crt)",
     )
     port.add_argument("--dry-run", action="store_true", help="read and report; write nothing")
     port.add_argument(

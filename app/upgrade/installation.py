@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from app.core.config import ConfigError, Settings
@@ -24,10 +25,30 @@ def _public(path: Path) -> bytes:
     )
 
 
-def take_over_key(settings: Settings, portus_key: Path) -> list[str]:
-    """Portus's signing key becomes ours: copied to `<data_dir>/keys/portus.key` (a key that
-    was there is kept beside it), unless `key_path` is configured. Lines to print."""
+def _certificate_of(certificate: Path | None, wanted: bytes) -> bytes | None:
+    """The PEM certificate, when it is one of the key (the registry's rootcertbundle)."""
+    if certificate is None or not certificate.exists():
+        return None
+    data = certificate.read_bytes()
+    try:
+        public = x509.load_pem_x509_certificate(data).public_key()
+    except ValueError as exc:
+        raise ConfigError(f"--certificate: {certificate} is no PEM certificate") from exc
+    spki = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if spki != wanted:
+        raise ConfigError(f"--certificate: {certificate} is not the certificate of the key")
+    return data
+
+
+def take_over_key(settings: Settings, portus_key: Path, certificate: Path | None) -> list[str]:
+    """Portus's signing key and its certificate become ours: copied to
+    `<data_dir>/keys/portus.key` and `portus.crt` (files that were there are kept beside
+    them), unless `key_path` is configured. The certificate matters too: tokens carry it
+    (`x5c`), and the registry checks it against its rootcertbundle. Lines to print."""
     wanted = _public(portus_key)  # ConfigError when it is no usable key
+    certificate_pem = _certificate_of(certificate, wanted)
     if settings.key_path:
         if _public(Path(settings.key_path)) == wanted:
             return [f"signing key: key_path already is Portus's key ({settings.key_path})"]
@@ -39,21 +60,26 @@ def take_over_key(settings: Settings, portus_key: Path) -> list[str]:
     private_directory(keys_dir)
     ours = keys_dir / "portus.key"
     lines = []
-    if ours.exists():
-        if _public(ours) == wanted:
-            return [f"signing key: {ours} already is Portus's key"]
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        for path in (ours, keys_dir / "portus.crt"):
-            if path.exists():
-                aside = path.with_name(f"{path.name}.before-import-{stamp}")
-                path.rename(aside)
-                lines.append(f"signing key: kept the previous {path.name} as {aside}")
+    if ours.exists() and _public(ours) == wanted and certificate_pem is None:
+        return [f"signing key: {ours} already is Portus's key"]
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    for path in (ours, keys_dir / "portus.crt"):
+        if path.exists():
+            aside = path.with_name(f"{path.name}.before-import-{stamp}")
+            path.rename(aside)
+            lines.append(f"signing key: kept the previous {path.name} as {aside}")
     create_private_file(ours, portus_key.read_bytes())
-    # The certificate is made from the key at start (the registry needs only the same key).
-    stale = keys_dir / "portus.crt"
-    if stale.exists():
-        stale.unlink()
     lines.append(f"signing key: Portus's {portus_key} is now {ours}")
+    ours_crt = keys_dir / "portus.crt"
+    if certificate_pem is not None:
+        create_private_file(ours_crt, certificate_pem)
+        ours_crt.chmod(0o644)
+        lines.append(f"certificate: Portus's {certificate} is now {ours_crt}")
+    else:
+        lines.append(
+            f"certificate: none given (--certificate): {ours_crt} is made from the key at start; "
+            "put it in the registry's rootcertbundle"
+        )
     return lines
 
 
