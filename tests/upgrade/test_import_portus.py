@@ -310,3 +310,19 @@ def test_the_recorded_source_hides_its_password() -> None:
     assert shown(source_url("mysql://portus:s3cret@db:3306/portus")) == (
         "mysql://portus:***@db:3306/portus"
     )
+
+
+async def test_retiring_the_legacy_tokens(tmp_path: Path, settings: Settings) -> None:
+    async with filled_portus("postgresql") as (url, data), target(tmp_path) as engine:
+        await importer.import_portus(settings, engine, url)
+        async with api(settings, engine) as client:
+            bot = await token_for(
+                client, "ci-bot", data.tokens["ci-bot/pipeline"], "repository:apps/web:pull"
+            )
+            assert bot.status_code == 200
+            # Passwords with Portus hashes: admin, alice, bob, carol, disabled, locked.
+            assert await importer.retire_legacy_tokens(engine) == (3, 6)
+            bot = await token_for(
+                client, "ci-bot", data.tokens["ci-bot/pipeline"], "repository:apps/web:pull"
+            )
+            assert bot.status_code == 401
