@@ -413,9 +413,11 @@ async def _import_portus(settings: Settings, args: argparse.Namespace) -> int:
         print("signing key: none given (--key or PORTUS_KEY_PATH): the registry's rootcertbundle")
         print("  must be changed to ours (`portus registry-config` prints it)")
     if args.config:
-        for line in installation.issuer_advice(
-            settings, installation.portus_machine_fqdn(Path(args.config))
-        ):
+        config = Path(args.config)
+        for line in installation.issuer_advice(settings, installation.portus_machine_fqdn(config)):
+            print(line)
+        portus_settings = installation.read_portus_config(config)
+        for line in installation.settings_differences(settings, portus_settings):
             print(line)
     return 0
 

@@ -12,7 +12,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.core.config import ConfigError, Settings
+from app.core.config import ConfigError, Settings, iter_key_paths
 from app.core.files import private_directory
 from app.core.keys import create_private_file, load_private_key
 
@@ -83,15 +83,64 @@ def take_over_key(settings: Settings, portus_key: Path, certificate: Path | None
     return lines
 
 
-def portus_machine_fqdn(config_path: Path) -> str | None:
-    """`machine_fqdn.value` of a Portus config.yml (None when it does not set one)."""
+def read_portus_config(config_path: Path) -> dict[str, Any]:
+    """Portus's config.yml (or config-local.yml) as a mapping."""
     try:
         loaded: Any = yaml.safe_load(config_path.read_text())
     except OSError as exc:
         raise ConfigError(f"--config: cannot read {config_path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"--config: {config_path} is not YAML: {exc}") from exc
-    section = loaded.get("machine_fqdn") if isinstance(loaded, dict) else None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"--config: {config_path} is no YAML mapping")
+    return loaded
+
+
+def _leaves(
+    tree: dict[str, Any], prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], Any]]:
+    found = []
+    for key, value in tree.items():
+        path = (*prefix, str(key))
+        if isinstance(value, dict) and value:
+            found += _leaves(value, path)
+        else:
+            found.append((path, value))
+    return found
+
+
+_SECRET_WORDS = ("password", "secret", "token", "key_base")
+
+
+def settings_differences(settings: Settings, portus: dict[str, Any]) -> list[str]:
+    """Portus's settings that differ from ours (same key names), and those we do not read:
+    what to carry over into our config by hand. Secret values are never printed."""
+    known = set(iter_key_paths(type(settings)))
+    ours = settings.model_dump(by_alias=True, mode="json")
+    lines, unknown = [], []
+    for path, value in _leaves(portus):
+        if path not in known:
+            unknown.append(".".join(path))
+            continue
+        current: Any = ours
+        for part in path:
+            current = current.get(part) if isinstance(current, dict) else None
+        name = ".".join(path)
+        if any(word in name for word in _SECRET_WORDS):
+            if value not in (None, ""):
+                lines.append(f"setting {name}: set in Portus (a secret: set it here by hand)")
+            continue
+        if str(value).lower() != str(current).lower():
+            lines.append(f"setting {name}: Portus {value!r}, here {current!r}")
+    if unknown:
+        lines.append(f"settings Portus had that are not read here: {', '.join(unknown)}")
+    return lines
+
+
+def portus_machine_fqdn(config_path: Path) -> str | None:
+    """`machine_fqdn.value` of a Portus config.yml (None when it does not set one)."""
+    loaded = read_portus_config(config_path)
+    section = loaded.get("machine_fqdn")
     value = section.get("value") if isinstance(section, dict) else None
     return str(value) if value else None
 

@@ -9,7 +9,13 @@ import pytest
 
 from app.core.config import ConfigError, Settings
 from app.core.keys import load_signing_key
-from app.upgrade.installation import issuer_advice, portus_machine_fqdn, take_over_key
+from app.upgrade.installation import (
+    issuer_advice,
+    portus_machine_fqdn,
+    read_portus_config,
+    settings_differences,
+    take_over_key,
+)
 from tests.conftest import make_settings
 from tests.upgrade.test_registry_takeover import portus_key_and_certificate
 
@@ -55,3 +61,22 @@ def test_the_issuer_is_compared_with_portus(tmp_path: Path, settings: Settings) 
     assert "set machine_fqdn.value: portus.example.org" in advice[0]
     same = make_settings(settings, machine_fqdn={"value": "portus.example.org"})
     assert "as Portus's" in issuer_advice(same, portus_machine_fqdn(config))[0]
+
+
+def test_portus_settings_that_differ_are_named_secrets_never_shown(
+    tmp_path: Path, settings: Settings
+) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "delete:\n  enabled: true\n"
+        "signup:\n  enabled: true\n"
+        "email:\n  smtp:\n    password: hunter2\n"
+        "not_a_portus_key_here:\n  enabled: true\n"
+    )
+    same = make_settings(settings, signup={"enabled": True}, delete={"enabled": False})
+    lines = settings_differences(same, read_portus_config(config))
+    assert "setting delete.enabled: Portus True, here False" in lines
+    assert not any(line.startswith("setting signup.enabled") for line in lines)
+    assert "setting email.smtp.password: set in Portus (a secret: set it here by hand)" in lines
+    assert not any("hunter2" in line for line in lines)
+    assert lines[-1] == "settings Portus had that are not read here: not_a_portus_key_here.enabled"
