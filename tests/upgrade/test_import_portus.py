@@ -54,6 +54,15 @@ async def filled_portus(kind: str) -> AsyncIterator[tuple[str, portus_db.PortusD
         yield url, data
 
 
+async def change_portus(url: str, statement: str) -> None:
+    portus = await portus_db.open_portus(url)
+    try:
+        async with portus.begin() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await portus.dispose()
+
+
 @asynccontextmanager
 async def api(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The service on the imported database."""
@@ -259,12 +268,7 @@ async def test_an_unknown_schema_version_is_refused_naming_it(
     tmp_path: Path, settings: Settings
 ) -> None:
     async with filled_portus("postgresql") as (url, _), target(tmp_path) as engine:
-        portus = await portus_db.open_portus(url)
-        try:
-            async with portus.begin() as conn:
-                await conn.execute(text("INSERT INTO schema_migrations VALUES ('20190101000000')"))
-        finally:
-            await portus.dispose()
+        await change_portus(url, "INSERT INTO schema_migrations VALUES ('20190101000000')")
         with pytest.raises(SourceError, match="unknown Portus schema version 20190101000000"):
             await importer.import_portus(settings, engine, url)
         assert (await counts(engine))["users"] == 0
@@ -274,12 +278,7 @@ async def test_a_name_too_long_for_us_is_skipped_with_its_reason(
     tmp_path: Path, settings: Settings
 ) -> None:
     async with filled_portus("mysql") as (url, _), target(tmp_path) as engine:
-        portus = await portus_db.open_portus(url)
-        try:
-            async with portus.begin() as conn:
-                await conn.execute(text("UPDATE tags SET name = REPEAT('x', 200) WHERE id = 1"))
-        finally:
-            await portus.dispose()
+        await change_portus(url, "UPDATE tags SET name = REPEAT('x', 200) WHERE id = 1")
         summary = await importer.import_portus(settings, engine, url)
         assert summary.skipped["tags"]["name longer than 128 characters"] == 1
         assert summary.examples["tags: name longer than 128 characters"] == ["id 1"]
