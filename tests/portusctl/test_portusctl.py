@@ -99,7 +99,12 @@ def ctl(tmp_path_factory: pytest.TempPathFactory, stack_db: str) -> Iterator[Ctl
     require_tool("skopeo")
     assert SCRIPT.exists(), "the portusctl console script is not installed (pip install -e .)"
     workdir = tmp_path_factory.mktemp("portusctl")
-    server = LiveServer(workdir=workdir, database_url=stack_db)
+    server = LiveServer(
+        workdir=workdir,
+        database_url=stack_db,
+        # the webhook test's target is on loopback
+        extra_env={"PORTUS_WEBHOOKS_ALLOW_LOCAL_NETWORK": "true"},
+    )
     if not stack_db.startswith("sqlite"):
         migrated = server.portus("migrate")
         assert migrated.returncode == 0, migrated.stderr
@@ -302,6 +307,51 @@ def test_ci_pipeline_bot_token_pushes_where_its_team_may(ctl: Ctl, tmp_path: Pat
     ]
     hits = ctl.json("search", "builds")
     assert {"namespace", "repository"} <= {hit["kind"] for hit in hits}
+
+
+def test_webhooks_refresh_tokens_and_deletes(ctl: Ctl) -> None:
+    team = ctl.json("create", "team", "name=hooks")
+    namespace = ctl.json("create", "namespace", "name=hooked", "team=hooks")
+    ns = f"namespace={namespace['id']}"
+    out = ctl.ok("create", "webhook", ns, "name=ci", "url=http://127.0.0.1:9/x?a=b")
+    assert table(out)[3] == ["Secret"]
+    hook = ctl.json("get", "namespaces", str(namespace["id"]), "webhooks")[0]
+    assert hook["url"] == "http://127.0.0.1:9/x?a=b"
+    hook_id = str(hook["id"])
+    ctl.ok("update", "webhook", hook_id, ns, "enabled=false", "name=ci2")
+    assert ctl.json("get", "webhooks", hook_id, ns)["name"] == "ci2"
+    header = ctl.json("create", "webhook_header", ns, f"webhook={hook_id}", "name=X-A", "value=1")
+    assert ctl.json("get", "webhooks", hook_id, "headers", ns)[0]["name"] == "X-A"
+    ctl.ok("delete", "webhook_header", str(header["id"]), ns, f"webhook={hook_id}")
+    assert ctl.json("get", "webhooks", hook_id, "deliveries", ns) == []
+    ctl.ok("delete", "webhook", hook_id, ns)
+    assert ctl.json("get", "users", "1", "refresh_tokens") == []
+    ctl.ok("delete", "refresh_tokens", "all", "user=1")
+    ctl.ok("delete", "namespace", str(namespace["id"]))
+    ctl.ok("delete", "team", str(team["id"]))
+    assert fails(ctl.run("get", "team", str(team["id"])), 1) == "Resource not found\n"
+
+
+def test_a_progress_bar_only_on_a_terminal(ctl: Ctl) -> None:
+    env = ctl.env(PORTUSCTL_PER_PAGE="1")
+    master, terminal = os.openpty()
+    try:
+        shown = subprocess.run(
+            [str(SCRIPT), "get", "teams"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            timeout=60,
+            check=False,
+        )
+        os.close(terminal)
+        drawn = os.read(master, 65536).decode()
+    finally:
+        os.close(master)
+    assert shown.returncode == 0
+    assert "#" in drawn and "/" in drawn  # [####....] 3/5
+    piped = ctl.run("get", "teams", env=env)
+    assert piped.stderr == ""
 
 
 def test_activities_and_csv(ctl: Ctl) -> None:

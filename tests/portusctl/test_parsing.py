@@ -1,0 +1,94 @@
+"""portusctl's pieces that need no server: key=value arguments, error bodies, tables."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from app.portusctl import cli, output, resources
+from app.portusctl.client import error_message
+
+
+class TestPairs:
+    def test_split_at_the_first_equals_sign_only(self) -> None:
+        assert cli.split_pair("password=a=b==c") == ("password", "a=b==c")
+        assert cli.split_pair("description=") == ("description", "")
+
+    @pytest.mark.parametrize("argument", ["password", "=value"])
+    def test_not_a_pair(self, argument: str) -> None:
+        with pytest.raises(cli.UsageError, match="key=value"):
+            cli.split_pair(argument)
+
+    def test_unknown_keys_are_reported_and_left_out(self) -> None:
+        err = io.StringIO()
+        values = cli.parse_pairs(
+            ["name=x", "colour=red", "size=9"], ("name",), ("description",), err=err
+        )
+        assert values == {"name": "x"}
+        assert err.getvalue() == "Ignoring the following keys: colour, size\n"
+
+    def test_missing_keys(self) -> None:
+        with pytest.raises(cli.UsageError, match="following keys: email, password"):
+            cli.parse_pairs(["username=x"], ("username", "email", "password"))
+
+    def test_booleans_and_ids(self) -> None:
+        values = cli.parse_pairs(["use_ssl=yes", "owner_id=3"], (), ("use_ssl", "owner_id"))
+        assert values == {"use_ssl": True, "owner_id": 3}
+        with pytest.raises(cli.UsageError, match="true or false"):
+            cli.parse_pairs(["admin=maybe"], ("admin",))
+
+
+class TestCommandLine:
+    def test_format_is_accepted_after_the_arguments(self) -> None:
+        args = cli.build_parser().parse_args(["-q", "get", "users", "3", "-f", "json"])
+        assert (args.quiet, args.resource, args.arguments, args.format) == (
+            True,
+            "users",
+            ["3"],
+            "json",
+        )
+
+    def test_exec_passes_its_options_on(self) -> None:
+        args = cli.build_parser().parse_args(["exec", "gc", "--dry-run"])
+        assert (args.command, args.arguments) == ("gc", ["--dry-run"])
+
+    def test_usage_errors_exit_2(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["get"])
+        assert exited.value.code == 2
+        assert capsys.readouterr().err.count("\n") == 1
+
+
+class TestErrorBodies:
+    def test_portus_message(self) -> None:
+        assert error_message({"message": "Authentication fails"}) == "Authentication fails"
+
+    def test_field_problems(self) -> None:
+        body = {"message": {"name": ["has already been taken"]}}
+        assert error_message(body) == {"name": ["has already been taken"]}
+        assert error_message({"errors": {"email": ["is invalid"]}}) == {"email": ["is invalid"]}
+        assert error_message({"username": ["is taken"], "email": "is bad"}) == {
+            "username": ["is taken"],
+            "email": ["is bad"],
+        }
+
+    def test_field_lines_are_portus(self) -> None:
+        lines = output.field_lines({"name": ["is taken", "is short"], "team": ["is unknown"]})
+        assert lines == ["- Name: is taken. is short", "- Team: is unknown"]
+
+
+def test_tables_are_aligned_like_go_tabwriter() -> None:
+    text = output.render(("ID", "Name", "Hidden"), [(1, "a-team", False), (22, "b", None)])
+    assert text == "ID    Name      Hidden\n1     a-team    false\n22    b\n"
+
+
+def test_every_synonym_is_unique_and_portus_resources_are_there() -> None:
+    names = [s for r in resources.RESOURCES for s in r.synonyms]
+    assert len(names) == len(set(names))
+    for synonym in ("at", "n", "r", "re", "tag", "t", "u", "application_tokens", "registries"):
+        resource = resources.find(synonym)
+        assert resource is not None and resource.portus
+    assert resources.find("at") is not None
+    assert resources.find("at").singular == "application token"  # type: ignore[union-attr]
+    assert resources.find("tags").singular == "tag"  # type: ignore[union-attr]
