@@ -270,6 +270,9 @@ def _get(
             ),
             "activities": lambda: (output.ACTIVITIES, c.list_activities(keys)),
             "refresh_tokens": lambda: (output.REFRESH_TOKENS, c.list_refresh_tokens(keys["user"])),
+            "stars": lambda: (output.REPOSITORIES, c.list_starred_repositories()),
+            "comments": lambda: (output.COMMENTS, c.list_comments(keys["repository"])),
+            "me": lambda: (output.USERS, c.me()),
         }
         if name not in listing:
             raise UsageError(f"'{res.singular}' cannot be listed")
@@ -315,6 +318,7 @@ def _get(
             else (output.WEBHOOKS, c.list_webhooks(ident))
         ),
         ("repositories", "tags"): lambda: (output.TAGS, c.list_repository_tags(ident)),
+        ("repositories", "comments"): lambda: (output.COMMENTS, c.list_comments(ident)),
         ("teams", "members"): lambda: (output.MEMBERS, c.list_members(ident)),
         ("teams", "namespaces"): lambda: (output.NAMESPACES, c.list_team_namespaces(ident)),
         ("webhooks", "deliveries"): lambda: (
@@ -398,6 +402,12 @@ def cmd_create(ctx: Context) -> int:
             columns, answer = output.WEBHOOKS, c.create_webhook(namespace, values)
             secret = Answer(answer.value, answer.json)
             extra.append((Columns(("Secret",), lambda w: (w.secret,)), secret))
+        elif name == "comments":
+            columns = output.COMMENTS
+            answer = c.create_comment(values["repository"], values["body"])
+        elif name == "stars":
+            c.star_repository(values["repository"])
+            columns, answer = output.REPOSITORIES, c.get_repository(values["repository"])
         elif name == "webhook_headers":
             columns = output.WEBHOOK_HEADERS
             answer = c.create_webhook_header(
@@ -502,6 +512,10 @@ def cmd_delete(ctx: Context) -> int:
             c.delete_webhook(values["namespace"], ident)
         elif name == "webhook_headers":
             c.delete_webhook_header(values["namespace"], values["webhook"], ident)
+        elif name == "stars":
+            c.unstar_repository(ident)
+        elif name == "comments":
+            c.delete_comment(values["repository"], ident)
         elif name == "refresh_tokens":
             if ident == "all":
                 c.delete_refresh_tokens(values["user"])

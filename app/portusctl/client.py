@@ -18,6 +18,7 @@ from app.portusctl.models import (
     ActivityRead,
     ApplicationTokenCreated,
     ApplicationTokenRead,
+    CommentRead,
     DeliveryRead,
     HealthComponent,
     MemberRead,
@@ -396,6 +397,25 @@ class PortusClient:
 
     def delete_repository(self, repository_id: str) -> None:
         self._delete(f"/v1/repositories/{repository_id}")
+
+    def star_repository(self, repository_id: str) -> None:
+        self._send("POST", f"/v1/repositories/{repository_id}/star")
+
+    def unstar_repository(self, repository_id: str) -> None:
+        self._delete(f"/v1/repositories/{repository_id}/star")
+
+    def list_starred_repositories(self) -> Answer[list[RepositoryRead]]:
+        return self._list(RepositoryRead, "/v1/repositories/starred")
+
+    def list_comments(self, repository_id: str) -> Answer[list[CommentRead]]:
+        return self._list(CommentRead, f"/v1/repositories/{repository_id}/comments")
+
+    def create_comment(self, repository_id: str, body: str) -> Answer[CommentRead]:
+        path = f"/v1/repositories/{repository_id}/comments"
+        return self._one(CommentRead, "POST", path, body={"body": body})
+
+    def delete_comment(self, repository_id: str, comment_id: str) -> None:
+        self._delete(f"/v1/repositories/{repository_id}/comments/{comment_id}")
 
     def list_repository_tags(self, repository_id: str) -> Answer[list[TagRead]]:
         return self._list(TagRead, f"/v1/repositories/{repository_id}/tags")

@@ -162,6 +162,18 @@ class DeliveryRead(ApiModel):
     delivered_at: datetime | None
 
 
+class CommentAuthor(ApiModel):
+    id: int
+    name: str
+
+
+class CommentRead(ApiModel):
+    id: int
+    body: str
+    author: CommentAuthor | None
+    created_at: datetime
+
+
 class ActivityRead(ApiModel):
     id: int
     key: str

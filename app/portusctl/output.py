@@ -13,6 +13,7 @@ from app.portusctl.models import (
     ActivityRead,
     ApplicationTokenCreated,
     ApplicationTokenRead,
+    CommentRead,
     DeliveryRead,
     MemberRead,
     NamespaceRead,
@@ -135,6 +136,15 @@ REFRESH_TOKENS: Columns[RefreshTokenRead] = Columns(
         t.client_id,
         t.application_token_id,
         t.created_at.isoformat(timespec="seconds"),
+    ),
+)
+COMMENTS: Columns[CommentRead] = Columns(
+    ("ID", "Author", "CreatedAt", "Body"),
+    lambda c: (
+        c.id,
+        c.author.name if c.author else None,
+        c.created_at.isoformat(timespec="seconds"),
+        c.body,
     ),
 )
 SEARCH: Columns[SearchHit] = Columns(

@@ -36,7 +36,7 @@ class Resource:
     @property
     def singular(self) -> str:
         """How messages name it ("Created 'application token' successfully!")."""
-        word = self.synonyms[0] if len(self.synonyms) == 2 else self.synonyms[1]
+        word = self.synonyms[0] if len(self.synonyms) <= 2 else self.synonyms[1]
         return word.replace("_", " ")
 
 
@@ -70,7 +70,7 @@ RESOURCES: tuple[Resource, ...] = (
         synonyms=("r", "repository", "repositories"),
         description="Repositories (images) of a namespace.",
         actions={"get": Keys(), "update": Keys(("description",)), "delete": Keys()},
-        subresources=("tags",),
+        subresources=("tags", "comments"),
     ),
     Resource(
         synonyms=("re", "registry", "registries"),
@@ -181,6 +181,30 @@ RESOURCES: tuple[Resource, ...] = (
         portus=False,
     ),
     Resource(
+        synonyms=("star", "stars"),
+        description="Your starred repositories: create stars one, delete unstars it.",
+        actions={"get": Keys(), "create": Keys(("repository",)), "delete": Keys()},
+        notes=("repository: the repository's ID; delete takes the repository's ID too.",),
+        portus=False,
+    ),
+    Resource(
+        synonyms=("comment", "comments"),
+        description="Comments on a repository (markdown).",
+        actions={
+            "get": Keys(("repository",)),
+            "create": Keys(("repository", "body")),
+            "delete": Keys(("repository",)),
+        },
+        notes=("repository: the repository's ID.",),
+        portus=False,
+    ),
+    Resource(
+        synonyms=("me",),
+        description="Who you are: the user of the token.",
+        actions={"get": Keys()},
+        portus=False,
+    ),
+    Resource(
         synonyms=("activity", "activities"),
         description="The audit trail (administrators). --csv prints Portus's CSV export.",
         actions={"get": Keys((), ("key", "owner", "since", "until"))},
@@ -214,7 +238,8 @@ def explain(resource: Resource | None = None) -> str:
         lines = ["Resources (synonyms in brackets):", ""]
         for res in RESOURCES:
             marker = "" if res.portus else " (beyond Portus)"
-            lines.append(f"  {res.name} [{', '.join(res.synonyms[:-1])}]{marker}")
+            others = f" [{', '.join(res.synonyms[:-1])}]" if len(res.synonyms) > 1 else ""
+            lines.append(f"  {res.name}{others}{marker}")
             lines.append(f"      {res.description}")
             lines.append(f"      Actions: {', '.join(res.actions)}")
         lines += ["", "Run `portusctl explain <resource>` for its keys."]

@@ -43,6 +43,8 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (models.WebhookHeaderRead, webhooks.WebhookHeaderRead),
     (models.DeliveryRead, webhooks.DeliveryRead),
     (models.DeliveryRead, webhooks.DeliveryDetail),
+    (models.CommentRead, repositories.CommentRead),
+    (models.CommentAuthor, repositories.CommentAuthor),
     (models.ActivityRead, activities.ActivityRead),
     (models.SearchHit, SearchHit),
 ]

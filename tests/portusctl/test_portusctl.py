@@ -305,6 +305,15 @@ def test_ci_pipeline_bot_token_pushes_where_its_team_may(ctl: Ctl, tmp_path: Pat
         "Stars",
         "TagsCount",
     ]
+    repository = str(repos[0]["id"])
+    assert ctl.ok("create", "star", f"repository={repository}").startswith("Created 'star'")
+    assert [r["full_name"] for r in ctl.json("get", "stars")] == ["builds/app"]
+    assert table(ctl.ok("get", "r", repository))[1][4] == "1"  # Stars
+    ctl.ok("delete", "star", repository)
+    comment = ctl.json("create", "comment", f"repository={repository}", "body=a=b *built*")
+    assert ctl.json("get", "repositories", repository, "comments")[0]["body"] == "a=b *built*"
+    ctl.ok("delete", "comment", str(comment["id"]), f"repository={repository}")
+    assert ctl.json("get", "me")["username"] == "admin"
     hits = ctl.json("search", "builds")
     assert {"namespace", "repository"} <= {hit["kind"] for hit in hits}
 
