@@ -167,16 +167,35 @@ class Context:
         if not self.quiet:
             (self.err if self.json else self.out).write(text + "\n")
 
-    def _profile(self) -> config.Profile | None:
-        name = self.args.profile or os.environ.get("PORTUSCTL_PROFILE") or None
-        chosen = config.selected(config.load(), name)
-        return chosen[1] if chosen else None
+    def _settings(self) -> tuple[str | None, str | None, str | None]:
+        """Server, user and token: the flags first; then a profile named by --profile (or
+        PORTUSCTL_PROFILE); else the PORTUSCTL_API_* variables, and the current profile for
+        what they leave out (its user and token only with its own server)."""
+        args, env = self.args, os.environ
+        named = args.profile or env.get("PORTUSCTL_PROFILE") or None
+        given = (
+            args.server or env.get("PORTUSCTL_API_SERVER"),
+            args.user or env.get("PORTUSCTL_API_USER"),
+            args.token or env.get("PORTUSCTL_API_TOKEN"),
+        )
+        # The configuration file is read only when it may be needed.
+        stored = config.selected(config.load(), named) if named or not all(given) else None
+        profile = stored[1] if stored else None
+        if named and profile is not None:
+            return (
+                args.server or profile.server,
+                args.user or profile.user,
+                args.token or profile.token,
+            )
+        server, user, token = given
+        if profile is not None and (server is None or server == profile.server):
+            server = server or profile.server
+            user = user or profile.user
+            token = token or profile.token
+        return server, user, token
 
     def server(self) -> str:
-        server = self.args.server or os.environ.get("PORTUSCTL_API_SERVER")
-        if not server:
-            profile = self._profile()
-            server = profile.server if profile else None
+        server = self._settings()[0]
         if not server:
             raise UsageError("You have to deliver the URL of the Portus server")
         if "://" not in server:
@@ -184,16 +203,7 @@ class Context:
         return server
 
     def credentials(self) -> tuple[str, str]:
-        user = self.args.user or os.environ.get("PORTUSCTL_API_USER")
-        token = self.args.token or os.environ.get("PORTUSCTL_API_TOKEN")
-        profile = self._profile() if not (user and token) else None
-        if (
-            profile is not None
-            and not self.args.server
-            and not os.environ.get("PORTUSCTL_API_SERVER")
-        ):
-            user = user or profile.user
-            token = token or profile.token
+        _, user, token = self._settings()
         if not user:
             raise UsageError("You have to set the user of the API")
         if not token:

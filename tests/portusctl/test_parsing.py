@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
 
 import pytest
 
-from app.portusctl import cli, output, resources
+from app.portusctl import cli, config, output, resources
 from app.portusctl.client import error_message
 
 
@@ -92,3 +94,41 @@ def test_every_synonym_is_unique_and_portus_resources_are_there() -> None:
     assert resources.find("at") is not None
     assert resources.find("at").singular == "application token"  # type: ignore[union-attr]
     assert resources.find("tags").singular == "tag"  # type: ignore[union-attr]
+
+
+class TestWhereSettingsComeFrom:
+    @pytest.fixture(autouse=True)
+    def _profiles(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name in ("SERVER", "USER", "TOKEN"):
+            monkeypatch.delenv(f"PORTUSCTL_API_{name}", raising=False)
+        monkeypatch.delenv("PORTUSCTL_PROFILE", raising=False)
+        monkeypatch.setenv("PORTUSCTL_CONFIG", str(tmp_path / "config.json"))
+        profiles = {
+            "prod": config.Profile(server="https://prod", user="p", token="pt"),
+            "test": config.Profile(server="https://test", user="t", token="tt"),
+        }
+        config.save(config.ConfigFile(current="prod", profiles=profiles))
+
+    @staticmethod
+    def settings(*argv: str) -> tuple[str | None, str | None, str | None]:
+        args = cli.build_parser().parse_args([*argv, "health"])
+        return cli.Context(args, sys.stdout, sys.stderr)._settings()
+
+    def test_the_current_profile(self) -> None:
+        assert self.settings() == ("https://prod", "p", "pt")
+
+    def test_a_named_profile_beats_the_variables(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PORTUSCTL_API_SERVER", "https://elsewhere")
+        assert self.settings("-p", "test") == ("https://test", "t", "tt")
+        assert self.settings("-p", "test", "-u", "me") == ("https://test", "me", "tt")
+
+    def test_another_server_does_not_get_the_profiles_token(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("PORTUSCTL_API_SERVER", "https://elsewhere")
+        assert self.settings() == ("https://elsewhere", None, None)
+        assert self.settings("-s", "https://prod") == ("https://prod", "p", "pt")
+
+    def test_an_unknown_profile(self) -> None:
+        with pytest.raises(config.ConfigError, match="no profile 'nope'"):
+            self.settings("-p", "nope")
