@@ -241,6 +241,28 @@ def _resource(name: str, action: str) -> Resource:
     return resource
 
 
+def _ident(res: Resource, word: str, *, nested: bool = False) -> str:
+    """An ID of the command line (it goes into a URL path): a number; a user also by email,
+    and `all` of someone's refresh tokens."""
+    if word.isascii() and word.isdigit():
+        return word
+    if not nested and res.name in ("users", "bots") and "@" in word and "/" not in word:
+        return word
+    if not nested and res.name == "refresh_tokens" and word == "all":
+        return word
+    raise UsageError(f"'{word}' is not an ID of a {res.singular}")
+
+
+def _pairs(ctx: Context, res: Resource, arguments: Sequence[str], action: str) -> dict[str, Any]:
+    keys = res.actions[action]
+    values = parse_pairs(arguments, keys.required, keys.optional, err=ctx.err)
+    for key in res.id_keys:
+        value = values.get(key)
+        if value is not None and not (value.isascii() and value.isdigit()):
+            raise UsageError(f"{key} must be an ID (a number), not '{value}'")
+    return values
+
+
 def _split(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
     """Positional words (IDs, subresources) and key=value pairs."""
     words = [a for a in arguments if "=" not in a]
@@ -249,14 +271,14 @@ def _split(arguments: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def _get(
-    ctx: Context, c: PortusClient, res: Resource, words: list[str], keys: dict[str, Any]
+    c: PortusClient, res: Resource, words: list[str], keys: dict[str, Any]
 ) -> tuple[Columns[Any], Answer[Any]]:
     name = res.name
     if len(words) > 3:
         raise UsageError("Too many arguments: get <resource> [id [subresource [id]]]")
-    ident = words[0] if words else None
+    ident = _ident(res, words[0]) if words else None
     sub = words[1] if len(words) > 1 else None
-    sub_id = words[2] if len(words) > 2 else None
+    sub_id = _ident(res, words[2], nested=True) if len(words) > 2 else None
     if sub is not None and sub not in res.subresources:
         raise UsageError(f"Unknown subresource '{sub}' of '{res.singular}'")
     if ident is None:
@@ -359,13 +381,7 @@ def _bots(answer: Answer[list[Any]]) -> Answer[list[Any]]:
 def cmd_get(ctx: Context) -> int:
     res = _resource(ctx.args.resource, "get")
     words, pairs = _split(ctx.args.arguments)
-    keys = res.actions["get"]
-    # The required keys name the parent (team=, namespace=...); with a subresource the ID is
-    # the parent.
-    required = keys.required if not (words and res.name in ("webhooks",)) else ("namespace",)
-    if res.name in ("members", "refresh_tokens") and words:
-        required = ()
-    values = parse_pairs(pairs, required, keys.optional, err=ctx.err)
+    values = _pairs(ctx, res, pairs, "get")
     if ctx.args.csv:
         if res.name != "activities":
             raise UsageError("--csv is for activities")
@@ -373,15 +389,14 @@ def cmd_get(ctx: Context) -> int:
             ctx.out.write(c.activities_csv(values))
         return EXIT_OK
     with ctx.client() as c:
-        columns, answer = _get(ctx, c, res, words, values)
+        columns, answer = _get(c, res, words, values)
     ctx.show(columns, answer)
     return EXIT_OK
 
 
 def cmd_create(ctx: Context) -> int:
     res = _resource(ctx.args.resource, "create")
-    keys = res.actions["create"]
-    values = parse_pairs(ctx.args.arguments, keys.required, keys.optional, err=ctx.err)
+    values = _pairs(ctx, res, ctx.args.arguments, "create")
     name = res.name
     with ctx.client() as c:
         extra: list[tuple[Columns[Any], Answer[Any]]] = []
@@ -435,18 +450,11 @@ def cmd_create(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _one_id(ctx: Context) -> str:
-    ident: str = ctx.args.id
-    if "=" in ident:
-        raise UsageError(f"expected an ID, not '{ident}'")
-    return ident
-
-
 def cmd_update(ctx: Context) -> int:
     res = _resource(ctx.args.resource, "update")
-    ident = _one_id(ctx)
+    ident = _ident(res, ctx.args.id)
     keys = res.actions["update"]
-    values = parse_pairs(ctx.args.arguments, keys.required, keys.optional, err=ctx.err)
+    values = _pairs(ctx, res, ctx.args.arguments, "update")
     name = res.name
     with ctx.client() as c:
         if name == "users":
@@ -499,9 +507,8 @@ def cmd_update(ctx: Context) -> int:
 
 def cmd_delete(ctx: Context) -> int:
     res = _resource(ctx.args.resource, "delete")
-    ident = _one_id(ctx)
-    keys = res.actions["delete"]
-    values = parse_pairs(ctx.args.arguments, keys.required, keys.optional, err=ctx.err)
+    ident = _ident(res, ctx.args.id)
+    values = _pairs(ctx, res, ctx.args.arguments, "delete")
     name = res.name
     with ctx.client() as c:
         if name in ("users", "bots"):

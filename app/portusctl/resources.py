@@ -27,6 +27,7 @@ class Resource:
     subresources: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
     portus: bool = True  # in Portus's portusctl v0.1.0 (else one of ours)
+    id_keys: tuple[str, ...] = ()  # keys whose values are IDs (they go into URL paths)
 
     @property
     def name(self) -> str:
@@ -45,6 +46,7 @@ USER_KEYS = ("username", "email", "password")
 RESOURCES: tuple[Resource, ...] = (
     Resource(
         synonyms=("at", "application_token", "application_tokens"),
+        id_keys=("id",),
         description="Application tokens of a user: what tools use instead of a password "
         "(docker login, the API). The token itself is shown once, when created.",
         actions={"create": Keys(("id", "application")), "delete": Keys()},
@@ -132,6 +134,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         synonyms=("m", "member", "members"),
+        id_keys=("team",),
         description="Members of a team, with their role (viewer, contributor, owner).",
         actions={
             "get": Keys(("team",)),
@@ -144,6 +147,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         synonyms=("w", "webhook", "webhooks"),
+        id_keys=("namespace",),
         description="Webhooks of a namespace, called on pushes and deletes.",
         actions={
             "get": Keys(("namespace",)),
@@ -163,6 +167,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         synonyms=("webhook_header", "webhook_headers"),
+        id_keys=("namespace", "webhook"),
         description="Extra HTTP headers a webhook sends.",
         actions={
             "get": Keys(("namespace", "webhook")),
@@ -173,6 +178,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         synonyms=("delivery", "deliveries"),
+        id_keys=("namespace", "webhook"),
         description="Deliveries of a webhook; update re-sends one.",
         actions={
             "get": Keys(("namespace", "webhook")),
@@ -182,6 +188,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         synonyms=("star", "stars"),
+        id_keys=("repository",),
         description="Your starred repositories: create stars one, delete unstars it.",
         actions={"get": Keys(), "create": Keys(("repository",)), "delete": Keys()},
         notes=("repository: the repository's ID; delete takes the repository's ID too.",),
@@ -189,6 +196,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         synonyms=("comment", "comments"),
+        id_keys=("repository",),
         description="Comments on a repository (markdown).",
         actions={
             "get": Keys(("repository",)),
@@ -213,6 +221,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         synonyms=("rt", "refresh_token", "refresh_tokens"),
+        id_keys=("user",),
         description="Logins that hold a refresh token (docker login, containerd); "
         "delete revokes one, or `all` of a user's.",
         actions={"get": Keys(("user",)), "delete": Keys(("user",))},

@@ -132,3 +132,29 @@ class TestWhereSettingsComeFrom:
     def test_an_unknown_profile(self) -> None:
         with pytest.raises(config.ConfigError, match="no profile 'nope'"):
             self.settings("-p", "nope")
+
+
+class TestIds:
+    """IDs go into URL paths: numbers only (a user also by email; `all` refresh tokens)."""
+
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (["get", "users", "../teams"], "'../teams' is not an ID of a user"),
+            (["get", "namespaces", "1", "webhooks", "x"], "'x' is not an ID of a namespace"),
+            (["delete", "teams", "devs"], "'devs' is not an ID of a team"),
+            (["get", "members", "team=devs"], "team must be an ID (a number), not 'devs'"),
+        ],
+    )
+    def test_not_an_id(
+        self, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert cli.main(["-s", "http://127.0.0.1:9", "-u", "a", "-t", "b", *argv]) == 2
+        assert capsys.readouterr().err == message + "\n"
+
+    def test_emails_and_all(self) -> None:
+        users = resources.find("users")
+        tokens = resources.find("refresh_tokens")
+        assert users is not None and tokens is not None
+        assert cli._ident(users, "carol@example.com") == "carol@example.com"
+        assert cli._ident(tokens, "all") == "all"
