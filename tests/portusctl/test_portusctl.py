@@ -430,7 +430,7 @@ def test_exec_runs_portus_and_passes_the_exit_code(ctl: Ctl) -> None:
     assert "service: registry.test:5000" in config.stdout  # the child's stdout is ours
     failing = ctl.run("exec", "create-user", "x", "--email", "not-an-email", "--bot", env=env)
     assert failing.returncode == 1
-    assert ctl.run("exec", "sync", "--strategy", "nonsense", env=env).returncode == 2
+    assert "email" in failing.stderr  # the child's stderr is ours too
 
 
 class _Failing(BaseHTTPRequestHandler):
