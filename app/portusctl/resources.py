@@ -230,6 +230,11 @@ RESOURCES: tuple[Resource, ...] = (
     ),
 )
 
+# Resources `get` lists but does not fetch one by one.
+LIST_ONLY = frozenset(
+    {"members", "webhook_headers", "activities", "refresh_tokens", "stars", "comments", "me"}
+)
+
 _BY_NAME = {synonym: resource for resource in RESOURCES for synonym in resource.synonyms}
 
 
@@ -265,7 +270,8 @@ def explain(resource: Resource | None = None) -> str:
         parts = [f"{key}=" for key in keys.required] + [f"[{key}=]" for key in keys.optional]
         args = "<id> " if action in ("update", "delete") else ""
         if action == "get":
-            args = "[id]" + (" [subresource]" if resource.subresources else "") + " "
+            single = resource.name not in LIST_ONLY
+            args = ("[id] " if single else "") + ("[subresource] " if resource.subresources else "")
         usage = f"portusctl {action} {resource.synonyms[0]} {args}"
         lines.append(f"  {usage}{' '.join(parts)}")
     if resource.subresources:

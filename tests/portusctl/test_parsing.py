@@ -158,3 +158,13 @@ class TestIds:
         assert users is not None and tokens is not None
         assert cli._ident(users, "carol@example.com") == "carol@example.com"
         assert cli._ident(tokens, "all") == "all"
+
+
+def test_explain_shows_each_action_with_its_keys() -> None:
+    members = resources.find("members")
+    assert members is not None
+    text = resources.explain(members)
+    assert "  portusctl get m team=\n" in text  # listed, never fetched one by one
+    assert "  portusctl update m <id> team= role=\n" in text
+    for resource in resources.RESOURCES:
+        assert resources.explain(resource).startswith(f"Resource: {resource.name}\n")
