@@ -138,7 +138,9 @@ def test_a_hung_directory_fails_logins_in_time_and_blocks_nobody(stack: Stack) -
     for status, elapsed, text in results:
         assert status == 401, text
         assert "LDAP directory cannot be used" in text
-        assert elapsed < 1 + 1, sorted(r[1] for r in results)
+        # The 1 s timeout, plus room for a shared, busy machine (2.1 s was seen with other test
+        # runs going): a login that waited on the directory would take minutes.
+        assert elapsed < 1 + 3, sorted(r[1] for r in results)
     assert len(latencies) >= 5
     # A blocked event loop would hold a request for about the whole 1 s timeout; 20 logins
     # hashing (argon2, off the loop) on 2 shared cores add jitter, never that.
