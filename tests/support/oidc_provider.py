@@ -191,6 +191,11 @@ class LemonLdapProvider:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's pid, also its process group's id; None when stopped."""
+        return self._process.pid if self._process is not None else None
+
     def _lm_conf(self) -> dict[str, object]:
         work = self.workdir
         options: dict[str, dict[str, object]] = {}
@@ -348,6 +353,12 @@ class LemonLdapProvider:
                 else:
                     if response.status_code == 200:
                         return
+                    if response.status_code >= 500:
+                        # the portal is up but could not load its configuration (the log
+                        # says why: "Initialization failed", a missing Perl module, ...)
+                        raise RuntimeError(
+                            f"{self.discovery_url} answered HTTP {response.status_code}"
+                        )
                     last = f"HTTP {response.status_code}"
                 time.sleep(0.05)
         raise RuntimeError(f"{self.discovery_url} not ready within {timeout:.0f}s ({last})")
