@@ -51,15 +51,15 @@ def _failed(message: str) -> RedirectResponse:
 async def start(
     request: Request,
     provider: str,
-    session: DbSession,
     state: State,
     return_to: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response:
-    """Goes to the provider's sign-in page; it sends the browser back to `callback`."""
+    """Goes to the provider's sign-in page; it sends the browser back to `callback`. (A GET
+    that writes: the sign-in's row, in a transaction of its own.)"""
     browser = secrets.token_urlsafe(32)
     try:
         url = await service.begin(
-            session, state.settings, state.digester, OIDC, provider, return_to, browser
+            state.sessionmaker, state.settings, state.digester, OIDC, provider, return_to, browser
         )
     except ProviderFailed as exc:
         return _failed(str(exc))

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -102,8 +104,13 @@ class Started:
 class OpenIdConnect:
     """The protocol steps, with the issuers' documents cached (one per process)."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         self._transport = transport
+        self._clock = clock  # the time ID tokens are checked at (tests move it)
         self._discovery: dict[str, tuple[float, dict[str, Any]]] = {}
         self._keys: dict[str, tuple[float, Any]] = {}
 
@@ -189,7 +196,7 @@ class OpenIdConnect:
                 token = await client.fetch_token(
                     document["token_endpoint"], code=code, code_verifier=code_verifier
                 )
-        except OAuth2Error as exc:
+        except (OAuth2Error, OAuthError) as exc:
             reason = exc.description or exc.error
             raise ProviderFailed(f"the sign-in provider refused the code: {reason}") from exc
         except httpx.HTTPError as exc:
@@ -205,6 +212,7 @@ class OpenIdConnect:
     ) -> dict[str, Any]:
         """Signature by a key of the issuer's set, then iss, aud, sub, exp, iat and nonce."""
         registry = jwt.JWTClaimsRegistry(
+            now=self._clock,
             leeway=60,
             iss={"essential": True, "value": provider.issuer},
             aud={"essential": True, "value": provider.client_id},

@@ -56,7 +56,7 @@ def safe_return_to(value: str | None) -> str:
 
 
 async def begin(
-    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     digester: TokenDigester,
     oidc: OpenIdConnect,
@@ -67,18 +67,18 @@ async def begin(
     """The provider's authorization URL; the sign-in is recorded for `complete`."""
     provider = provider_named(settings, provider_name)
     started = await oidc.start(provider, callback_url(settings, provider.name))
-    session.add(
-        OAuthLogin(
-            state=started.state,
-            browser_digest=digester.digest(browser_secret),
-            provider=provider.name,
-            nonce=started.nonce,
-            code_verifier=started.code_verifier,
-            return_to=safe_return_to(return_to),
-            expires_at=utcnow() + LOGIN_LIFETIME,
+    async with session_scope(sessionmaker) as session:
+        session.add(
+            OAuthLogin(
+                state=started.state,
+                browser_digest=digester.digest(browser_secret),
+                provider=provider.name,
+                nonce=started.nonce,
+                code_verifier=started.code_verifier,
+                return_to=safe_return_to(return_to),
+                expires_at=utcnow() + LOGIN_LIFETIME,
+            )
         )
-    )
-    await session.flush()
     return started.url
 
 
