@@ -11,6 +11,21 @@ here, with the relying parties the test asks for, and users from LLNG's ``Demo``
 
 Claims: ``sub`` (the user name), ``email``, ``name``, ``preferred_username`` and ``groups``
 (a list: dwho is in ``timelords`` and ``users``), in the ID token as well as from userinfo.
+
+Use (one provider per module or session: it starts in under a second)::
+
+    client = OidcClient("portus", "secret", ("http://127.0.0.1:3000/oauth/callback",))
+
+    @pytest.fixture(scope="module")
+    def provider(tmp_path_factory):
+        with LemonLdapProvider(tmp_path_factory.mktemp("llng"), clients=[client]) as server:
+            yield server  # server.issuer, server.discovery_url
+
+    callback = provider.login(httpx.Client(trust_env=False), authorization_url)  # as dwho
+
+``login`` returns the redirect to the relying party (``...?state=...&code=...``) without
+requesting it; ``submit_login`` returns the portal's answer to one form post (the form again,
+with message 5, on a wrong password).
 """
 
 from __future__ import annotations
@@ -106,8 +121,8 @@ def require_lemonldap() -> str:
     """``plackup``'s path once the LLNG portal is installed; skip locally, fail in CI."""
     if not PORTAL_PSGI.is_file():
         message = (
-            f"LemonLDAP::NG portal not installed ({PORTAL_PSGI} missing):"
-            " apt-get install liblemonldap-ng-portal-perl libplack-perl"
+            f"LemonLDAP::NG portal not installed ({PORTAL_PSGI} missing): install the"
+            " liblemonldap-ng-portal-perl, libplack-perl and lib*-perl packages .ci/test lists"
         )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
