@@ -6,10 +6,26 @@ loopback port, from a throwaway directory holding everything it reads and writes
 backend's ``lmConf-1.json``, the session stores and the log. The configuration makes the
 portal an OIDC provider whose issuer is its own URL, signing RS256 with a key generated
 here, with the relying parties the test asks for, and users from LLNG's ``Demo`` backend:
-``dwho``, ``rtyler`` and ``msmith``, each with their user name as password.
+``dwho``, ``rtyler`` and ``msmith``, each with their user name as password; or, given an
+``LdapBackend``, from an LDAP directory (e.g. the suite's ``tests.support.slapd.Slapd``).
 
 Claims: ``sub`` (the user name), ``email``, ``name``, ``preferred_username`` and ``groups``
 (a list: dwho is in ``timelords`` and ``users``), in the ID token as well as from userinfo.
+
+Use (one provider per module or session: it starts in under a second)::
+
+    client = OidcClient("portus", "secret", ("http://127.0.0.1:3000/oauth/callback",))
+
+    @pytest.fixture(scope="module")
+    def provider(tmp_path_factory):
+        with LemonLdapProvider(tmp_path_factory.mktemp("llng"), clients=[client]) as server:
+            yield server  # server.issuer, server.discovery_url
+
+    callback = provider.login(httpx.Client(trust_env=False), authorization_url)  # as dwho
+
+``login`` returns the redirect to the relying party (``...?state=...&code=...``) without
+requesting it; ``submit_login`` returns the portal's answer to one form post (the form again,
+with message 5, on a wrong password).
 """
 
 from __future__ import annotations
@@ -77,6 +93,22 @@ class OidcClient:
     require_pkce: bool = True
 
 
+@dataclass(frozen=True)
+class LdapBackend:
+    """Authenticate against an LDAP directory instead of the Demo accounts.
+
+    Users are ``inetOrgPerson`` entries under ``base`` found by ``uid``; their ``cn`` and
+    ``mail`` become the ``name`` and ``email`` claims. With ``group_base``, the ``cn`` of
+    every ``groupOfNames`` there whose ``member`` is the user's DN becomes ``groups``.
+    """
+
+    url: str
+    base: str
+    bind_dn: str = ""
+    bind_password: str = ""
+    group_base: str | None = None
+
+
 class LoginFailed(AssertionError):
     """The portal did not send the browser back to the relying party."""
 
@@ -89,8 +121,8 @@ def require_lemonldap() -> str:
     """``plackup``'s path once the LLNG portal is installed; skip locally, fail in CI."""
     if not PORTAL_PSGI.is_file():
         message = (
-            f"LemonLDAP::NG portal not installed ({PORTAL_PSGI} missing):"
-            " apt-get install liblemonldap-ng-portal-perl libplack-perl"
+            f"LemonLDAP::NG portal not installed ({PORTAL_PSGI} missing): install the"
+            " liblemonldap-ng-portal-perl, libplack-perl and lib*-perl packages .ci/test lists"
         )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
@@ -158,6 +190,7 @@ class LemonLdapProvider:
         port: int | None = None,
         clients: Sequence[OidcClient] = (),
         *,
+        ldap: LdapBackend | None = None,
         log_level: str = "notice",
     ) -> None:
         self._owned: tempfile.TemporaryDirectory[str] | None = None
@@ -167,6 +200,7 @@ class LemonLdapProvider:
         self.workdir = workdir
         self.port = port if port is not None else free_port()
         self.clients = tuple(clients)
+        self.ldap = ldap
         self.log_level = log_level
         self.key_id = "test-rs256"
         self.private_key_pem, self.public_key_pem = _rsa_key_pair()
@@ -234,11 +268,7 @@ class LemonLdapProvider:
             "cfgVersion": "2.16.1",
             "cfgAuthor": "tests",
             "cfgDate": str(int(time.time())),
-            "authentication": "Demo",
-            "userDB": "Same",
-            "passwordDB": "Demo",
-            "registerDB": "Null",
-            "demoExportedVars": {"cn": "cn", "mail": "mail", "uid": "uid"},
+            **self._users_conf(),
             "exportedVars": {},
             "macros": {},
             "groups": {},
@@ -274,6 +304,43 @@ class LemonLdapProvider:
             "oidcRPMetaDataOptions": options,
             "oidcRPMetaDataExportedVars": exported,
         }
+
+    def _users_conf(self) -> dict[str, object]:
+        """Where users come from: the Demo accounts, or ``self.ldap``."""
+        if self.ldap is None:
+            return {
+                "authentication": "Demo",
+                "userDB": "Same",
+                "passwordDB": "Demo",
+                "registerDB": "Null",
+                "demoExportedVars": {"cn": "cn", "mail": "mail", "uid": "uid"},
+            }
+        ldap = self.ldap
+        conf: dict[str, object] = {
+            "authentication": "LDAP",
+            "userDB": "Same",
+            "passwordDB": "LDAP",
+            "registerDB": "Null",
+            "ldapServer": ldap.url,
+            "ldapBase": ldap.base,
+            "managerDn": ldap.bind_dn,
+            "managerPassword": ldap.bind_password,
+            "AuthLDAPFilter": "(&(uid=$user)(objectClass=inetOrgPerson))",
+            "ldapExportedVars": {"uid": "uid", "cn": "cn", "mail": "mail"},
+            "ldapTimeout": 5,
+            "ldapUsePasswordResetAttribute": 0,
+        }
+        if ldap.group_base is not None:
+            conf.update(
+                {
+                    "ldapGroupBase": ldap.group_base,
+                    "ldapGroupObjectClass": "groupOfNames",
+                    "ldapGroupAttributeName": "member",
+                    "ldapGroupAttributeNameUser": "dn",
+                    "ldapGroupAttributeNameSearch": "cn",
+                }
+            )
+        return conf
 
     def _write_config(self) -> Path:
         conf = self.workdir / "conf"
@@ -335,7 +402,7 @@ class LemonLdapProvider:
             self._wait_ready(timeout)
         except RuntimeError as exc:
             self.stop()
-            raise RuntimeError(f"{exc}\n--- portal log ---\n{self.log_text()[-4000:]}") from exc
+            raise RuntimeError(f"{exc}\n--- portal log ---\n{self._log_excerpt()}") from exc
         self.start_seconds = time.monotonic() - began
 
     def _wait_ready(self, timeout: float) -> None:
@@ -379,6 +446,13 @@ class LemonLdapProvider:
             self._owned.cleanup()
             self._owned = None
 
+    def _log_excerpt(self, limit: int = 6000) -> str:
+        """The log's head (where a failed start names its cause) and its tail."""
+        text = self.log_text()
+        if len(text) <= limit:
+            return text
+        return f"{text[: limit // 2]}\n[...]\n{text[-limit // 2 :]}"
+
     def log_text(self) -> str:
         if self._log is not None:
             self._log.flush()
@@ -413,11 +487,18 @@ class LemonLdapProvider:
         username: str = "dwho",
         password: str | None = None,
     ) -> str:
-        """Log ``username`` in (Demo password: the user name) and return the callback URL.
+        """Log ``username`` in and return the callback URL.
+
+        ``password`` defaults to the user name: the Demo accounts' password.
 
         The callback (a registered redirect URI with ``code`` and ``state``) is returned,
         never requested. ``client`` keeps the portal's cookie, so a second authorization in
         the same client skips the form and goes straight back.
+
+        After a *failed* login, use a fresh client: LLNG 2.16 keeps the abandoned
+        authorization request in its ``lemonldappdata`` cookie, and the next login in that
+        client completes the abandoned request (its state, nonce and code challenge), not
+        the new one.
         """
         response = self._follow(client, client.get(authorization_url, follow_redirects=False))
         if not self._is_portal(response):

@@ -27,11 +27,13 @@ from joserfc.jwk import KeySet
 from tests.support import oidc_provider
 from tests.support.oidc_provider import (
     DEMO_USERS,
+    LdapBackend,
     LemonLdapProvider,
     LoginFailed,
     OidcClient,
     login_form,
 )
+from tests.support.slapd import GROUPS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, USERS, Slapd
 
 with warnings.catch_warnings():
     # authlib >= 1.7 asks for the httpx2 package and warns when it falls back to httpx; its
@@ -293,3 +295,50 @@ def test_a_broken_configuration_fails_fast_with_the_log(tmp_path: Any) -> None:
     assert time.monotonic() - began < 15
     assert "Initialization failed" in str(failed.value)
     assert not server.running
+
+
+@pytest.fixture(scope="module")
+def ldap_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LemonLdapProvider]:
+    """The provider with its users in the suite's test directory (a real slapd)."""
+    with Slapd() as slapd:
+        backend = LdapBackend(
+            url=f"ldap://127.0.0.1:{slapd.port}",
+            base=PEOPLE,
+            bind_dn=SERVICE_DN,
+            bind_password=SERVICE_PASSWORD,
+            group_base=GROUPS,
+        )
+        with LemonLdapProvider(
+            tmp_path_factory.mktemp("llng-ldap"), clients=[CONFIDENTIAL], ldap=backend
+        ) as server:
+            yield server
+
+
+def test_users_from_an_ldap_directory(
+    ldap_provider: LemonLdapProvider, browser: httpx.Client
+) -> None:
+    discovery = httpx.get(ldap_provider.discovery_url, trust_env=False).json()
+    password, mail, _ = USERS["alice"]
+    with _relying_party(CONFIDENTIAL) as rp:
+        refused = _Authorization(rp, discovery)
+        with pytest.raises(LoginFailed):
+            ldap_provider.login(browser, refused.url, "alice", "alice")
+
+        # a fresh client: this one's lemonldappdata cookie still holds the refused request
+        request = _Authorization(rp, discovery)
+        with httpx.Client(trust_env=False, timeout=10.0) as fresh:
+            callback = ldap_provider.login(fresh, request.url, "alice", password)
+        assert _callback_params(callback)["state"] == request.state
+        token = rp.fetch_token(
+            discovery["token_endpoint"],
+            authorization_response=callback,
+            code_verifier=request.code_verifier,
+        )
+    claims = _verify_id_token(
+        token["id_token"], discovery, audience=CONFIDENTIAL.client_id, nonce=request.nonce
+    )
+    assert claims["sub"] == claims["preferred_username"] == "alice"
+    assert claims["email"] == mail
+    assert claims["name"] == "Alice"
+    # groupOfNames "developers" only: "qa" is a groupOfUniqueNames
+    assert claims["groups"] == ["developers"]
