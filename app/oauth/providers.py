@@ -34,7 +34,6 @@ TIMEOUT = httpx.Timeout(10.0)
 CACHE_SECONDS = 3600
 # Asymmetric signatures only: an HS256 ID token would be signed with our client secret.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
-GOOGLE_ISSUER = "https://accounts.google.com"
 
 
 class ProviderFailed(Exception):
@@ -68,6 +67,8 @@ class Identity:
 
 
 def enabled_providers(settings: Settings) -> dict[str, Provider]:
+    """The providers offered. Google, GitHub, GitLab and Bitbucket are read from the config
+    but not offered yet."""
     oauth = settings.oauth
     found: dict[str, Provider] = {}
     oidc = oauth.openid_connect
@@ -78,17 +79,6 @@ def enabled_providers(settings: Settings) -> dict[str, Provider]:
             issuer=oidc.issuer.rstrip("/"),
             client_id=oidc.identifier,
             client_secret=oidc.secret.get_secret_value(),
-        )
-    google = oauth.google_oauth2
-    if google.enabled:
-        found["google_oauth2"] = Provider(
-            name="google_oauth2",
-            label="Google",
-            issuer=GOOGLE_ISSUER,
-            client_id=google.id,
-            client_secret=google.secret.get_secret_value(),
-            hosted_domain=google.options.hd,
-            email_domain=google.domain,
         )
     return found
 
