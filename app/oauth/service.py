@@ -198,6 +198,11 @@ async def _wait_for_username(
     return UsernameWanted(issued.plain, return_to)
 
 
+async def forget_expired(session: AsyncSession) -> int:
+    """Sign-ins abandoned at the provider, and first sign-ins that chose no username."""
+    return await repository.forget_expired(session, utcnow())
+
+
 async def pending_signup(session: AsyncSession, digester: TokenDigester, token: str) -> OAuthSignup:
     lookup = parse_token(token, SIGNUP_MARKER)
     signup = await repository.signup_by_lookup(session, lookup) if lookup else None

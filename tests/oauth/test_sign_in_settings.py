@@ -3,15 +3,19 @@ the provider's (no provider needed for these)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import ConfigError, Settings, load_settings
-from app.oauth.service import safe_return_to
+from app.core.db import utcnow
+from app.models import OAuthLogin, OAuthSignup
+from app.oauth.service import forget_expired, safe_return_to
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD
@@ -118,3 +122,34 @@ async def test_a_callback_without_a_started_sign_in_is_refused(
 )
 def test_only_paths_of_this_site_are_returned_to(given: str | None, kept: str) -> None:
     assert safe_return_to(given) == kept
+
+
+async def test_abandoned_sign_ins_are_forgotten(session: AsyncSession) -> None:
+    past, future = utcnow() - timedelta(seconds=1), utcnow() + timedelta(minutes=5)
+    for n, expires in enumerate((past, future)):
+        session.add(
+            OAuthLogin(
+                state=f"state{n}",
+                browser_digest="d",
+                provider="openid_connect",
+                nonce="n",
+                code_verifier="v",
+                return_to="/",
+                expires_at=expires,
+            )
+        )
+        session.add(
+            OAuthSignup(
+                lookup=f"lookup{n}",
+                token_digest="d",
+                provider="openid_connect",
+                uid=f"subject{n}",
+                suggested_username="someone",
+                return_to="/",
+                expires_at=expires,
+            )
+        )
+    await session.flush()
+    assert await forget_expired(session) == 2
+    assert await session.scalar(select(func.count()).select_from(OAuthLogin)) == 1
+    assert await session.scalar(select(func.count()).select_from(OAuthSignup)) == 1
