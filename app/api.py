@@ -13,6 +13,7 @@ from app.core.routing import include_routes
 from app.core.version import VERSION
 from app.health import endpoints as health_endpoints
 from app.namespaces import endpoints as namespace_endpoints
+from app.oauth import endpoints as oauth_endpoints
 from app.registry.deletion import endpoints as deletion_endpoints
 from app.registry.events import endpoints as event_endpoints
 from app.registry.images import endpoints as image_endpoints
@@ -61,6 +62,7 @@ def create_api_app() -> FastAPI:
         activity_endpoints.router,
         search_endpoints.router,
         session_endpoints.router,
+        oauth_endpoints.router,
         repository_endpoints.router,
         repository_endpoints.namespace_repositories_router,
         repository_endpoints.tags_router,

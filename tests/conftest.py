@@ -87,14 +87,14 @@ def make_settings(base: Settings, **overrides: Any) -> Settings:
         node = data[path[0]][path[1]]
         if isinstance(node["password"], SecretStr):
             node["password"] = node["password"].get_secret_value()
-    return Settings(**_strip_oauth_secrets(data))
+    return Settings(**_unwrap_oauth_secrets(data))
 
 
-def _strip_oauth_secrets(data: dict[str, Any]) -> dict[str, Any]:
+def _unwrap_oauth_secrets(data: dict[str, Any]) -> dict[str, Any]:
     for provider in data["oauth"].values():
         for key in ("secret", "client_secret"):
-            if key in provider:
-                provider[key] = ""
+            if isinstance(provider.get(key), SecretStr):
+                provider[key] = provider[key].get_secret_value()
     return data
 
 

@@ -96,7 +96,7 @@ async def test_specific_descriptions_are_kept(client: httpx.AsyncClient) -> None
     delete_namespace = paths["/v1/namespaces/{namespace_id}"]["delete"]["responses"]
     assert delete_namespace["502"]["description"] == "The registry failed midway: retry to finish"
     assert paths["/v1/session"]["post"]["responses"]["403"]["description"] == (
-        "Missing or wrong X-CSRF-Token"
+        "Missing or wrong X-CSRF-Token; password sign-in turned off"
     )
 
 

@@ -74,6 +74,10 @@ def test_public_routes_are_the_expected_few(settings: Settings) -> None:
         "/api/v1/users/bootstrap",
         "/api/v1/users/signup",
         "/api/v1/users/password_reset",
+        # Sign-in with a provider: the browser is nobody yet.
+        "/api/v1/oauth/{provider}/start",
+        "/api/v1/oauth/{provider}/callback",
+        "/api/v1/oauth/signup",
         "/v2/webhooks/events",
     }
 

@@ -173,16 +173,50 @@ class GoogleOAuth(_Node):
 
 
 class OpenIdSettings(_Node):
+    """OpenID 2.0, which no provider serves any more: the key is read (Portus config files have
+    it), and enabling it is refused."""
+
     enabled: bool = False
     identifier: str = ""
     domain: str = ""
 
+    @model_validator(mode="after")
+    def _not_enabled(self) -> OpenIdSettings:
+        if self.enabled:
+            raise ValueError(
+                "oauth.open_id is OpenID 2.0, which no provider serves any more: use "
+                "oauth.openid_connect (issuer, identifier, secret) instead"
+            )
+        return self
+
 
 class OpenIdConnectSettings(_Node):
+    """Any OpenID Connect provider, from its discovery document (`<issuer>/.well-known/
+    openid-configuration`). The redirect URI to register there: `<public_url>/api/v1/oauth/
+    openid_connect/callback`."""
+
     enabled: bool = False
     issuer: str = ""
-    identifier: str = ""
+    identifier: str = Field("", description="the client id")
     secret: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> OpenIdConnectSettings:
+        if self.enabled:
+            missing = [
+                key
+                for key, value in (
+                    ("issuer", self.issuer),
+                    ("identifier", self.identifier),
+                    ("secret", self.secret.get_secret_value()),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"oauth.openid_connect needs {', '.join(missing)} when enabled")
+            if not self.issuer.startswith(("https://", "http://")):
+                raise ValueError("oauth.openid_connect.issuer must be an http(s) URL")
+        return self
 
 
 class GithubOAuth(_Node):

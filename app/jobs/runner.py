@@ -19,6 +19,7 @@ from app.jobs.context import TaskContext
 from app.jobs.periodic import PassFailed, PeriodicRunner, PeriodicTask
 from app.ldap.sync import ldap_group_sync_pass
 from app.mail.sender import send_due_mail
+from app.oauth import service as oauth
 from app.registry.events.processor import EventContext
 from app.registry.events.worker import EventWorker
 from app.registry.gc.service import gc_pass
@@ -65,10 +66,14 @@ async def collect_garbage(context: TaskContext) -> str | None:
 
 
 async def housekeeping(context: TaskContext) -> str | None:
-    """Rows that only age: failed-login windows that ended."""
+    """Rows that only age: failed-login windows that ended, sign-ins with providers that were
+    abandoned."""
     async with session_scope(context.sessionmaker) as session:
-        forgotten = await throttle.forget_expired(session, context.settings.login_rate_limit)
-    return f"forgot {forgotten} ended failed-login windows" if forgotten else None
+        windows = await throttle.forget_expired(session, context.settings.login_rate_limit)
+        sign_ins = await oauth.forget_expired(session)
+    if not windows and not sign_ins:
+        return None
+    return f"forgot {windows} ended failed-login windows, {sign_ins} abandoned sign-ins"
 
 
 def periodic_tasks(context: TaskContext) -> list[PeriodicTask]:

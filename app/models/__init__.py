@@ -15,6 +15,7 @@ from app.models.enums import (
 from app.models.login_failure import AccountLoginFailure, LoginFailure
 from app.models.mail import MailMessage
 from app.models.namespace import Namespace
+from app.models.oauth import OAuthLogin, OAuthSignup
 from app.models.portus_import import PortusImport
 from app.models.registry import Registry
 from app.models.registry_event import RegistryEvent
@@ -41,6 +42,8 @@ __all__ = [
     "MailMessage",
     "MailStatus",
     "Namespace",
+    "OAuthLogin",
+    "OAuthSignup",
     "PasswordResetToken",
     "PortusImport",
     "RefreshToken",

@@ -14,7 +14,7 @@ from app.auth import credentials
 from app.auth.dependencies import CurrentUser, OptionalPrincipal, Public, password_login
 from app.core import metrics
 from app.core.db import DbSession
-from app.core.errors import Invalid, Unauthenticated
+from app.core.errors import Forbidden, Invalid, Unauthenticated
 from app.core.names import DisplayName
 from app.core.openapi import error_responses
 from app.core.params import Text
@@ -26,7 +26,9 @@ from app.users.schemas import UserRead, avatars
 
 router = APIRouter(tags=["session"])
 
-ERRORS = error_responses(401, (403, "Missing or wrong X-CSRF-Token"), 422)
+ERRORS = error_responses(
+    401, (403, "Missing or wrong X-CSRF-Token; password sign-in turned off"), 422
+)
 
 
 class SessionCreate(BaseModel):
@@ -57,7 +59,7 @@ class PasswordChange(BaseModel):
     new_password: Text = Field(max_length=128)
 
 
-def _set_cookie(request: Request, response: Response, value: str, max_age: int) -> None:
+def set_session_cookie(request: Request, response: Response, value: str, max_age: int) -> None:
     response.set_cookie(
         credentials.SESSION_COOKIE,
         value,
@@ -80,7 +82,13 @@ def _set_cookie(request: Request, response: Response, value: str, max_age: int) 
 async def log_in(
     request: Request, response: Response, body: SessionCreate, session: DbSession, state: State
 ) -> SessionRead:
-    """Username and password (the same lockout as everywhere) open a browser session."""
+    """Username and password (the same lockout as everywhere) open a browser session; refused
+    when `oauth.local_login.enabled` is false (people sign in with a provider; the docker CLI
+    keeps working with application tokens)."""
+    if not state.settings.oauth.local_login.enabled:
+        raise Forbidden(
+            "Password sign-in is turned off here (oauth.local_login): sign in with a provider"
+        )
     try:
         principal = await password_login(state, request, body.username, body.password)
     except credentials.AuthenticationFailed as exc:
@@ -88,7 +96,7 @@ async def log_in(
         raise Unauthenticated(f"Authentication fails: {exc.message}") from exc
     assert principal.user_id is not None
     token = await service.open_session(session, state.digester, principal.user_id)
-    _set_cookie(request, response, token, int(service.SESSION_LIFETIME.total_seconds()))
+    set_session_cookie(request, response, token, int(service.SESSION_LIFETIME.total_seconds()))
     user = await service.me(session, principal)
     return SessionRead(
         user=UserRead.model_validate(user, context=avatars(state.settings)),
@@ -122,7 +130,7 @@ async def log_out(
     lookup = parse_token(cookie, SESSION_MARKER)
     if lookup is not None:
         await service.close_session(session, principal, lookup)
-    _set_cookie(request, response, "", 0)
+    set_session_cookie(request, response, "", 0)
 
 
 @router.get("/me", responses=ERRORS)

@@ -53,13 +53,15 @@ class PaginationPublicSettings(BaseModel):
 class OAuthProvider(BaseModel):
     name: str
     label: str
-    url: str = Field(description="where the sign-in button leads")
+    url: str = Field(
+        description="where the sign-in button leads (add `?return_to=/path` to come back there)"
+    )
 
 
 class OAuthPublicSettings(BaseModel):
     local_login: bool = Field(description="the username/password form is shown")
     providers: list[OAuthProvider] = Field(
-        description="OAuth / OpenID Connect sign-in buttons (none: not implemented here yet)"
+        description="OAuth / OpenID Connect sign-in buttons, one per enabled provider"
     )
 
 

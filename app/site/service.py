@@ -9,10 +9,12 @@ from app.authz import policy
 from app.core.config import Settings
 from app.core.pagination import MAX_PER_PAGE
 from app.core.version import VERSION
+from app.oauth.providers import enabled_providers
 from app.site.schemas import (
     DeletePublicSettings,
     FirstUserSettings,
     LdapPublicSettings,
+    OAuthProvider,
     OAuthPublicSettings,
     PaginationPublicSettings,
     PublicSettings,
@@ -57,7 +59,15 @@ async def public_settings(session: AsyncSession, settings: Settings) -> PublicSe
             max_per_page=MAX_PER_PAGE,
             before_after=settings.pagination.before_after,
         ),
-        # No OAuth sign-in is implemented yet: no buttons, whatever `oauth.*` says, and the
-        # password form always shows.
-        oauth=OAuthPublicSettings(local_login=True, providers=[]),
+        oauth=OAuthPublicSettings(
+            local_login=settings.oauth.local_login.enabled,
+            providers=[
+                OAuthProvider(
+                    name=provider.name,
+                    label=provider.label,
+                    url=f"/api/v1/oauth/{provider.name}/start",
+                )
+                for provider in enabled_providers(settings).values()
+            ],
+        ),
     )

@@ -57,6 +57,11 @@ class UserRead(BaseModel):
     locked_at: datetime | None
     namespace_id: int | None
     display_name: str | None
+    provider: str | None = Field(
+        None,
+        description="the sign-in provider (`openid_connect`, …) of an account made by signing in "
+        "with one: it has no password here (the docker CLI takes application tokens)",
+    )
     created_at: datetime
     updated_at: datetime
     avatar_url: str | None = None

@@ -41,6 +41,15 @@ class NewUser:
     display_name: str | None = None
     # Created by a directory (LDAP) login: no local password, and the email is optional.
     directory: bool = False
+    # Created by a sign-in with a provider (OpenID Connect, OAuth): its name and subject id;
+    # no local password, the email optional, as for directory users.
+    provider: str | None = None
+    uid: str | None = None
+
+    @property
+    def external(self) -> bool:
+        """Someone else (a directory, a provider) checks who this is: no password here."""
+        return self.directory or self.provider is not None
 
 
 async def _validate(session: AsyncSession, data: NewUser) -> None:
@@ -56,13 +65,13 @@ async def _validate(session: AsyncSession, data: NewUser) -> None:
     elif await repository.username_taken(session, data.username):
         errors.setdefault("username", []).append("has already been taken")
     if data.email is None:
-        if not data.directory:
+        if not data.external:
             errors.setdefault("email", []).append("is required")
     elif not EMAIL_PATTERN.fullmatch(data.email):
         errors.setdefault("email", []).append("is not a valid email address")
     elif await repository.email_taken(session, data.email):
         errors.setdefault("email", []).append("has already been taken")
-    if not data.bot and not data.directory:
+    if not data.bot and not data.external:
         length = len(data.password or "")
         if not PASSWORD_MIN <= length <= PASSWORD_MAX:
             errors.setdefault("password", []).append(
@@ -82,11 +91,13 @@ async def create_user(session: AsyncSession, data: NewUser, *, actor_id: int | N
         # Bots log in with application tokens only: a password they were given is not kept.
         # Directory users log in with their directory password.
         encrypted_password=None
-        if data.bot or data.directory
+        if data.bot or data.external
         else await hash_password(data.password or ""),
         admin=data.admin,
         bot=data.bot,
         display_name=data.display_name,
+        provider=data.provider,
+        uid=data.uid,
     )
     session.add(user)
     await session.flush()
@@ -109,6 +120,7 @@ async def create_user(session: AsyncSession, data: NewUser, *, actor_id: int | N
             "bot": user.bot,
             "admin": user.admin,
             **({"ldap": True} if data.directory else {}),
+            **({"provider": data.provider} if data.provider else {}),
         },
     )
     await session.flush()

@@ -50,6 +50,12 @@ export const routes: RouteRecordRaw[] = [
     meta: { access: 'public', title: 'Choose a new password', layout: 'bare' },
   },
   {
+    path: '/oauth/username',
+    name: 'oauth-username',
+    component: () => import('@/pages/auth/OAuthUsernamePage.vue'),
+    meta: { access: 'guest', title: 'Choose your username', layout: 'bare' },
+  },
+  {
     path: '/explore',
     name: 'explore',
     component: () => import('@/pages/ExplorePage.vue'),

@@ -424,6 +424,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Callback
+         * @description Where the provider sends the browser back (the redirect URI to register with it:
+         *     `<public_url>/api/v1/oauth/<provider>/callback`).
+         */
+        get: operations["callback_v1_oauth__provider__callback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/{provider}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start
+         * @description Goes to the provider's sign-in page; it sends the browser back to `callback`. (A GET
+         *     that writes: the sign-in's row, in a transaction of its own.)
+         */
+        get: operations["start_v1_oauth__provider__start_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/oauth/signup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Signup
+         * @description A first sign-in waiting for its username: what the provider said.
+         */
+        get: operations["get_signup_v1_oauth_signup_get"];
+        put?: never;
+        /**
+         * Create Signup
+         * @description The account of a waiting first sign-in, under the chosen username; signs in.
+         */
+        post: operations["create_signup_v1_oauth_signup_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/registries": {
         parameters: {
             query?: never;
@@ -699,7 +765,9 @@ export interface paths {
         put?: never;
         /**
          * Log In
-         * @description Username and password (the same lockout as everywhere) open a browser session.
+         * @description Username and password (the same lockout as everywhere) open a browser session; refused
+         *     when `oauth.local_login.enabled` is false (people sign in with a provider; the docker CLI
+         *     keeps working with application tokens).
          */
         post: operations["log_in_v1_session_post"];
         /**
@@ -1784,7 +1852,7 @@ export interface components {
             name: string;
             /**
              * Url
-             * @description where the sign-in button leads
+             * @description where the sign-in button leads (add `?return_to=/path` to come back there)
              */
             url: string;
         };
@@ -1797,7 +1865,7 @@ export interface components {
             local_login: boolean;
             /**
              * Providers
-             * @description OAuth / OpenID Connect sign-in buttons (none: not implemented here yet)
+             * @description OAuth / OpenID Connect sign-in buttons, one per enabled provider
              */
             providers: components["schemas"]["OAuthProvider"][];
         };
@@ -2166,6 +2234,22 @@ export interface components {
             csrf_token: string | null;
             user: components["schemas"]["UserRead"];
         };
+        /** SignupCreate */
+        SignupCreate: {
+            /** Token */
+            token: string;
+            /** Username */
+            username: string;
+        };
+        /** SignupRead */
+        SignupRead: {
+            /** Email */
+            email: string | null;
+            /** Provider */
+            provider: string;
+            /** Suggested Username */
+            suggested_username: string;
+        };
         /** SignupSettings */
         SignupSettings: {
             /**
@@ -2359,6 +2443,11 @@ export interface components {
             /** Namespace Id */
             namespace_id: number | null;
             /**
+             * Provider
+             * @description the sign-in provider (`openid_connect`, …) of an account made by signing in with one: it has no password here (the docker CLI takes application tokens)
+             */
+            provider?: string | null;
+            /**
              * Updated At
              * Format: date-time
              */
@@ -2415,6 +2504,11 @@ export interface components {
              * @description namespaces of the teams the user belongs to (the personal one included)
              */
             namespaces_count: number;
+            /**
+             * Provider
+             * @description the sign-in provider (`openid_connect`, …) of an account made by signing in with one: it has no password here (the docker CLI takes application tokens)
+             */
+            provider?: string | null;
             /**
              * Teams Count
              * @description the teams the user belongs to (hidden ones left out)
@@ -2479,6 +2573,11 @@ export interface components {
             locked_at: string | null;
             /** Namespace Id */
             namespace_id: number | null;
+            /**
+             * Provider
+             * @description the sign-in provider (`openid_connect`, …) of an account made by signing in with one: it has no password here (the docker CLI takes application tokens)
+             */
+            provider?: string | null;
             /**
              * Updated At
              * Format: date-time
@@ -3220,7 +3319,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
-            /** @description Missing or wrong X-CSRF-Token */
+            /** @description Missing or wrong X-CSRF-Token; password sign-in turned off */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3307,7 +3406,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
-            /** @description Missing or wrong X-CSRF-Token */
+            /** @description Missing or wrong X-CSRF-Token; password sign-in turned off */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5412,6 +5511,319 @@ export interface operations {
             };
         };
     };
+    callback_v1_oauth__provider__callback_get: {
+        parameters: {
+            query?: {
+                code?: string | null;
+                error?: string | null;
+                error_description?: string | null;
+                state?: string | null;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the SPA */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    start_v1_oauth__provider__start_get: {
+        parameters: {
+            query?: {
+                return_to?: string | null;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the provider */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    get_signup_v1_oauth_signup_get: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignupRead"];
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    create_signup_v1_oauth_signup_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignupCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionRead"];
+                };
+            };
+            /** @description The body is not valid JSON, or a value cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
     list_registries_v1_registries_get: {
         parameters: {
             query?: never;
@@ -7047,7 +7459,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
-            /** @description Missing or wrong X-CSRF-Token */
+            /** @description Missing or wrong X-CSRF-Token; password sign-in turned off */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7134,7 +7546,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
-            /** @description Missing or wrong X-CSRF-Token */
+            /** @description Missing or wrong X-CSRF-Token; password sign-in turned off */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7215,7 +7627,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
-            /** @description Missing or wrong X-CSRF-Token */
+            /** @description Missing or wrong X-CSRF-Token; password sign-in turned off */
             403: {
                 headers: {
                     [name: string]: unknown;

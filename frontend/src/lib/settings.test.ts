@@ -49,4 +49,30 @@ describe('normaliseSettings', () => {
     expect(settings.signupEnabled).toBe(false)
     expect(settings.passwordReset).toBe(false)
   })
+
+  it('reads the sign-in providers and local login, keeping only buttons into the API', () => {
+    const settings = normaliseSettings({
+      oauth: {
+        local_login: false,
+        providers: [
+          {
+            name: 'openid_connect',
+            label: 'OpenID Connect',
+            url: '/api/v1/oauth/openid_connect/start',
+          },
+          { name: 'evil', label: 'Evil', url: 'https://evil.example/' },
+          { name: 'broken' },
+        ],
+      },
+    })
+    expect(settings.localLogin).toBe(false)
+    expect(settings.providers).toEqual([
+      {
+        name: 'openid_connect',
+        label: 'OpenID Connect',
+        url: '/api/v1/oauth/openid_connect/start',
+      },
+    ])
+    expect(normaliseSettings({}).localLogin).toBe(true)
+  })
 })

@@ -2,6 +2,14 @@
 // yet, …) as the UI uses them. The API is gaining an anonymous `GET /api/v1/settings`; until it
 // answers, the defaults below (Portus's own) apply and `usersExist` stays unknown.
 
+/** A sign-in provider (OpenID Connect, …): one button on the sign-in page. */
+export interface SignInProvider {
+  name: string
+  label: string
+  /** Where the button leads (the API's `start`; add `?return_to=` to come back). */
+  url: string
+}
+
 export interface PublicSettings {
   /** The answer came from the server (false: defaults). */
   loaded: boolean
@@ -20,6 +28,9 @@ export interface PublicSettings {
   perPage: number
   /** The server's version (shown to administrators). */
   version: string | null
+  /** `oauth.local_login`: the username/password form is offered. */
+  localLogin: boolean
+  providers: SignInProvider[]
 }
 
 export const DEFAULT_SETTINGS: PublicSettings = {
@@ -37,6 +48,8 @@ export const DEFAULT_SETTINGS: PublicSettings = {
   changeVisibility: true,
   perPage: 10,
   version: null,
+  localLogin: true,
+  providers: [],
 }
 
 type Raw = Record<string, unknown>
@@ -60,6 +73,20 @@ function flag(raw: Raw, names: string[], fallback: boolean): boolean {
     }
   }
   return fallback
+}
+
+function providers(raw: Raw): SignInProvider[] {
+  const listed = dig(raw, 'oauth.providers')
+  if (!Array.isArray(listed)) return []
+  return listed.filter(
+    (p): p is SignInProvider =>
+      !!p &&
+      typeof p === 'object' &&
+      typeof (p as Raw).name === 'string' &&
+      typeof (p as Raw).label === 'string' &&
+      typeof (p as Raw).url === 'string' &&
+      ((p as Raw).url as string).startsWith('/api/'),
+  )
 }
 
 /** Reads the settings answer, whichever of the plausible shapes it takes (flat or nested). */
@@ -107,5 +134,7 @@ export function normaliseSettings(raw: unknown): PublicSettings {
     ),
     perPage: typeof perPage === 'number' && perPage > 0 ? perPage : d.perPage,
     version: typeof r.version === 'string' ? r.version : null,
+    localLogin: flag(r, ['oauth.local_login'], d.localLogin),
+    providers: providers(r),
   }
 }

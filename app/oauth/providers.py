@@ -1,0 +1,256 @@
+"""The sign-in providers `oauth.*` enables, and the OpenID Connect protocol steps, done by
+Authlib: the authorization URL (state, nonce, PKCE S256) and the code exchange; joserfc (Authlib's
+JOSE library) checks the ID token's signature (the issuer's JWKS) and claims (iss, aud, sub, exp,
+iat, nonce).
+
+Discovery documents and key sets are cached per process for an hour; a token signed with a key
+the cache does not have makes one fresh fetch (the provider rotated its keys).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from app.core.config import Settings
+
+with warnings.catch_warnings():
+    # Authlib 1.9 nudges towards its httpx2 fork at import; this service's HTTP client is httpx.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+TIMEOUT = httpx.Timeout(10.0)
+CACHE_SECONDS = 3600
+# Asymmetric signatures only: an HS256 ID token would be signed with our client secret.
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+
+
+class ProviderFailed(Exception):
+    """The sign-in did not work out: the message says why, for the person signing in."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str  # the `oauth.<name>` key
+    label: str  # on the button
+    issuer: str
+    client_id: str
+    client_secret: str
+    scope: str = "openid email profile"
+    # Google: the `hd` claim must be this domain (`oauth.google_oauth2.domain`).
+    hosted_domain: str = ""
+    # Any provider: the e-mail address must end in @ this domain.
+    email_domain: str = ""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the provider says signed in."""
+
+    provider: str
+    uid: str  # the provider's subject: what later sign-ins are matched by
+    username: str | None
+    email: str | None
+    name: str | None
+    email_verified: bool
+
+
+def enabled_providers(settings: Settings) -> dict[str, Provider]:
+    """The providers offered. Google, GitHub, GitLab and Bitbucket are read from the config
+    but not offered yet."""
+    oauth = settings.oauth
+    found: dict[str, Provider] = {}
+    oidc = oauth.openid_connect
+    if oidc.enabled:
+        found["openid_connect"] = Provider(
+            name="openid_connect",
+            label="OpenID Connect",
+            issuer=oidc.issuer.rstrip("/"),
+            client_id=oidc.identifier,
+            client_secret=oidc.secret.get_secret_value(),
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Started:
+    url: str
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+class OpenIdConnect:
+    """The protocol steps, with the issuers' documents cached (one per process)."""
+
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self._transport = transport
+        self._clock = clock  # the time ID tokens are checked at (tests move it)
+        self._discovery: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._keys: dict[str, tuple[float, Any]] = {}
+
+    def _http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=TIMEOUT, transport=self._transport, trust_env=False)
+
+    async def _get_json(self, url: str, what: str) -> dict[str, Any]:
+        try:
+            async with self._http() as http:
+                response = await http.get(url)
+        except httpx.HTTPError as exc:
+            raise ProviderFailed(f"the sign-in provider cannot be reached ({what})") from exc
+        if response.status_code != 200:
+            raise ProviderFailed(f"the sign-in provider answered {response.status_code} ({what})")
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise ProviderFailed(f"the sign-in provider's {what} is not JSON") from exc
+        if not isinstance(document, dict):
+            raise ProviderFailed(f"the sign-in provider's {what} is not a JSON object")
+        return document
+
+    async def discovery(self, provider: Provider) -> dict[str, Any]:
+        cached = self._discovery.get(provider.issuer)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        url = f"{provider.issuer}/.well-known/openid-configuration"
+        document = await self._get_json(url, "discovery document")
+        if document.get("issuer", "").rstrip("/") != provider.issuer:
+            raise ProviderFailed(
+                f"the provider's discovery document names issuer {document.get('issuer')!r}, "
+                f"not {provider.issuer!r}"
+            )
+        for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not isinstance(document.get(field), str):
+                raise ProviderFailed(f"the provider's discovery document has no {field}")
+        self._discovery[provider.issuer] = (time.monotonic() + CACHE_SECONDS, document)
+        return document
+
+    async def _key_set(self, provider: Provider, *, fresh: bool) -> Any:
+        cached = self._keys.get(provider.issuer)
+        if not fresh and cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        document = await self.discovery(provider)
+        try:
+            keys = KeySet.import_key_set(await self._get_json(document["jwks_uri"], "key set"))  # type: ignore[arg-type]
+        except (ValueError, JoseError) as exc:
+            raise ProviderFailed("the sign-in provider's key set cannot be read") from exc
+        self._keys[provider.issuer] = (time.monotonic() + CACHE_SECONDS, keys)
+        return keys
+
+    def _client(self, provider: Provider, redirect_uri: str) -> AsyncOAuth2Client:
+        return AsyncOAuth2Client(
+            client_id=provider.client_id,
+            client_secret=provider.client_secret,
+            scope=provider.scope,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+            timeout=TIMEOUT,
+            transport=self._transport,
+            trust_env=False,
+        )
+
+    async def start(self, provider: Provider, redirect_uri: str) -> Started:
+        document = await self.discovery(provider)
+        state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
+        async with self._client(provider, redirect_uri) as client:
+            url, _ = client.create_authorization_url(
+                document["authorization_endpoint"],
+                state=state,
+                nonce=nonce,
+                code_verifier=verifier,
+            )
+        return Started(url=url, state=state, nonce=nonce, code_verifier=verifier)
+
+    async def finish(
+        self, provider: Provider, redirect_uri: str, code: str, nonce: str, code_verifier: str
+    ) -> Identity:
+        """The code exchanged (with the PKCE verifier), the ID token checked, the identity."""
+        document = await self.discovery(provider)
+        try:
+            async with self._client(provider, redirect_uri) as client:
+                token = await client.fetch_token(
+                    document["token_endpoint"], code=code, code_verifier=code_verifier
+                )
+        except (OAuth2Error, OAuthError) as exc:
+            reason = exc.description or exc.error
+            raise ProviderFailed(f"the sign-in provider refused the code: {reason}") from exc
+        except httpx.HTTPError as exc:
+            raise ProviderFailed("the sign-in provider cannot be reached (token)") from exc
+        id_token = token.get("id_token")
+        if not isinstance(id_token, str):
+            raise ProviderFailed("the sign-in provider sent no ID token")
+        claims = await self._verified_claims(provider, id_token, nonce)
+        return self._identity(provider, claims)
+
+    async def _verified_claims(
+        self, provider: Provider, id_token: str, nonce: str
+    ) -> dict[str, Any]:
+        """Signature by a key of the issuer's set, then iss, aud, sub, exp, iat and nonce."""
+        registry = jwt.JWTClaimsRegistry(
+            now=self._clock,
+            leeway=60,
+            iss={"essential": True, "value": provider.issuer},
+            aud={"essential": True, "value": provider.client_id},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+            nonce={"essential": True, "value": nonce},
+        )
+        for fresh in (False, True):
+            keys = await self._key_set(provider, fresh=fresh)
+            try:
+                token = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
+            except ValueError as exc:  # no key of the token's kid: refetch the set once
+                if fresh:
+                    message = "the ID token is signed with a key the provider does not list"
+                    raise ProviderFailed(message) from exc
+                continue
+            except JoseError as exc:
+                raise ProviderFailed(f"the ID token does not verify: {exc.error}") from exc
+            try:
+                registry.validate(token.claims)
+            except JoseError as exc:
+                reason = exc.description or exc.error
+                raise ProviderFailed(f"the ID token is not valid: {reason}") from exc
+            return dict(token.claims)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _identity(provider: Provider, claims: dict[str, Any]) -> Identity:
+        email = claims.get("email") if isinstance(claims.get("email"), str) else None
+        verified = claims.get("email_verified") in (True, "true")
+        if provider.hosted_domain and claims.get("hd") != provider.hosted_domain:
+            raise ProviderFailed(f"only accounts of {provider.hosted_domain} may sign in here")
+        if provider.email_domain and not (
+            email and email.lower().endswith("@" + provider.email_domain.lower())
+        ):
+            raise ProviderFailed(
+                f"only e-mail addresses of {provider.email_domain} may sign in here"
+            )
+        username = claims.get("preferred_username") or claims.get("nickname")
+        if not isinstance(username, str) or not username:
+            username = email.split("@", 1)[0] if email else None
+        name = claims.get("name") if isinstance(claims.get("name"), str) else None
+        return Identity(
+            provider=provider.name,
+            uid=str(claims["sub"]),
+            username=username,
+            email=email,
+            name=name,
+            email_verified=verified,
+        )
