@@ -220,12 +220,19 @@ class OpenIdConnectSettings(_Node):
 
 
 class GithubOAuth(_Node):
+    """Sign in with GitHub (an OAuth app; its callback URL: `<public_url>/api/v1/oauth/github/
+    callback`). `organization`, `team` (of that organization) and `domain` (of the primary
+    e-mail address) restrict who may."""
+
     enabled: bool = False
     client_id: str = ""
     client_secret: SecretStr = SecretStr("")
     organization: str = ""
     team: str = ""
     domain: str = ""
+    server: str = Field(
+        "", description="beyond Portus: a GitHub Enterprise URL (empty: github.com)"
+    )
 
 
 class GitlabOAuth(_Node):

@@ -22,7 +22,8 @@ from app.core.openapi import error_responses
 from app.core.params import Text
 from app.core.state import State
 from app.oauth import service
-from app.oauth.providers import OpenIdConnect, ProviderFailed
+from app.oauth.providers import OpenIdConnect
+from app.oauth.types import ProviderFailed
 from app.sessions.endpoints import SessionRead, set_session_cookie
 from app.sessions.service import SESSION_LIFETIME
 from app.users.schemas import UserRead, avatars

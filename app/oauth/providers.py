@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from authlib.common.security import generate_token
@@ -24,6 +24,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from app.core.config import Settings
+from app.oauth import github
+from app.oauth.types import Endpoints, Identity, Provider, ProviderFailed, refuse_outside_domain
 
 with warnings.catch_warnings():
     # Authlib 1.9 nudges towards its httpx2 fork at import; this service's HTTP client is httpx.
@@ -36,41 +38,29 @@ CACHE_SECONDS = 3600
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 
 
-class ProviderFailed(Exception):
-    """The sign-in did not work out: the message says why, for the person signing in."""
-
-
-@dataclass(frozen=True)
-class Provider:
-    name: str  # the `oauth.<name>` key
-    label: str  # on the button
-    issuer: str
-    client_id: str
-    client_secret: str
-    scope: str = "openid email profile"
-    # Google: the `hd` claim must be this domain (`oauth.google_oauth2.domain`).
-    hosted_domain: str = ""
-    # Any provider: the e-mail address must end in @ this domain.
-    email_domain: str = ""
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who the provider says signed in."""
-
-    provider: str
-    uid: str  # the provider's subject: what later sign-ins are matched by
-    username: str | None
-    email: str | None
-    name: str | None
-    email_verified: bool
-
-
 def enabled_providers(settings: Settings) -> dict[str, Provider]:
-    """The providers offered. Google, GitHub, GitLab and Bitbucket are read from the config
-    but not offered yet."""
+    """The providers offered. Google, GitLab and Bitbucket are read from the config but not
+    offered yet."""
     oauth = settings.oauth
     found: dict[str, Provider] = {}
+    github = oauth.github
+    if github.enabled:
+        web = (github.server or "https://github.com").rstrip("/")
+        api = "https://api.github.com" if not github.server else f"{web}/api/v3"
+        found["github"] = Provider(
+            name="github",
+            label="GitHub",
+            issuer=web,
+            client_id=github.client_id,
+            client_secret=github.client_secret.get_secret_value(),
+            scope="read:user user:email read:org",
+            email_domain=github.domain,
+            endpoints=Endpoints(
+                f"{web}/login/oauth/authorize", f"{web}/login/oauth/access_token", api
+            ),
+            organization=github.organization,
+            team=github.team,
+        )
     oidc = oauth.openid_connect
     if oidc.enabled:
         found["openid_connect"] = Provider(
@@ -164,28 +154,36 @@ class OpenIdConnect:
             trust_env=False,
         )
 
+    async def _endpoint(self, provider: Provider, which: Literal["authorize", "token"]) -> str:
+        """A plain OAuth 2 provider's own endpoint, else the discovery document's."""
+        if provider.endpoints is not None:
+            return (
+                provider.endpoints.authorize if which == "authorize" else provider.endpoints.token
+            )
+        key = "authorization_endpoint" if which == "authorize" else "token_endpoint"
+        return str((await self.discovery(provider))[key])
+
     async def start(self, provider: Provider, redirect_uri: str) -> Started:
-        document = await self.discovery(provider)
+        authorize = await self._endpoint(provider, "authorize")
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
+        extra = {"nonce": nonce} if provider.endpoints is None else {}
         async with self._client(provider, redirect_uri) as client:
             url, _ = client.create_authorization_url(
-                document["authorization_endpoint"],
-                state=state,
-                nonce=nonce,
-                code_verifier=verifier,
+                authorize, state=state, code_verifier=verifier, **extra
             )
         return Started(url=url, state=state, nonce=nonce, code_verifier=verifier)
 
     async def finish(
         self, provider: Provider, redirect_uri: str, code: str, nonce: str, code_verifier: str
     ) -> Identity:
-        """The code exchanged (with the PKCE verifier), the ID token checked, the identity."""
-        document = await self.discovery(provider)
+        """The code exchanged (with the PKCE verifier), the ID token checked (or, for a plain
+        OAuth 2 provider, its API asked), the identity."""
+        token_url = await self._endpoint(provider, "token")
         try:
             async with self._client(provider, redirect_uri) as client:
-                token = await client.fetch_token(
-                    document["token_endpoint"], code=code, code_verifier=code_verifier
-                )
+                token = await client.fetch_token(token_url, code=code, code_verifier=code_verifier)
+                if provider.endpoints is not None:
+                    return await github.identity(client, provider)
         except (OAuth2Error, OAuthError) as exc:
             reason = exc.description or exc.error
             raise ProviderFailed(f"the sign-in provider refused the code: {reason}") from exc
@@ -236,12 +234,7 @@ class OpenIdConnect:
         verified = claims.get("email_verified") in (True, "true")
         if provider.hosted_domain and claims.get("hd") != provider.hosted_domain:
             raise ProviderFailed(f"only accounts of {provider.hosted_domain} may sign in here")
-        if provider.email_domain and not (
-            email and email.lower().endswith("@" + provider.email_domain.lower())
-        ):
-            raise ProviderFailed(
-                f"only e-mail addresses of {provider.email_domain} may sign in here"
-            )
+        refuse_outside_domain(provider, email)
         username = claims.get("preferred_username") or claims.get("nickname")
         if not isinstance(username, str) or not username:
             username = email.split("@", 1)[0] if email else None

@@ -25,7 +25,8 @@ from app.core.errors import Invalid, NotFound
 from app.core.security import TokenDigester, parse_token
 from app.models import OAuthLogin, OAuthSignup, User
 from app.oauth import repository
-from app.oauth.providers import Identity, OpenIdConnect, Provider, ProviderFailed, enabled_providers
+from app.oauth.providers import OpenIdConnect, enabled_providers
+from app.oauth.types import Identity, Provider, ProviderFailed
 from app.sessions.service import open_session
 from app.users import service as users
 

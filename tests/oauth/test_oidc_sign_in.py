@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.models import OAuthLogin, User
 from app.oauth.endpoints import BROWSER_COOKIE
-from app.oauth.providers import OpenIdConnect, ProviderFailed, enabled_providers
+from app.oauth.providers import OpenIdConnect, enabled_providers
+from app.oauth.types import ProviderFailed
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.support.oidc_provider import LemonLdapProvider, OidcClient

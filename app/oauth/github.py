@@ -1,0 +1,94 @@
+"""Who signed in with GitHub (`oauth.github`), from GitHub's REST API with the user's token:
+`GET /user` (the id is the subject, the login the username), `GET /user/emails` (the primary,
+verified address), and Portus's restrictions: `organization` (`GET /user/memberships/orgs/{org}`
+is an active membership) and `team` (`GET /orgs/{org}/teams/{team}/memberships/{login}` is an
+active one), `domain` (the address's domain). GitHub Enterprise: `oauth.github.server`."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from app.oauth.types import Identity, Provider, ProviderFailed, refuse_outside_domain
+
+GITHUB_JSON = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+
+
+class TokenClient(Protocol):
+    """An HTTP client that sends the user's token (Authlib's OAuth 2 client after the code
+    exchange)."""
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response: ...
+
+
+async def _get(client: TokenClient, url: str, what: str) -> httpx.Response:
+    try:
+        return await client.get(url, headers=GITHUB_JSON)
+    except httpx.HTTPError as exc:
+        raise ProviderFailed(f"GitHub cannot be reached ({what})") from exc
+
+
+async def _json(client: TokenClient, url: str, what: str) -> Any:
+    response = await _get(client, url, what)
+    if response.status_code != 200:
+        raise ProviderFailed(f"GitHub answered {response.status_code} ({what})")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderFailed(f"GitHub's answer is not JSON ({what})") from exc
+
+
+async def _active_membership(client: TokenClient, url: str, what: str) -> bool:
+    response = await _get(client, url, what)
+    if response.status_code in (403, 404):  # not a member (or not allowed to know)
+        return False
+    if response.status_code != 200:
+        raise ProviderFailed(f"GitHub answered {response.status_code} ({what})")
+    body = response.json()
+    return isinstance(body, dict) and body.get("state") == "active"
+
+
+def _primary_email(emails: Any) -> str | None:
+    if not isinstance(emails, list):
+        return None
+    for entry in emails:
+        if isinstance(entry, dict) and entry.get("primary") and entry.get("verified"):
+            email = entry.get("email")
+            return email if isinstance(email, str) else None
+    return None
+
+
+async def identity(client: TokenClient, provider: Provider) -> Identity:
+    assert provider.endpoints is not None
+    api = provider.endpoints.api
+    user = await _json(client, f"{api}/user", "user")
+    if not isinstance(user, dict) or "id" not in user or not isinstance(user.get("login"), str):
+        raise ProviderFailed("GitHub's user answer has no id and login")
+    login: str = user["login"]
+    email = _primary_email(await _json(client, f"{api}/user/emails", "e-mail addresses"))
+    org = provider.organization
+    if org and not await _active_membership(
+        client, f"{api}/user/memberships/orgs/{quote(org, safe='')}", "organization"
+    ):
+        raise ProviderFailed(f"only members of the GitHub organization {org} may sign in here")
+    if org and provider.team:
+        team_url = (
+            f"{api}/orgs/{quote(org, safe='')}/teams/{quote(provider.team, safe='')}"
+            f"/memberships/{quote(login, safe='')}"
+        )
+        if not await _active_membership(client, team_url, "team"):
+            raise ProviderFailed(
+                f"only members of the GitHub team {org}/{provider.team} may sign in here"
+            )
+    refuse_outside_domain(provider, email)
+    name = user.get("name")
+    return Identity(
+        provider=provider.name,
+        uid=str(user["id"]),
+        username=login,
+        email=email,
+        name=name if isinstance(name, str) else None,
+        email_verified=email is not None,
+    )

@@ -1,0 +1,163 @@
+"""Sign-in with GitHub (`oauth.github`), with Portus's organization, team and domain
+restrictions, against a local server answering as GitHub's OAuth app endpoints and REST API do
+(tests/support/github_api.py): github.com cannot be reached from here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import User
+from tests.conftest import ClientFactory
+from tests.support.github_api import GithubUser, LocalGithub
+
+CLIENT_ID, CLIENT_SECRET = "Iv1.portus", "github-client-secret"
+OCTOCAT = GithubUser(
+    login="octocat",
+    id=583231,
+    name="The Octocat",
+    emails=[
+        {"email": "octo@personal.example", "primary": False, "verified": True},
+        {"email": "octocat@acme.example", "primary": True, "verified": True},
+    ],
+    orgs={"acme"},
+    teams={("acme", "registry")},
+)
+OUTSIDER = GithubUser(
+    login="outsider",
+    id=1,
+    name="Out Sider",
+    emails=[{"email": "out@elsewhere.example", "primary": True, "verified": True}],
+)
+INTERN = GithubUser(
+    login="intern",
+    id=2,
+    name="In Tern",
+    emails=[{"email": "intern@acme.example", "primary": True, "verified": True}],
+    orgs={"acme"},
+)
+
+
+@pytest.fixture(scope="module")
+def github() -> Iterator[LocalGithub]:
+    server = LocalGithub(CLIENT_ID, CLIENT_SECRET, [OCTOCAT, OUTSIDER, INTERN])
+    server.start()
+    yield server
+    server.stop()
+
+
+def github_settings(github: LocalGithub, **restrictions: str) -> dict[str, Any]:
+    return {
+        "github": {
+            "enabled": True,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "server": github.url,
+            **restrictions,
+        }
+    }
+
+
+@pytest.fixture
+async def portus(
+    make_client: ClientFactory, github: LocalGithub
+) -> AsyncIterator[httpx.AsyncClient]:
+    oauth = github_settings(github, organization="acme", team="registry", domain="acme.example")
+    async with make_client(public_url="http://portus.test", oauth=oauth) as client:
+        yield client
+
+
+async def sign_in(portus: httpx.AsyncClient, github: LocalGithub, login: str) -> httpx.Response:
+    github.signed_in = login
+    started = await portus.get("/api/v1/oauth/github/start")
+    assert started.status_code == 303, started.text
+    authorize = started.headers["location"]
+    query = parse_qs(urlsplit(authorize).query)
+    assert authorize.startswith(f"{github.url}/login/oauth/authorize?")
+    assert query["code_challenge_method"] == ["S256"] and "nonce" not in query
+    with httpx.Client() as browser:
+        approved = browser.get(authorize)
+    assert approved.status_code == 302
+    back = urlsplit(approved.headers["location"])
+    assert back.path == "/api/v1/oauth/github/callback"
+    return await portus.get(f"{back.path}?{back.query}")
+
+
+def error_of(response: httpx.Response) -> str:
+    assert response.status_code == 303, response.text
+    return parse_qs(urlsplit(response.headers["location"]).query)["oauth_error"][0]
+
+
+async def test_a_member_of_the_organization_and_team_signs_in(
+    portus: httpx.AsyncClient, github: LocalGithub, session: AsyncSession
+) -> None:
+    response = await sign_in(portus, github, "octocat")
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    me = (await portus.get("/api/v1/me")).json()
+    assert (me["username"], me["email"], me["provider"]) == (
+        "octocat",
+        "octocat@acme.example",
+        "github",
+    )
+    user = (await session.execute(select(User).where(User.username == "octocat"))).scalar_one()
+    assert user.uid == "583231"  # GitHub's user id: logins can be renamed
+
+
+async def test_someone_outside_the_organization_is_refused(
+    portus: httpx.AsyncClient, github: LocalGithub
+) -> None:
+    assert error_of(await sign_in(portus, github, "outsider")) == (
+        "only members of the GitHub organization acme may sign in here"
+    )
+
+
+async def test_a_member_outside_the_team_is_refused(
+    portus: httpx.AsyncClient, github: LocalGithub
+) -> None:
+    assert error_of(await sign_in(portus, github, "intern")) == (
+        "only members of the GitHub team acme/registry may sign in here"
+    )
+
+
+async def test_an_address_outside_the_domain_is_refused(
+    make_client: ClientFactory, github: LocalGithub
+) -> None:
+    oauth = github_settings(github, domain="other.example")
+    async with make_client(public_url="http://portus.test", oauth=oauth) as portus:
+        assert error_of(await sign_in(portus, github, "octocat")) == (
+            "only e-mail addresses of other.example may sign in here"
+        )
+
+
+async def test_a_refused_code_and_github_down_are_clear_messages(
+    portus: httpx.AsyncClient, github: LocalGithub, make_client: ClientFactory
+) -> None:
+    github.signed_in = "octocat"
+    started = await portus.get("/api/v1/oauth/github/start")
+    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    refused = await portus.get(
+        "/api/v1/oauth/github/callback", params={"code": "not-a-code", "state": state}
+    )
+    assert error_of(refused) == (
+        "the sign-in provider refused the code: The code passed is incorrect or expired."
+    )
+
+    down = LocalGithub(CLIENT_ID, CLIENT_SECRET, [])  # never started: nothing listens
+    async with make_client(public_url="http://portus.test", oauth=github_settings(down)) as client:
+        started = await client.get("/api/v1/oauth/github/start")
+        state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+        response = await client.get(
+            "/api/v1/oauth/github/callback", params={"code": "x", "state": state}
+        )
+    assert error_of(response) == "the sign-in provider cannot be reached (token)"
+
+
+async def test_the_sign_in_page_offers_github(portus: httpx.AsyncClient) -> None:
+    providers = (await portus.get("/api/v1/settings")).json()["oauth"]["providers"]
+    assert providers == [{"name": "github", "label": "GitHub", "url": "/api/v1/oauth/github/start"}]
