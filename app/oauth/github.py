@@ -23,30 +23,27 @@ class TokenClient(Protocol):
     async def get(self, url: str, **kwargs: Any) -> httpx.Response: ...
 
 
-async def _get(client: TokenClient, url: str, what: str) -> httpx.Response:
+async def api_get(
+    client: TokenClient, url: str, service: str, what: str, *, missing_ok: bool = False
+) -> Any:
+    """The JSON of a GET to a provider's API. `missing_ok`: a 404 (or 403: not allowed to
+    know) is None, as membership checks answer for non-members."""
     try:
-        return await client.get(url, headers=GITHUB_JSON)
+        response = await client.get(url, headers=GITHUB_JSON)
     except httpx.HTTPError as exc:
-        raise ProviderFailed(f"GitHub cannot be reached ({what})") from exc
-
-
-async def _json(client: TokenClient, url: str, what: str) -> Any:
-    response = await _get(client, url, what)
+        raise ProviderFailed(f"{service} cannot be reached ({what})") from exc
+    if missing_ok and response.status_code in (403, 404):
+        return None
     if response.status_code != 200:
-        raise ProviderFailed(f"GitHub answered {response.status_code} ({what})")
+        raise ProviderFailed(f"{service} answered {response.status_code} ({what})")
     try:
         return response.json()
     except ValueError as exc:
-        raise ProviderFailed(f"GitHub's answer is not JSON ({what})") from exc
+        raise ProviderFailed(f"{service}'s answer is not JSON ({what})") from exc
 
 
 async def _active_membership(client: TokenClient, url: str, what: str) -> bool:
-    response = await _get(client, url, what)
-    if response.status_code in (403, 404):  # not a member (or not allowed to know)
-        return False
-    if response.status_code != 200:
-        raise ProviderFailed(f"GitHub answered {response.status_code} ({what})")
-    body = response.json()
+    body = await api_get(client, url, "GitHub", what, missing_ok=True)
     return isinstance(body, dict) and body.get("state") == "active"
 
 
@@ -63,11 +60,13 @@ def _primary_email(emails: Any) -> str | None:
 async def identity(client: TokenClient, provider: Provider) -> Identity:
     assert provider.endpoints is not None
     api = provider.endpoints.api
-    user = await _json(client, f"{api}/user", "user")
+    user = await api_get(client, f"{api}/user", "GitHub", "user")
     if not isinstance(user, dict) or "id" not in user or not isinstance(user.get("login"), str):
         raise ProviderFailed("GitHub's user answer has no id and login")
     login: str = user["login"]
-    email = _primary_email(await _json(client, f"{api}/user/emails", "e-mail addresses"))
+    email = _primary_email(
+        await api_get(client, f"{api}/user/emails", "GitHub", "e-mail addresses")
+    )
     org = provider.organization
     if org and not await _active_membership(
         client, f"{api}/user/memberships/orgs/{quote(org, safe='')}", "organization"

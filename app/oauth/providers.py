@@ -24,7 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from app.core.config import Settings
-from app.oauth import github
+from app.oauth import github, gitlab
 from app.oauth.types import Endpoints, Identity, Provider, ProviderFailed, refuse_outside_domain
 
 with warnings.catch_warnings():
@@ -38,9 +38,13 @@ CACHE_SECONDS = 3600
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 
 
+# Plain OAuth 2 providers: who signed in, from their API.
+API_IDENTITY = {"github": github.identity, "gitlab": gitlab.identity}
+
+
 def enabled_providers(settings: Settings) -> dict[str, Provider]:
-    """The providers offered. Google, GitLab and Bitbucket are read from the config but not
-    offered yet."""
+    """The providers offered. Google and Bitbucket are read from the config but not offered
+    yet."""
     oauth = settings.oauth
     found: dict[str, Provider] = {}
     github = oauth.github
@@ -60,6 +64,22 @@ def enabled_providers(settings: Settings) -> dict[str, Provider]:
             ),
             organization=github.organization,
             team=github.team,
+        )
+    gitlab_settings = oauth.gitlab
+    if gitlab_settings.enabled:
+        server = (gitlab_settings.server or "https://gitlab.com").rstrip("/")
+        found["gitlab"] = Provider(
+            name="gitlab",
+            label="GitLab",
+            issuer=server,
+            client_id=gitlab_settings.application_id,
+            client_secret=gitlab_settings.secret.get_secret_value(),
+            scope="read_user read_api",
+            email_domain=gitlab_settings.domain,
+            endpoints=Endpoints(
+                f"{server}/oauth/authorize", f"{server}/oauth/token", f"{server}/api/v4"
+            ),
+            group=gitlab_settings.group,
         )
     oidc = oauth.openid_connect
     if oidc.enabled:
@@ -183,7 +203,7 @@ class OpenIdConnect:
             async with self._client(provider, redirect_uri) as client:
                 token = await client.fetch_token(token_url, code=code, code_verifier=code_verifier)
                 if provider.endpoints is not None:
-                    return await github.identity(client, provider)
+                    return await API_IDENTITY[provider.name](client, provider)
         except (OAuth2Error, OAuthError) as exc:
             reason = exc.description or exc.error
             raise ProviderFailed(f"the sign-in provider refused the code: {reason}") from exc

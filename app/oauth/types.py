@@ -36,6 +36,8 @@ class Provider:
     # GitHub: only members of this organization (and of this team of it) may sign in.
     organization: str = ""
     team: str = ""
+    # GitLab: only members of this group may sign in.
+    group: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import User
 from tests.conftest import ClientFactory
-from tests.support.github_api import GithubUser, LocalGithub
+from tests.support.oauth_apis import GithubUser, LocalGithub
 
 CLIENT_ID, CLIENT_SECRET = "Iv1.portus", "github-client-secret"
 OCTOCAT = GithubUser(
