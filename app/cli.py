@@ -223,9 +223,10 @@ def cmd_registry_config(settings: Settings, args: argparse.Namespace) -> int:
         f"Portus settings: {path if path.exists() else f'built-in defaults ({path} is absent)'}"
         f"; data_dir {settings.data_dir}.",
     ]
+    configured = "public_url" in settings.model_fields_set
     settings, origin = with_public_url(settings, args.host, args.port)
     notes.append(f"realm {settings.public_url}/v2/token: {origin}.")
-    if "public_url" not in settings.model_fields_set:
+    if not configured:
         notes.append(
             "  Give this command the --host/--port of `portus serve`, or set public_url to the "
             "URL users and the registry reach Portus at."

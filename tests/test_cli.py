@@ -224,6 +224,7 @@ def test_registry_config_says_where_its_realm_comes_from(tmp_path: Path) -> None
         "# realm http://127.0.0.1:3100/v2/token: public_url is not configured, so derived from "
         "--host 127.0.0.1 --port 3100." in derived.stdout.splitlines()
     )
+    assert "Give this command the --host/--port of `portus serve`" in derived.stdout
     configured = newcomer(
         tmp_path, "registry-config", "--port", "3100", PORTUS_PUBLIC_URL="https://p.example.org"
     )
@@ -234,6 +235,7 @@ def test_registry_config_says_where_its_realm_comes_from(tmp_path: Path) -> None
         "# realm https://p.example.org/v2/token: configured (PORTUS_PUBLIC_URL)."
         in configured.stdout.splitlines()
     )
+    assert "Give this command" not in configured.stdout
     assert "service 127.0.0.1:5000: a guess: no registry is registered yet" in derived.stdout
 
 
