@@ -118,7 +118,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from app.main import create_app
 
     if settings.resolved_database_url.startswith("sqlite"):
-        migrate(settings)  # the embedded default: one command, nothing else to run
+        migrate_or_explain(settings)  # the embedded default: one command, nothing else to run
     else:
         require_schema(settings)
     settings, origin = with_public_url(settings, args.host, args.port)
@@ -163,8 +163,17 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate_or_explain(settings: Settings) -> None:
+    """`migrate`, a failure to reach the database or its folder as one `DatabaseNotReady` line."""
+    try:
+        migrate(settings)
+    except (DBAPIError, OSError) as exc:
+        shown = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+        raise DatabaseNotReady(f"cannot migrate the database {shown}: {_one_line(exc)}") from exc
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    migrate(settings)
+    migrate_or_explain(settings)
     return 0
 
 

@@ -204,14 +204,16 @@ async def test_an_outdated_schema_is_one_line_naming_the_fix(tmp_path: Path) -> 
     assert line.endswith(": run `portus migrate` first")
 
 
-def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    url = f"postgresql+asyncpg://nobody:hunter2@127.0.0.1:{free_port()}/portus"
-    for args in (("migrate",), ("gc",)):
-        result = newcomer(tmp_path, *args, PORTUS_DATABASE_URL=url)
-        assert result.returncode == 2
-        [line] = result.stderr.splitlines()
-        assert line.startswith("error: ")
-        assert "hunter2" not in line
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "nonexistent.invalid"])
+@pytest.mark.parametrize("command", ["migrate", "gc", "create-user"])
+def test_an_unreachable_database_is_one_line(tmp_path: Path, host: str, command: str) -> None:
+    url = f"postgresql+asyncpg://nobody:hunter2@{host.format(port=free_port())}/portus"
+    args = ("create-user", "bob", "--email", "b@x.org") if command == "create-user" else (command,)
+    result = newcomer(tmp_path, *args, stdin="pw-bob-123\n", PORTUS_DATABASE_URL=url)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(("error: cannot connect to the database", "error: cannot migrate"))
+    assert "nobody:***@" in line and "hunter2" not in line
 
 
 def test_registry_config_says_where_its_realm_comes_from(tmp_path: Path) -> None:
