@@ -247,11 +247,12 @@ def cmd_registry_config(settings: Settings, args: argparse.Namespace) -> int:
         problem = schema_problem(settings)
         registered = None if problem else asyncio.run(_registered_hostname(settings))
         host = registered or "127.0.0.1:5000"
-        why = (
-            "the registry registered here"
-            if registered
-            else "a guess: no registry is registered yet; --registry-host names it"
-        )
+        if registered:
+            why = "the registry registered here"
+        elif problem:
+            why = f"a guess, the database cannot tell ({problem}); --registry-host names it"
+        else:
+            why = "a guess: no registry is registered yet; --registry-host names it"
         notes.append(f"service {host}: {why}.")
     print(registry_config(settings, host, notes=notes), end="")
     return 0
@@ -266,7 +267,12 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-async def _create_user(settings: Settings, args: argparse.Namespace, password: str | None) -> int:
+async def _create_user(
+    settings: Settings,
+    args: argparse.Namespace,
+    password: str | None,
+    digester: TokenDigester | None,
+) -> int:
     from app.core.directory import Directory
     from app.users import service as users
 
@@ -278,6 +284,7 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
         finally:
             directory.close()
     engine = create_engine(settings.resolved_database_url, pool_size=1)
+    token: str | None = None
     try:
         async with session_scope(create_sessionmaker(engine)) as session:
             user = await users.create_user(
@@ -291,27 +298,34 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
                 ),
                 actor_id=None,
             )
-            print(f"created {'bot' if user.bot else 'user'} {user.username} (id {user.id})")
-            if user.bot:
+            if user.bot and digester is not None:
                 # As the API: a bot has no password, so its first token is its way in.
-                private_directory(settings.data_dir)
-                secret_key = instance_secret(
-                    settings.data_dir, "secret_key_base", settings.secret_key_base
+                _, token = await users.create_application_token(
+                    session, digester, user, FIRST_BOT_APPLICATION, actor_id=None
                 )
-                token, plain = await users.create_application_token(
-                    session, TokenDigester(secret_key.encode()), user, "default", actor_id=None
-                )
-                print(f"application token {token.application!r} (shown this once): {plain}")
+            created = f"created {'bot' if user.bot else 'user'} {user.username} (id {user.id})"
     finally:
         await engine.dispose()
+    # Committed: now the token is worth showing.
+    print(created)
+    if token is not None:
+        print(f"application token {FIRST_BOT_APPLICATION!r} (shown this once): {token}")
     return 0
+
+
+FIRST_BOT_APPLICATION = "default"  # as POST /api/v1/users names a bot's first token
 
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     require_schema(settings)
     password = None if args.bot else _read_password(args)
+    digester = None
+    if args.bot:
+        private_directory(settings.data_dir)
+        secret_key = instance_secret(settings.data_dir, "secret_key_base", settings.secret_key_base)
+        digester = TokenDigester(secret_key.encode())
     try:
-        return asyncio.run(_create_user(settings, args, password))
+        return asyncio.run(_create_user(settings, args, password, digester))
     except Invalid as exc:
         problems_by_field: dict[str, list[str]] = exc.message
         for field, problems in problems_by_field.items():

@@ -148,6 +148,10 @@ def test_a_relative_data_dir_follows_the_config_file(tmp_path: Path) -> None:
     assert f"# Portus settings: {home / 'config.yml'}; data_dir {home / 'state'}." in (
         printed.stdout.splitlines()
     )
+    assert (
+        "# service 127.0.0.1:5000: a guess: no registry is registered yet; "
+        "--registry-host names it." in printed.stdout.splitlines()
+    )
     assert list(elsewhere.iterdir()) == []  # no second ./data, no second key
 
 
@@ -238,7 +242,9 @@ def test_registry_config_says_where_its_realm_comes_from(tmp_path: Path) -> None
         in configured.stdout.splitlines()
     )
     assert "Give this command" not in configured.stdout
-    assert "service 127.0.0.1:5000: a guess: no registry is registered yet" in derived.stdout
+    assert "# service 127.0.0.1:5000: a guess, the database cannot tell (no database at " in (
+        derived.stdout
+    )
 
 
 def test_serve_derives_its_public_url_from_its_port(tmp_path: Path) -> None:
