@@ -539,8 +539,8 @@ def cmd_import_portus(settings: Settings, args: argparse.Namespace) -> int:
     if not args.retire_legacy_tokens and not args.source:
         print("portus import-portus: --from is required", file=sys.stderr)
         return 2
-    if not args.dry_run and asyncio.run(_current_revision(settings)) != schema_head():
-        migrate(settings)  # a new database is migrated first
+    if not args.dry_run and schema_problem(settings) is not None:
+        migrate_or_explain(settings)  # a new (or outdated) database is migrated first
     return asyncio.run(_import_portus(settings, args))
 
 
