@@ -8,7 +8,7 @@ from app.activities import endpoints as activity_endpoints
 from app.auth import endpoints as token_endpoints
 from app.auth.dependencies import CurrentUser, document_security
 from app.core.errors import install_error_handlers
-from app.core.openapi import error_responses
+from app.core.openapi import error_responses, install_docs
 from app.core.routing import include_routes
 from app.core.version import VERSION
 from app.health import endpoints as health_endpoints
@@ -41,7 +41,7 @@ def create_api_app() -> FastAPI:
         title="Portus API",
         version=API_VERSION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # install_docs: Swagger UI with its files served from here
         redoc_url=None,
         description="Portus v1 API. Authenticate with `Portus-Auth: <user>:<application token>`, "
         "`Authorization: Bearer <application token>`, HTTP Basic, or the SPA's session cookie "
@@ -80,4 +80,5 @@ def create_api_app() -> FastAPI:
         return {"api-versions": ["v1"], "git": None, "version": API_VERSION}
 
     document_security(api)
+    install_docs(api)
     return api

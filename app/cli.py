@@ -17,16 +17,18 @@ from typing import TYPE_CHECKING, Never
 
 import yaml
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 
 from app.core import logs
-from app.core.config import ConfigError, Settings, load_settings
+from app.core.config import ConfigError, Settings, config_file, env_name, load_settings
 from app.core.db import create_engine, create_sessionmaker, session_scope
 from app.core.errors import AppError, Invalid
 from app.core.files import private_directory
 from app.core.instance import instance_secret
 from app.core.keys import load_signing_key
 from app.core.resources import alembic_config
+from app.core.security import TokenDigester
 from app.main import schema_head
 
 if TYPE_CHECKING:
@@ -42,16 +44,74 @@ def migrate(settings: Settings) -> None:
     command.upgrade(alembic_config(settings.resolved_database_url), "head")
 
 
-async def _current_revision(settings: Settings) -> str | None:
-    engine = create_engine(settings.resolved_database_url, pool_size=1)
+class DatabaseNotReady(Exception):
+    """The database cannot serve a command: the message says why and what to run."""
+
+
+def _one_line(exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+async def _schema_revision(url: str) -> str | None:
+    """The database's schema revision (None: no schema); DBAPIError when it cannot connect."""
+    engine = create_engine(url, pool_size=1)
     try:
         async with engine.connect() as connection:
-            revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+            try:
+                revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+            except DBAPIError:
+                return None
             return str(revision) if revision is not None else None
-    except Exception:
-        return None
     finally:
         await engine.dispose()
+
+
+def schema_problem(settings: Settings) -> str | None:
+    """What keeps the configured database from serving this version, in one line; None: ready."""
+    url = make_url(settings.resolved_database_url)
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        # Connecting would create an empty file (and fail on a missing folder).
+        if not Path(url.database).exists():
+            return f"no database at {url.database}: run `portus migrate` first"
+        shown = url.database
+    try:
+        revision = asyncio.run(_schema_revision(settings.resolved_database_url))
+    except Exception as exc:  # whatever the driver raises: its message is what matters
+        return f"cannot connect to the database {shown}: {_one_line(exc)}"
+    head = schema_head()
+    if revision is None:
+        return f"the database {shown} has no schema yet: run `portus migrate` first"
+    if revision != head:
+        return (
+            f"the database schema is not up to date ({shown} is at {revision}, this version "
+            f"needs {head}): run `portus migrate` first"
+        )
+    return None
+
+
+def require_schema(settings: Settings) -> None:
+    """Refuse, in one line, to run a command on a missing, unreachable or outdated database."""
+    problem = schema_problem(settings)
+    if problem is not None:
+        raise DatabaseNotReady(problem)
+
+
+def with_public_url(settings: Settings, host: str, port: int) -> tuple[Settings, str]:
+    """`settings` whose `public_url` is, when none is configured, the address `portus serve
+    --host host --port port` listens on; and where the value comes from, for people to read."""
+    if "public_url" in settings.model_fields_set:
+        variable = env_name(("public_url",))
+        where = variable if variable in os.environ else f"public_url in {config_file()[0]}"
+        return settings, f"configured ({where})"
+    # A wildcard address is no address to send anybody to: the machine itself is the best guess.
+    reachable = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104
+    if ":" in reachable:
+        reachable = f"[{reachable}]"
+    derived = settings.model_copy(update={"public_url": f"http://{reachable}:{port}"})
+    return derived, f"public_url is not configured, so derived from --host {host} --port {port}"
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -60,13 +120,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from app.main import create_app
 
     if settings.resolved_database_url.startswith("sqlite"):
-        migrate(settings)  # the embedded default: one command, nothing else to run
-    elif asyncio.run(_current_revision(settings)) != schema_head():
-        print(
-            "error: the database schema is not up to date: run `portus migrate` first",
-            file=sys.stderr,
-        )
-        return 2
+        migrate_or_explain(settings)  # the embedded default: one command, nothing else to run
+    else:
+        require_schema(settings)
+    settings, origin = with_public_url(settings, args.host, args.port)
+    logger.info("public URL %s (%s)", settings.public_url, origin)
     load_signing_key(settings)  # refuse to start on an unreadable key, before binding the port
     uvicorn.run(
         create_app(settings),
@@ -100,24 +158,28 @@ async def _run_worker(settings: Settings) -> None:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    if asyncio.run(_current_revision(settings)) != schema_head():
-        print(
-            "error: the database schema is not up to date: run `portus migrate` first",
-            file=sys.stderr,
-        )
-        return 2
+    require_schema(settings)
     load_signing_key(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run_worker(settings))
     return 0
 
 
+def migrate_or_explain(settings: Settings) -> None:
+    """`migrate`, a failure to reach the database or its folder as one `DatabaseNotReady` line."""
+    try:
+        migrate(settings)
+    except (DBAPIError, OSError) as exc:
+        shown = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+        raise DatabaseNotReady(f"cannot migrate the database {shown}: {_one_line(exc)}") from exc
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    migrate(settings)
+    migrate_or_explain(settings)
     return 0
 
 
-def registry_config(settings: Settings, registry_host: str) -> str:
+def registry_config(settings: Settings, registry_host: str, *, notes: Sequence[str] = ()) -> str:
     key = load_signing_key(settings)
     secret = instance_secret(
         settings.data_dir, "notifications_secret", settings.notifications.secret
@@ -145,12 +207,13 @@ def registry_config(settings: Settings, registry_host: str) -> str:
             ]
         },
     }
-    header = (
-        "# Paste into the registry's config.yml (distribution 2.8).\n"
-        f"# service must equal the hostname you register here ({registry_host}).\n"
-        "# Also set storage.delete.enabled: true so that tags can be deleted.\n"
-    )
-    return header + yaml.safe_dump(config, sort_keys=False)
+    header = [
+        "# Paste into the registry's config.yml (distribution 2.8).",
+        f"# service must equal the hostname you register here ({registry_host}).",
+        "# Also set storage.delete.enabled: true so that tags can be deleted.",
+        *(f"# {note}" for note in notes),
+    ]
+    return "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False)
 
 
 async def _registered_hostname(settings: Settings) -> str | None:
@@ -161,15 +224,39 @@ async def _registered_hostname(settings: Settings) -> str | None:
         async with session_scope(create_sessionmaker(engine)) as session:
             registry = await namespaces.get_registry(session)
             return registry.hostname if registry else None
-    except Exception:
-        return None
     finally:
         await engine.dispose()
 
 
 def cmd_registry_config(settings: Settings, args: argparse.Namespace) -> int:
-    host = args.registry_host or asyncio.run(_registered_hostname(settings)) or "127.0.0.1:5000"
-    print(registry_config(settings, host), end="")
+    path, _ = config_file()
+    notes = [
+        f"Portus settings: {path if path.exists() else f'built-in defaults ({path} is absent)'}"
+        f"; data_dir {settings.data_dir}.",
+    ]
+    configured = "public_url" in settings.model_fields_set
+    settings, origin = with_public_url(settings, args.host, args.port)
+    notes.append(f"realm {settings.public_url}/v2/token: {origin}.")
+    if not configured:
+        notes.append(
+            "  Give this command the --host/--port of `portus serve`, or set public_url to the "
+            "URL users and the registry reach Portus at."
+        )
+    if args.registry_host:
+        host = args.registry_host
+        notes.append(f"service {host}: --registry-host.")
+    else:
+        problem = schema_problem(settings)
+        registered = None if problem else asyncio.run(_registered_hostname(settings))
+        host = registered or "127.0.0.1:5000"
+        if registered:
+            why = "the registry registered here"
+        elif problem:
+            why = f"a guess, the database cannot tell ({problem}); --registry-host names it"
+        else:
+            why = "a guess: no registry is registered yet; --registry-host names it"
+        notes.append(f"service {host}: {why}.")
+    print(registry_config(settings, host, notes=notes), end="")
     return 0
 
 
@@ -182,7 +269,12 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-async def _create_user(settings: Settings, args: argparse.Namespace, password: str | None) -> int:
+async def _create_user(
+    settings: Settings,
+    args: argparse.Namespace,
+    password: str | None,
+    digester: TokenDigester | None,
+) -> int:
     from app.core.directory import Directory
     from app.users import service as users
 
@@ -194,6 +286,7 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
         finally:
             directory.close()
     engine = create_engine(settings.resolved_database_url, pool_size=1)
+    token: str | None = None
     try:
         async with session_scope(create_sessionmaker(engine)) as session:
             user = await users.create_user(
@@ -207,16 +300,34 @@ async def _create_user(settings: Settings, args: argparse.Namespace, password: s
                 ),
                 actor_id=None,
             )
-            print(f"created {'bot' if user.bot else 'user'} {user.username} (id {user.id})")
+            if user.bot and digester is not None:
+                # As the API: a bot has no password, so its first token is its way in.
+                _, token = await users.create_application_token(
+                    session, digester, user, FIRST_BOT_APPLICATION, actor_id=None
+                )
+            created = f"created {'bot' if user.bot else 'user'} {user.username} (id {user.id})"
     finally:
         await engine.dispose()
+    # Committed: now the token is worth showing.
+    print(created)
+    if token is not None:
+        print(f"application token {FIRST_BOT_APPLICATION!r} (shown this once): {token}")
     return 0
 
 
+FIRST_BOT_APPLICATION = "default"  # as POST /api/v1/users names a bot's first token
+
+
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    require_schema(settings)
     password = None if args.bot else _read_password(args)
+    digester = None
+    if args.bot:
+        private_directory(settings.data_dir)
+        secret_key = instance_secret(settings.data_dir, "secret_key_base", settings.secret_key_base)
+        digester = TokenDigester(secret_key.encode())
     try:
-        return asyncio.run(_create_user(settings, args, password))
+        return asyncio.run(_create_user(settings, args, password, digester))
     except Invalid as exc:
         problems_by_field: dict[str, list[str]] = exc.message
         for field, problems in problems_by_field.items():
@@ -294,6 +405,7 @@ async def _sync(settings: Settings, strategy: str) -> int:
 
 
 def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    require_schema(settings)
     strategy = args.strategy or settings.background.sync.strategy
     return asyncio.run(_sync(settings, strategy))
 
@@ -331,6 +443,7 @@ async def _gc(settings: Settings, dry_run: bool) -> int:
 
 
 def cmd_gc(settings: Settings, args: argparse.Namespace) -> int:
+    require_schema(settings)
     return asyncio.run(_gc(settings, args.dry_run))
 
 
@@ -426,8 +539,8 @@ def cmd_import_portus(settings: Settings, args: argparse.Namespace) -> int:
     if not args.retire_legacy_tokens and not args.source:
         print("portus import-portus: --from is required", file=sys.stderr)
         return 2
-    if not args.dry_run and asyncio.run(_current_revision(settings)) != schema_head():
-        migrate(settings)  # a new database is migrated first
+    if not args.dry_run and schema_problem(settings) is not None:
+        migrate_or_explain(settings)  # a new (or outdated) database is migrated first
     return asyncio.run(_import_portus(settings, args))
 
 
@@ -454,6 +567,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     reg = sub.add_parser("registry-config", help="print the registry's auth/notifications YAML")
     reg.add_argument("--registry-host", help="host:port of the registry (its token service)")
+    reg.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="as given to `portus serve`: makes the realm when public_url is not configured",
+    )
+    reg.add_argument("--port", type=int, default=3000, help="as given to `portus serve`")
     reg.set_defaults(func=cmd_registry_config)
 
     create = sub.add_parser("create-user", help="create a user (password read from stdin)")
@@ -526,6 +645,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(settings, args))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except DatabaseNotReady as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DBAPIError, ConnectionError) as exc:
+        # One line rather than the driver's traceback (e.g. `portus migrate` and no server).
+        print(f"error: database: {_one_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from cryptography import x509
+from sqlalchemy import text
 
+from app.core.db import create_engine
 from app.core.keys import libtrust_kid
 from tests.e2e.live import LiveServer
 from tests.e2e.registry_bench import registry_bench
@@ -48,6 +55,227 @@ def test_create_user_reads_the_password_from_stdin(tmp_path: Path) -> None:
     bot = cli.portus("create-user", "ci-bot", "--email", "bot@example.com", "--bot")
     assert bot.returncode == 0
     assert "created bot ci-bot" in bot.stdout
+
+
+def test_create_user_prints_a_bots_token_once_and_it_works(tmp_path: Path) -> None:
+    cli = LiveServer(workdir=tmp_path, database_url="", extra_env={"PORTUS_DATABASE_URL": ""})
+    assert cli.portus("migrate").returncode == 0
+    bot = cli.portus("create-user", "ci-bot", "--email", "bot@example.com", "--bot")
+    assert bot.returncode == 0, bot.stderr
+    first, second = bot.stdout.splitlines()
+    assert first.startswith("created bot ci-bot (id ")
+    label, token = second.rsplit(": ", 1)
+    assert label == "application token 'default' (shown this once)"
+    assert token.startswith("pat_")
+    cli.start()
+    try:
+        with cli.client() as client:
+            me = client.get("/api/v1/me", headers={"Portus-Auth": f"ci-bot:{token}"})
+        assert me.status_code == 200, me.text
+        assert me.json()["username"] == "ci-bot"
+    finally:
+        cli.stop()
+
+
+# --- as a newcomer meets the command: an empty folder, nothing in the environment ----------------
+def newcomer(
+    cwd: Path, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`portus ARGS` run in `cwd` with no PORTUS_* variable but `env`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PORTUS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=cwd,
+        env=base | env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+DISTRIBUTION_CONFIG = """\
+version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: /var/lib/registry
+  delete:
+    enabled: true
+http:
+  addr: :5000
+"""
+
+
+def test_the_registrys_own_config_yml_is_recognised(tmp_path: Path) -> None:
+    (tmp_path / "config.yml").write_text(DISTRIBUTION_CONFIG)
+    result = newcomer(tmp_path, "registry-config")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"config error: {tmp_path / 'config.yml'} looks like the registry's own configuration "
+        "(top-level version, storage, http), not Portus's; Portus reads ./config.yml of the "
+        "working folder: run portus in a folder of its own, or name Portus's file with "
+        "PORTUS_CONFIG=/path/to/portus-config.yml"
+    ]
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_relative_data_dir_follows_the_config_file(tmp_path: Path) -> None:
+    home, elsewhere = tmp_path / "portus", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    (home / "config.yml").write_text("data_dir: state\n")
+    config = {"PORTUS_CONFIG": str(home / "config.yml")}
+    assert newcomer(elsewhere, "migrate", **config).returncode == 0
+    assert (home / "state" / "portus.sqlite3").exists()
+    created = newcomer(
+        elsewhere,
+        "create-user",
+        "alice",
+        "--email",
+        "a@example.com",
+        stdin="pw-alice-1\n",
+        **config,
+    )
+    assert created.returncode == 0, created.stderr
+    printed = newcomer(elsewhere, "registry-config", **config)
+    assert printed.returncode == 0, printed.stderr
+    bundle = yaml.safe_load(printed.stdout)["auth"]["token"]["rootcertbundle"]
+    assert bundle == str(home / "state" / "keys" / "portus.crt")
+    assert f"# Portus settings: {home / 'config.yml'}; data_dir {home / 'state'}." in (
+        printed.stdout.splitlines()
+    )
+    assert (
+        "# service 127.0.0.1:5000: a guess: no registry is registered yet; "
+        "--registry-host names it." in printed.stdout.splitlines()
+    )
+    assert list(elsewhere.iterdir()) == []  # no second ./data, no second key
+
+
+def test_the_default_data_dir_is_next_to_the_config_file(tmp_path: Path) -> None:
+    home, elsewhere = tmp_path / "portus", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    (home / "config.yml").write_text("{}\n")
+    assert newcomer(elsewhere, "migrate", PORTUS_CONFIG=str(home / "config.yml")).returncode == 0
+    assert (home / "data" / "portus.sqlite3").exists()
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("create-user", "bob", "--email", "b@example.com"),
+        ("create-user", "ci", "--email", "ci@example.com", "--bot"),
+        ("sync",),
+        ("gc", "--dry-run"),
+        ("worker",),
+    ],
+    ids=lambda args: " ".join(args[:1] + args[-1:]),
+)
+async def test_no_database_is_one_line_naming_the_fix(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    async with throwaway_database(tmp_path, migrated=False) as url:
+        result = await asyncio.to_thread(
+            newcomer, tmp_path, *args, stdin="pw-bob-123\n", PORTUS_DATABASE_URL=url
+        )
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ")
+    assert line.endswith(": run `portus migrate` first")
+    if backend() == "sqlite":
+        assert line.startswith("error: no database at ")
+    else:
+        assert "has no schema yet" in line
+
+
+async def test_an_outdated_schema_is_one_line_naming_the_fix(tmp_path: Path) -> None:
+    async with throwaway_database(tmp_path) as url:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text("UPDATE alembic_version SET version_num = 'old'"))
+        finally:
+            await engine.dispose()
+        result = await asyncio.to_thread(newcomer, tmp_path, "sync", PORTUS_DATABASE_URL=url)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert "is at old, this version needs " in line
+    assert line.endswith(": run `portus migrate` first")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "nonexistent.invalid"])
+@pytest.mark.parametrize("command", ["migrate", "gc", "create-user"])
+def test_an_unreachable_database_is_one_line(tmp_path: Path, host: str, command: str) -> None:
+    url = f"postgresql+asyncpg://nobody:hunter2@{host.format(port=free_port())}/portus"
+    args = ("create-user", "bob", "--email", "b@x.org") if command == "create-user" else (command,)
+    result = newcomer(tmp_path, *args, stdin="pw-bob-123\n", PORTUS_DATABASE_URL=url)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(("error: cannot connect to the database", "error: cannot migrate"))
+    assert "nobody:***@" in line and "hunter2" not in line
+
+
+def test_registry_config_says_where_its_realm_comes_from(tmp_path: Path) -> None:
+    derived = newcomer(tmp_path, "registry-config", "--port", "3100")
+    assert derived.returncode == 0, derived.stderr
+    assert yaml.safe_load(derived.stdout)["auth"]["token"]["realm"] == (
+        "http://127.0.0.1:3100/v2/token"
+    )
+    assert (
+        "# realm http://127.0.0.1:3100/v2/token: public_url is not configured, so derived from "
+        "--host 127.0.0.1 --port 3100." in derived.stdout.splitlines()
+    )
+    assert "Give this command the --host/--port of `portus serve`" in derived.stdout
+    configured = newcomer(
+        tmp_path, "registry-config", "--port", "3100", PORTUS_PUBLIC_URL="https://p.example.org"
+    )
+    assert yaml.safe_load(configured.stdout)["auth"]["token"]["realm"] == (
+        "https://p.example.org/v2/token"
+    )
+    assert (
+        "# realm https://p.example.org/v2/token: configured (PORTUS_PUBLIC_URL)."
+        in configured.stdout.splitlines()
+    )
+    assert "Give this command" not in configured.stdout
+    assert "# service 127.0.0.1:5000: a guess, the database cannot tell (no database at " in (
+        derived.stdout
+    )
+
+
+def test_serve_derives_its_public_url_from_its_port(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PORTUS_")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=base | {"PORTUS_UI_ENABLED": "false"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/_ping", timeout=1).is_success:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(log.read_text())
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert (
+        f"public URL http://127.0.0.1:{port} (public_url is not configured, so derived from "
+        f"--host 127.0.0.1 --port {port})" in log.read_text()
+    )
 
 
 async def test_serve_refuses_an_unmigrated_postgresql(tmp_path: Path) -> None:

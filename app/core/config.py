@@ -3,6 +3,11 @@
 Precedence (highest first): keyword arguments (tests), `PORTUS_<KEY_PATH>` environment variables,
 the YAML file named by `PORTUS_CONFIG` (default `./config.yml`), built-in defaults.
 
+A relative path read from the YAML file (`data_dir`, `key_path`, ...; see `PATH_KEYS`) is relative
+to the file's folder, and so is the default `data_dir` when a file is read; a relative path from
+a variable or a keyword argument is relative to the working folder. Either way `data_dir` ends up
+absolute, so every command finds the same data whatever folder it runs in.
+
 pydantic-settings' own nested env parsing cannot read Portus names such as
 `PORTUS_DELETE_GARBAGE_COLLECTOR_OLDER_THAN` (the delimiter `_` also appears inside key names), so a
 custom source walks the model's field paths and builds each variable name from the path.
@@ -37,6 +42,21 @@ ENV_PREFIX = "PORTUS_"
 NON_KEY_VARIABLES = {"PORTUS_CONFIG", "PORTUS_LOCAL_CONFIG_PATH"}
 # PORTUS_BUILD_UI is setup.py's (npm or not when building the package).
 NON_KEY_PREFIXES = ("PORTUS_TEST_", "PORTUS_BENCH_", "PORTUS_BUILD_")
+
+
+# Keys that hold a file or folder path.
+PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("data_dir",),
+    ("key_path",),
+    ("certificate_path",),
+    ("ui", "directory"),
+    ("email", "smtp", "ca_path"),
+    ("email", "smtp", "ca_file"),
+    ("ldap", "encryption", "options", "ca_file"),
+)
+# Top-level keys of distribution's own config.yml that Portus's tree does not have: a file with
+# any of them is the registry's configuration, read by mistake (both are called config.yml).
+REGISTRY_CONFIG_KEYS = ("version", "storage", "http")
 
 
 class ConfigError(Exception):
@@ -494,6 +514,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_is_absolute(cls, value: Path) -> Path:
+        # Relative to the working folder here; the YAML source has already made a relative value
+        # of its file relative to the file's folder.
+        return Path(os.path.abspath(value.expanduser()))
+
     @property
     def jwt_expiration_seconds(self) -> int:
         # The token spec's floor is 60 s: clients raise anything smaller anyway.
@@ -577,6 +604,22 @@ class PortusEnvSource(PydanticBaseSettingsSource):
         return values
 
 
+def config_file() -> tuple[Path, bool]:
+    """The YAML file the settings come from (`PORTUS_CONFIG`, else `./config.yml`), absolute, and
+    whether `PORTUS_CONFIG` named it."""
+    explicit = os.environ.get("PORTUS_CONFIG")
+    return Path(os.path.abspath(explicit or "config.yml")), bool(explicit)
+
+
+def _get_path(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = data
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 class YamlFileSource(PydanticBaseSettingsSource):
     """The YAML file at `PORTUS_CONFIG` (default `./config.yml`); absent means defaults."""
 
@@ -584,8 +627,7 @@ class YamlFileSource(PydanticBaseSettingsSource):
         raise NotImplementedError
 
     def __call__(self) -> dict[str, Any]:
-        explicit = os.environ.get("PORTUS_CONFIG")
-        path = Path(explicit or "config.yml")
+        path, explicit = config_file()
         if not path.exists():
             if explicit:
                 raise ConfigError(f"PORTUS_CONFIG: file {path} does not exist")
@@ -596,17 +638,67 @@ class YamlFileSource(PydanticBaseSettingsSource):
             raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of keys")
+        registry_keys = [key for key in REGISTRY_CONFIG_KEYS if key in data]
+        if registry_keys:
+            raise ConfigError(
+                f"config error: {path} looks like the registry's own configuration (top-level "
+                f"{', '.join(registry_keys)}), not Portus's; Portus reads ./config.yml of the "
+                "working folder: run portus in a folder of its own, or name Portus's file with "
+                "PORTUS_CONFIG=/path/to/portus-config.yml"
+            )
+        for key in PATH_KEYS:
+            value = _get_path(data, key)
+            if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                _set_path(data, key, str(path.parent / value))
+        if "data_dir" not in data:
+            data["data_dir"] = str(path.parent / "data")
         return data
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem, naming the key path the way it is written in config.yml."""
+def _is_secret(path: tuple[str, ...]) -> bool:
+    model: type[BaseModel] = Settings
+    for part in path:
+        fields = {_field_name(name, field): field for name, field in model.model_fields.items()}
+        annotation = fields[part].annotation if part in fields else None
+        if annotation is SecretStr:
+            return True
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return False
+        model = annotation
+    return False
+
+
+def describe_validation_error(
+    exc: ValidationError,
+    environ: Mapping[str, str] | None = None,
+    file: tuple[Path, Mapping[str, Any]] | None = None,
+) -> str:
+    """One line per problem, naming the key path the way it is written in config.yml, and where
+    the value came from: the environment variable, or the YAML `file` (its path and contents)."""
+    environ = os.environ if environ is None else environ
+    leaves = set(iter_key_paths(Settings))
     lines = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
+        path = tuple(str(part) for part in error["loc"])
+        key = ".".join(path)
+        # The variables of this key, or of the keys under it for a check of several keys.
+        variables = [
+            (leaf, env_name(leaf))
+            for leaf in sorted(leaves)
+            if path and leaf[: len(path)] == path and env_name(leaf) in environ
+        ]
+        if variables:
+            named = ", ".join(
+                f"{name}={'********' if _is_secret(leaf) else environ[name]}"
+                for leaf, name in variables
+            )
+            lines.append(f"config error: {named}: {key}: {error['msg']}")
+            continue
         got = error.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        lines.append(f"config error: {key}: {error['msg']}{shown}")
+        hidden = isinstance(got, dict) or got is None or _is_secret(path)
+        shown = "" if hidden else f" (got {got!r})"
+        where = f"{file[0]}: " if file and _get_path(file[1], path) is not None else ""
+        lines.append(f"config error: {where}{key}: {error['msg']}{shown}")
     return "\n".join(lines)
 
 
@@ -615,4 +707,6 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from exc
+        path, _ = config_file()
+        file = (path, YamlFileSource(Settings)()) if path.exists() else None
+        raise ConfigError(describe_validation_error(exc, file=file)) from exc

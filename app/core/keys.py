@@ -112,7 +112,10 @@ def load_private_key(path: Path) -> PrivateKey:
 def load_signing_key(settings: Settings) -> SigningKey:
     keys_dir = settings.data_dir / "keys"
     if not settings.key_path or not settings.certificate_path:
-        private_directory(keys_dir)  # what is generated is kept there
+        # What is generated is kept there; the data directory first, or mkdir would make it
+        # with the umask's mode (and the next command would warn that it is open to others).
+        private_directory(settings.data_dir)
+        private_directory(keys_dir)
     if settings.key_path:
         key_path = Path(settings.key_path)
     else:

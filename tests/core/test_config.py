@@ -71,14 +71,64 @@ class TestEnvironment:
         assert settings.resolved_database_url == "postgresql+asyncpg://db/portus"
 
 
+class TestPaths:
+    def test_relative_paths_of_the_file_are_relative_to_its_folder(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        config = tmp_path / "etc" / "config.yml"
+        config.parent.mkdir()
+        config.write_text(
+            "data_dir: state\nkey_path: keys/k.pem\ncertificate_path: /abs/k.crt\n"
+            "ui:\n  directory: ui\nemail:\n  smtp:\n    ca_file: ca.pem\n"
+        )
+        monkeypatch.setenv("PORTUS_CONFIG", str(config))
+        monkeypatch.chdir(tmp_path)
+        settings = load_settings()
+        assert settings.data_dir == tmp_path / "etc" / "state"
+        assert settings.key_path == str(tmp_path / "etc" / "keys" / "k.pem")
+        assert settings.certificate_path == "/abs/k.crt"
+        assert settings.ui.directory == str(tmp_path / "etc" / "ui")
+        assert settings.email.smtp.ca_file == str(tmp_path / "etc" / "ca.pem")
+        assert settings.email.smtp.ca_path == ""  # empty: the default, not a path
+
+    def test_the_default_data_dir_is_next_to_the_file(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        config = tmp_path / "etc" / "config.yml"
+        config.parent.mkdir()
+        config.write_text("{}\n")
+        monkeypatch.setenv("PORTUS_CONFIG", str(config))
+        monkeypatch.chdir(tmp_path)
+        assert load_settings().data_dir == tmp_path / "etc" / "data"
+
+    def test_a_relative_variable_is_relative_to_the_working_folder(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        config = tmp_path / "etc" / "config.yml"
+        config.parent.mkdir()
+        config.write_text("data_dir: state\n")
+        monkeypatch.setenv("PORTUS_CONFIG", str(config))
+        monkeypatch.setenv("PORTUS_DATA_DIR", "here")
+        monkeypatch.chdir(tmp_path)
+        assert load_settings().data_dir == tmp_path / "here"
+
+    def test_without_a_file_data_is_in_the_working_folder(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.delenv("PORTUS_CONFIG", raising=False)
+        monkeypatch.chdir(tmp_path)
+        assert load_settings().data_dir == tmp_path / "data"
+
+
 class TestInvalidValues:
     def test_unknown_push_policy_names_the_key(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("PORTUS_USER_PERMISSION_PUSH_IMAGES_POLICY", "everybody")
         with pytest.raises(ConfigError) as excinfo:
             load_settings()
-        message = str(excinfo.value)
-        assert message.startswith("config error: user_permission.push_images.policy:")
-        assert "everybody" in message
+        assert str(excinfo.value).startswith(
+            "config error: PORTUS_USER_PERMISSION_PUSH_IMAGES_POLICY=everybody: "
+            "user_permission.push_images.policy: Input should be "
+        )
 
     def test_negative_expiry_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("PORTUS_REGISTRY_JWT_EXPIRATION_TIME_VALUE", "-5")
@@ -90,8 +140,46 @@ class TestInvalidValues:
         with pytest.raises(ConfigError) as excinfo:
             load_settings()
         message = str(excinfo.value)
-        assert message.startswith("config error: delete.garbage_collector.tag:")
+        assert message.startswith(
+            "config error: PORTUS_DELETE_GARBAGE_COLLECTOR_TAG=^build-(: "
+            "delete.garbage_collector.tag:"
+        )
         assert "not a valid regular expression" in message
+
+    def test_a_bad_variable_is_named_with_its_value(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PORTUS_DELETE_ENABLED", "maybe")
+        with pytest.raises(ConfigError) as excinfo:
+            load_settings()
+        assert str(excinfo.value) == (
+            "config error: PORTUS_DELETE_ENABLED=maybe: delete.enabled: "
+            "Input should be a valid boolean, unable to interpret input"
+        )
+
+    def test_a_check_of_several_keys_names_their_variables_and_hides_secrets(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("PORTUS_METRICS_ENABLED", "true")
+        monkeypatch.setenv("PORTUS_METRICS_TOKEN", "short-secret")
+        with pytest.raises(ConfigError) as excinfo:
+            load_settings()
+        message = str(excinfo.value)
+        assert message.startswith(
+            "config error: PORTUS_METRICS_ENABLED=true, PORTUS_METRICS_TOKEN=********: metrics: "
+        )
+        assert "short-secret" not in message
+
+    def test_a_bad_value_of_the_file_names_the_file(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        config = tmp_path / "config.yml"
+        config.write_text("delete:\n  enabled: maybe\n")
+        monkeypatch.setenv("PORTUS_CONFIG", str(config))
+        with pytest.raises(ConfigError) as excinfo:
+            load_settings()
+        assert str(excinfo.value) == (
+            f"config error: {config}: delete.enabled: Input should be a valid boolean, "
+            "unable to interpret input (got 'maybe')"
+        )
 
     def test_unknown_yaml_key_is_refused(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -101,6 +189,19 @@ class TestInvalidValues:
         monkeypatch.setenv("PORTUS_CONFIG", str(config))
         with pytest.raises(ConfigError, match=r"ldap\.hostnme"):
             load_settings()
+
+    def test_the_registrys_config_is_recognised(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        config = tmp_path / "config.yml"
+        config.write_text("version: 0.1\nstorage:\n  inmemory: {}\nhttp:\n  addr: :5000\n")
+        monkeypatch.setenv("PORTUS_CONFIG", str(config))
+        with pytest.raises(ConfigError) as excinfo:
+            load_settings()
+        message = str(excinfo.value)
+        assert f"{config} looks like the registry's own configuration" in message
+        assert "(top-level version, storage, http)" in message
+        assert "Extra inputs" not in message
 
     def test_missing_explicit_config_file(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("PORTUS_CONFIG", "/nonexistent/config.yml")
@@ -144,4 +245,5 @@ def test_config_example_documents_every_key(monkeypatch: pytest.MonkeyPatch) -> 
         assert env_name(path) in text, f"{env_name(path)} is not mentioned"
     defaults = load_settings()  # the test suite's PORTUS_CONFIG is an empty file
     monkeypatch.setenv("PORTUS_CONFIG", str(example))
-    assert load_settings() == defaults
+    # data_dir: data, next to the file read.
+    assert load_settings() == defaults.model_copy(update={"data_dir": example.parent / "data"})

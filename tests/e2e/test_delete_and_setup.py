@@ -148,4 +148,7 @@ def test_bad_configuration_stops_start_up_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("config error: user_permission.push_images.policy:")
+    assert lines[0].startswith(
+        "config error: PORTUS_USER_PERMISSION_PUSH_IMAGES_POLICY=everyone: "
+        "user_permission.push_images.policy:"
+    )
