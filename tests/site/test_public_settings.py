@@ -82,8 +82,10 @@ async def test_the_configuration_is_reflected(make_client: ClientFactory) -> Non
     assert body["user_permission"]["create_team"] is False
     assert body["user_permission"]["manage_webhook"] is False
     assert body["user_permission"]["push_images"] == "admin-only"
-    # No OAuth sign-in is implemented: no button that would lead nowhere.
-    assert body["oauth"]["providers"] == []
+    # A button per enabled provider, naming nothing of its configuration.
+    assert body["oauth"]["providers"] == [
+        {"name": "github", "label": "GitHub", "url": "/api/v1/oauth/github/start"}
+    ]
     # Nothing secret or internal.
     for secret in ("ldap.internal.example", "dc=secret", "smtp-password", "github-client-id"):
         assert secret not in response.text
