@@ -479,7 +479,8 @@ export interface paths {
         };
         /**
          * Validate Registry
-         * @description Whether `hostname` answers like a registry (reachability).
+         * @description Whether `name` is free and `hostname` answers like a registry (reachability), as
+         *     Portus's `{valid, messages}`.
          */
         get: operations["validate_registry_v1_registries_validate_get"];
         put?: never;
@@ -526,7 +527,8 @@ export interface paths {
         get: operations["get_repository_v1_repositories__repository_id__get"];
         /**
          * Update Repository
-         * @description The (markdown) description: administrators and the namespace's owners.
+         * @description The (markdown) description: administrators and the namespace's owners. `name` is
+         *     accepted and ignored, as in Portus.
          */
         put: operations["update_repository_v1_repositories__repository_id__put"];
         post?: never;
@@ -613,6 +615,27 @@ export interface paths {
          * @description Newest first.
          */
         get: operations["list_repository_tags_v1_repositories__repository_id__tags_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/repositories/{repository_id}/tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Repository Tag
+         * @description One tag of the repository (Portus ignored the repository id; a tag of another
+         *     repository is a 404 here).
+         */
+        get: operations["get_repository_tag_v1_repositories__repository_id__tags__tag_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -835,7 +858,8 @@ export interface paths {
         /**
          * Delete Team
          * @description `delete.enabled` and owner (or contributor with `delete.contributors`, or admin). The
-         *     team's namespaces move to `new_team`, or are deleted with their repositories.
+         *     team's namespaces move to `new_team` (query or body; an unknown team is a 404), or are
+         *     deleted with their repositories.
          */
         delete: operations["delete_team_v1_teams__team_id__delete"];
         options?: never;
@@ -1030,7 +1054,11 @@ export interface paths {
          */
         get: operations["list_application_tokens_v1_users__user_id__application_tokens_get"];
         put?: never;
-        /** Create Application Token */
+        /**
+         * Create Application Token
+         * @description The owner for themself, or an administrator for anybody (as in Portus 2.4): the activity
+         *     names who did it, and the user is told by mail (when mail is on).
+         */
         post: operations["create_application_token_v1_users__user_id__application_tokens_post"];
         delete?: never;
         options?: never;
@@ -2104,7 +2132,12 @@ export interface components {
              * Description
              * @description markdown
              */
-            description: string;
+            description?: string | null;
+            /**
+             * Name
+             * @description accepted and ignored, as Portus's clients send it: a repository's name is where it was pushed
+             */
+            name?: string | null;
         };
         /** SearchHit */
         SearchHit: {
@@ -2249,6 +2282,17 @@ export interface components {
              * @description administrators only
              */
             owner_id?: number | null;
+        };
+        /**
+         * TeamDeletion
+         * @description `DELETE /teams/:id`'s optional body: Portus read `new_team` from the body or the query.
+         */
+        TeamDeletion: {
+            /**
+             * New Team
+             * @description as the `new_team` query parameter
+             */
+            new_team?: string | null;
         };
         /** TeamRead */
         TeamRead: {
@@ -2710,7 +2754,7 @@ export interface operations {
                     "application/json": components["schemas"]["Pong"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2783,7 +2827,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActivityRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2875,7 +2919,7 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2967,7 +3011,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActivityRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3059,7 +3103,7 @@ export interface operations {
                     "application/json": components["schemas"]["SearchHit"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3142,7 +3186,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3202,7 +3246,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3289,7 +3333,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3374,7 +3418,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3466,7 +3510,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3562,7 +3606,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3657,7 +3701,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3756,7 +3800,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3849,7 +3893,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3964,7 +4008,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4059,7 +4103,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4158,7 +4202,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookWithSecret"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4255,7 +4299,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4356,7 +4400,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4451,7 +4495,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4557,7 +4601,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4656,7 +4700,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4755,7 +4799,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4852,7 +4896,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookHeaderRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4953,7 +4997,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookHeaderRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5050,7 +5094,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5147,7 +5191,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookWithSecret"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5244,7 +5288,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5338,7 +5382,7 @@ export interface operations {
                     "application/json": components["schemas"]["NameValidation"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5430,7 +5474,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5508,7 +5552,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5594,7 +5638,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5693,7 +5737,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5770,7 +5814,14 @@ export interface operations {
     validate_registry_v1_registries_validate_get: {
         parameters: {
             query: {
+                /** @description accepted, as Portus did; not checked */
+                external_hostname?: string | null;
                 hostname: string;
+                name?: string | null;
+                /** @description the fields to check (default: all) */
+                only?: ("name" | "hostname")[] | null;
+                /** @description `only` as Portus's clients spell it */
+                "only[]"?: ("name" | "hostname")[] | null;
                 use_ssl?: boolean;
             };
             header?: never;
@@ -5788,7 +5839,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryValidation"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5882,7 +5933,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5968,7 +6019,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6058,7 +6109,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6151,7 +6202,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6255,7 +6306,7 @@ export interface operations {
                     "application/json": components["schemas"]["CommentRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6345,7 +6396,7 @@ export interface operations {
                     "application/json": components["schemas"]["CommentRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6431,7 +6482,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6515,7 +6566,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6599,7 +6650,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6685,7 +6736,95 @@ export interface operations {
                     "application/json": components["schemas"]["TagRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication fails */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    get_repository_tag_v1_repositories__repository_id__tags__tag_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id */
+                repository_id: number;
+                /** @description numeric id */
+                tag_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagRead"];
+                };
+            };
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6771,7 +6910,7 @@ export interface operations {
                     "application/json": components["schemas"]["TagRead"][][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6854,7 +6993,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6946,7 +7085,7 @@ export interface operations {
                     "application/json": components["schemas"]["SearchHit"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7029,7 +7168,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7116,7 +7255,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7197,7 +7336,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7280,7 +7419,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublicSettings"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7345,7 +7484,7 @@ export interface operations {
                     "application/json": components["schemas"]["TagRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7440,7 +7579,7 @@ export interface operations {
                     "application/json": components["schemas"]["TagRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7524,7 +7663,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7628,7 +7767,7 @@ export interface operations {
                     "application/json": components["schemas"]["TagDetails"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7729,7 +7868,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7825,7 +7964,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7920,7 +8059,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8019,7 +8158,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8106,7 +8245,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TeamDeletion"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             204: {
@@ -8115,7 +8258,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8219,7 +8362,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8323,7 +8466,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8422,7 +8565,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8523,7 +8666,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8618,7 +8761,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8722,7 +8865,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8823,7 +8966,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserDetail"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8919,7 +9062,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserCreated"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9013,7 +9156,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9112,7 +9255,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9205,7 +9348,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9304,7 +9447,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9399,7 +9542,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationTokenRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9498,7 +9641,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationTokenCreated"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9597,7 +9740,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9692,7 +9835,7 @@ export interface operations {
                     "application/json": components["schemas"]["RefreshTokenRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9785,7 +9928,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9880,7 +10023,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9973,7 +10116,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10145,7 +10288,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10223,7 +10366,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordResetRequested"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10301,7 +10444,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10379,7 +10522,7 @@ export interface operations {
                     "application/json": string[];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10464,7 +10607,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
