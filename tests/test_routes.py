@@ -91,6 +91,7 @@ def test_browsable_routes_are_the_expected_few(settings: Settings) -> None:
         ("/api/v1/repositories/{repository_id}/comments", "GET"),
         ("/api/v1/repositories/{repository_id}/tags", "GET"),
         ("/api/v1/repositories/{repository_id}/tags/grouped", "GET"),
+        ("/api/v1/repositories/{repository_id}/tags/{tag_id}", "GET"),
     }
 
 
