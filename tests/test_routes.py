@@ -44,7 +44,7 @@ def _routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
     return _walk(list(app.routes), "")
 
 
-TOKEN_REALM = {"/v2/token"}  # authenticates with the registry's own scheme (Basic / OAuth2 form)
+TOKEN_REALM = {"/v2/token", "/v2/"}  # the registry's own scheme (HTTP Basic / OAuth2 form)
 
 
 def test_every_route_is_guarded_or_public(settings: Settings) -> None:
@@ -95,6 +95,7 @@ def test_browsable_routes_are_the_expected_few(settings: Settings) -> None:
         ("/api/v1/repositories/{repository_id}/comments", "GET"),
         ("/api/v1/repositories/{repository_id}/tags", "GET"),
         ("/api/v1/repositories/{repository_id}/tags/grouped", "GET"),
+        ("/api/v1/repositories/{repository_id}/tags/{tag_id}", "GET"),
     }
 
 

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from app.auth import credentials, throttle
 from app.auth.errors import TokenRequestError, token_error_response
-from app.auth.tokens import IssuedToken, TokenRequest, issue_token
+from app.auth.tokens import IssuedToken, TokenRequest, authenticate_basic, issue_token
 from app.core import metrics
 from app.core.security import PasswordChecksBusy
 
@@ -145,3 +145,38 @@ async def post_token(request: Request) -> JSONResponse:
         return _refusal(request, exc)
     _granted(token_request, issued)
     return JSONResponse(issued.body(oauth=True))
+
+
+@router.get(
+    "/v2/",
+    summary="Check credentials (the registry API's version check: Portus's ping)",
+    responses={
+        200: {"description": "The HTTP Basic credentials (password or application token) work"},
+        401: {"description": "No or bad credentials, with `WWW-Authenticate: Basic`"},
+    },
+)
+async def ping(request: Request) -> JSONResponse:
+    """200 `{}` with valid HTTP Basic credentials (a password or an application token, as
+    `/v2/token` accepts them), else 401 with a `WWW-Authenticate: Basic` challenge."""
+    realm = request.url.hostname or "portus"
+    try:
+        await authenticate_basic(
+            request.state.app,
+            request.headers.get("authorization"),
+            throttle.client_address(request),
+        )
+    except credentials.AuthenticationFailed as exc:
+        metrics.LOGIN_FAILURES.labels("registry_ping").inc()
+        return token_error_response(TokenRequestError(exc.message), realm)
+    except throttle.TooManyFailures as exc:
+        metrics.LOGIN_THROTTLED.labels("registry_ping").inc()
+        headers = {"Retry-After": str(exc.retry_after)}
+        refusal = TokenRequestError(
+            str(exc), status_code=429, code="TOOMANYREQUESTS", headers=headers
+        )
+        return token_error_response(refusal, realm)
+    except PasswordChecksBusy as exc:
+        headers = {"Retry-After": str(exc.retry_after)}
+        busy = TokenRequestError(str(exc), status_code=503, code="UNAVAILABLE", headers=headers)
+        return token_error_response(busy, realm)
+    return JSONResponse({})

@@ -249,3 +249,25 @@ async def _password_login(state: AppState, client: str, username: str, secret: s
     checked("username", username, MAX_USERNAME_LENGTH)
     checked("password", secret, MAX_PASSWORD_LENGTH)
     return await credentials.login_with_password(state, client, username, secret)
+
+
+async def authenticate_basic(state: AppState, authorization: str | None, client: str) -> Principal:
+    """`GET /v2/` (Portus's ping): who HTTP Basic credentials name, checked as `/v2/token`
+    checks them (an application token, or a password: counted and throttled). No credentials
+    are a refusal here: the ping answers whether a login works."""
+    if not authorization:
+        raise credentials.AuthenticationFailed("authentication required", guess=False)
+    username, secret = credentials.parse_basic(authorization)
+    if not credentials.is_application_token(secret):
+        return await _password_login(state, client, username, secret)
+    try:
+        async with state.read_connection() as conn:
+            return await credentials.login_with_application_token(
+                conn, state.digester, username, secret
+            )
+    except credentials.AuthenticationFailed as exc:
+        if exc.guess and not exc.counted:
+            await throttle.record_failure(
+                state.sessionmaker, state.settings.login_rate_limit, client
+            )
+        raise

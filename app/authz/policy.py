@@ -77,9 +77,10 @@ def repository_actions(
 ) -> list[str]:
     """The requested actions that policy allows, in a stable order.
 
-    `*` is answered with the explicit actions the caller holds (pull, push, delete), never with `*`
-    itself: the registry checks each action of a request separately, so nothing works less, and a
-    token never claims more than was checked. Unknown actions are dropped.
+    `*` is answered with `*` when the caller holds every action (pull, push and delete), as
+    Portus answers it: registries up to 2.6 ask for `*` to delete, and every registry reads `*`
+    as any action. Otherwise it is answered with the actions the caller holds, so a token never
+    claims more than was checked. Unknown actions are dropped.
     """
     wanted = set(REPOSITORY_ACTIONS) if ALL in requested else requested & set(REPOSITORY_ACTIONS)
     checks = {
@@ -87,7 +88,10 @@ def repository_actions(
         PUSH: lambda: can_push(principal, namespace, settings),
         DELETE: lambda: can_delete(principal, namespace, settings),
     }
-    return [action for action in REPOSITORY_ACTIONS if action in wanted and checks[action]()]
+    held = [action for action in REPOSITORY_ACTIONS if action in wanted and checks[action]()]
+    if ALL in requested and len(held) == len(REPOSITORY_ACTIONS):
+        return [ALL, *(action for action in held if action in requested)]
+    return held
 
 
 def catalog_actions(principal: Principal, requested: set[str]) -> list[str]:
@@ -320,11 +324,11 @@ def can_manage_tokens_of(principal: Principal, user_id: int) -> bool:
     return principal.admin or principal.user_id == user_id
 
 
-def can_create_token_for(principal: Principal, user_id: int, *, bot: bool) -> bool:
-    """Users create their own tokens; administrators create bots' too. Portus checked no owner
-    here (anybody could make a token for anybody, and log in as them); an administrator making
-    one for another person could still log in as them, so neither may."""
-    return principal.user_id == user_id or (principal.admin and bot)
+def can_create_token_for(principal: Principal, user_id: int) -> bool:
+    """Users create their own tokens; administrators anybody's, as Portus 2.4 lets them (its
+    API checked no owner at all: anybody could make a token for anybody). The user is told by
+    mail and the activity names the administrator."""
+    return principal.user_id == user_id or principal.admin
 
 
 def can_disable_user(principal: Principal, user_id: int) -> bool:

@@ -107,17 +107,88 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     return _envelope(exc.status_code, exc.message, exc.headers)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+# Problems with the request's shape rather than its values, which Portus's Grape parameter
+# validation answered with a 400 before any rule ran: malformed JSON, a parameter missing, one
+# nobody declared, or one of the wrong type (a string for a number, a list for an object).
+# Everything else (too long, bad format, not one of the choices, a rule of ours) is a 422 with
+# the problems per field, as Portus's model validation answered.
+_SHAPE_ERRORS = frozenset(
+    {
+        "missing",
+        "extra_forbidden",
+        "json_invalid",
+        "int_parsing",
+        "int_from_float",
+        "float_parsing",
+        "bool_parsing",
+        "decimal_parsing",
+    }
+)
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def _is_shape_error(kind: str) -> bool:
+    return kind in _SHAPE_ERRORS or kind.endswith("_type")
+
+
+def _parameter(loc: tuple[Any, ...]) -> str:
+    """A parameter as Portus's API names it: `user[email]`, `only[0]`, `page`."""
+    parts = [str(part) for part in loc if part not in _LOCATIONS]
+    if not parts:
+        return ""
+    return parts[0] + "".join(f"[{part}]" for part in parts[1:])
+
+
+def _lowered(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _shape_problem(error: Any, content_type: str) -> str:
+    """One shape problem in words, naming the parameter: `user[email] is missing`."""
+    kind: str = error["type"]
+    loc: tuple[Any, ...] = tuple(error["loc"])
+    if kind == "json_invalid":
+        detail = (error.get("ctx") or {}).get("error")
+        at = f" at position {loc[1]}" if len(loc) > 1 else ""
+        return f"The request body is malformed JSON{f' ({detail}{at})' if detail else ''}"
+    name = _parameter(loc)
+    if not name:
+        if kind == "missing":
+            return "The request body is missing"
+        if content_type and "json" not in content_type:
+            return (
+                "The request body must be a JSON object (Content-Type: application/json), "
+                f"not {content_type}"
+            )
+        return "The request body must be a JSON object"
+    if kind == "missing":
+        return f"{name} is missing"
+    if kind == "extra_forbidden":
+        return f"{name} is not a parameter of this request"
+    return f"{name} is invalid: {_lowered(str(error['msg']))}"
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    # Drop the location kind ("body", "query") and the wrapper object ("user") from the name.
+    parts = [str(part) for part in loc if part not in _LOCATIONS]
+    if len(parts) > 1 and parts[0] == "user":
+        parts = parts[1:]
+    return ".".join(parts) or "request"
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """400 `{"message": "user[email] is missing, page is invalid: ..."}` for a request of the
+    wrong shape; else 422 `{"message": {field: [problems]}}`."""
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    shape = [error for error in errors if _is_shape_error(str(error["type"]))]
+    if shape:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        problems = list(dict.fromkeys(_shape_problem(error, content_type) for error in shape))
+        return _envelope(400, ", ".join(problems))
     fields: dict[str, list[str]] = {}
-    for error in exc.errors():
-        # Drop the location kind ("body", "query") and the wrapper object ("user") from the name.
-        loc = [
-            str(part) for part in error["loc"] if part not in ("body", "query", "path", "header")
-        ]
-        if len(loc) > 1 and loc[0] == "user":
-            loc = loc[1:]
-        fields.setdefault(".".join(loc) or "request", []).append(error["msg"])
+    for error in errors:
+        fields.setdefault(_field(tuple(error["loc"])), []).append(error["msg"])
     return _envelope(422, fields)
 
 

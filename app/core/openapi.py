@@ -19,7 +19,8 @@ from app.core.errors import ErrorMessage, ValidationErrorMessage
 Responses = dict[int | str, dict[str, Any]]
 
 DESCRIPTIONS: Final[dict[int, str]] = {
-    400: "The body is not valid JSON, or a value cannot be stored",
+    400: "Malformed JSON, a parameter missing, unknown or of the wrong type (the message names "
+    'it: `{"message": "user[email] is missing"}`), or a value that cannot be stored',
     401: "Authentication fails",
     403: "Authorization fails",
     404: "Not found (or not visible to the caller)",

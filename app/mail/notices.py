@@ -43,8 +43,15 @@ def password_changed(
 
 
 def application_token(
-    session: AsyncSession, settings: Settings, user: User, application: str, *, created: bool
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    application: str,
+    *,
+    created: bool,
+    by: str | None = None,
 ) -> MailMessage | None:
+    """`by`: the administrator who created or revoked it, when it was not the user."""
     if not _person(user):
         return None
     content = templates.application_token(
@@ -52,5 +59,6 @@ def application_token(
         public_url=settings.public_url,
         application=application,
         created=created,
+        by=by,
     )
     return outbox.enqueue(session, settings, user.email, content)

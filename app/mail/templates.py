@@ -117,14 +117,16 @@ def password_changed(*, username: str, public_url: str, reason: str) -> MailCont
 
 
 def application_token(
-    *, username: str, public_url: str, application: str, created: bool
+    *, username: str, public_url: str, application: str, created: bool, by: str | None = None
 ) -> MailContent:
+    """`by`: the administrator who did it, when it was not the user."""
     name = html.escape(username)
     what = "created" if created else "revoked"
     subject = f"A Portus application token was {what}"
+    who = f" by the administrator {by}" if by is not None else ""
     text = (
         f"Hello {username},\n\n"
-        f'The application token "{application}" of your Portus account was {what}.\n\n'
+        f'The application token "{application}" of your Portus account was {what}{who}.\n\n'
         "If this was not you, tell an administrator and review your tokens at\n"
         f"{public_url}/\n"
     )
@@ -133,7 +135,7 @@ def application_token(
         [
             f"Hello {name},",
             f"The application token &ldquo;{html.escape(application)}&rdquo; of your Portus "
-            f"account was {what}.",
+            f"account was {what}{html.escape(who)}.",
             "If this was not you, tell an administrator and review your tokens at "
             + _link(public_url + "/"),
         ],

@@ -10,7 +10,7 @@ from app.authz import policy
 from app.authz.principal import Principal
 from app.core.config import Settings
 from app.core.db import DbSession
-from app.core.errors import Invalid
+from app.core.errors import Invalid, NotFound
 from app.core.openapi import error_responses
 from app.core.pagination import (
     AFTER,
@@ -221,7 +221,8 @@ async def update_repository(
     settings: SettingsDep,
     principal: CurrentUser,
 ) -> RepositoryDetail:
-    """The (markdown) description: administrators and the namespace's owners."""
+    """The (markdown) description: administrators and the namespace's owners. `name` is
+    accepted and ignored, as in Portus."""
     context = await service.update_description(
         session, principal, repository_id, body.repository.description
     )
@@ -313,6 +314,19 @@ async def list_repository_tags_grouped(
     for tag in await service.list_tags_of(session, principal, repository_id):
         groups.setdefault(tag.digest, []).append(_tag(tag))
     return list(groups.values())
+
+
+# After `/tags/grouped`, which it would otherwise take for a tag id.
+@router.get("/{repository_id}/tags/{tag_id}", responses=ERRORS)
+async def get_repository_tag(
+    repository_id: ResourceId, tag_id: ResourceId, session: DbSession, principal: BrowsingUser
+) -> TagRead:
+    """One tag of the repository (Portus ignored the repository id; a tag of another
+    repository is a 404 here)."""
+    context = await service.load_tag(session, principal, tag_id)
+    if context.repository.id != repository_id:
+        raise NotFound("Not found: no such tag in this repository")
+    return _tag(context.tag)
 
 
 @tags_router.get("", responses={**ERRORS, **error_responses((403, "Administrators only"))})

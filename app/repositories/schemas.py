@@ -66,7 +66,13 @@ class RepositoryDetail(RepositoryRead):
 class RepositoryUpdateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: Text = Field(max_length=65535, description="markdown")
+    description: Text | None = Field(None, max_length=65535, description="markdown")
+    name: Text | None = Field(
+        None,
+        max_length=255,
+        description="accepted and ignored, as Portus's clients send it: a repository's name is "
+        "where it was pushed",
+    )
 
 
 class RepositoryUpdate(BaseModel):

@@ -195,11 +195,14 @@ async def load_repository(
 
 
 async def update_description(
-    session: AsyncSession, principal: Principal, repository_id: int, description: str
+    session: AsyncSession, principal: Principal, repository_id: int, description: str | None
 ) -> RepositoryContext:
+    """`description=None` changes nothing (still refused to whoever may not change it)."""
     context = await load_repository(session, principal, repository_id)
     if not policy.can_update_repository(principal, context.facts):
         raise Forbidden("Authorization fails: only owners edit the description")
+    if description is None:
+        return context
     context.repository.description = description
     await session.flush()
     await session.refresh(context.repository)

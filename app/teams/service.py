@@ -55,14 +55,21 @@ async def remove_from_team(session: AsyncSession, team_id: int, user_id: int) ->
 
 
 async def load(
-    session: AsyncSession, principal: Principal, team_id: int
+    session: AsyncSession, principal: Principal, team_id: int, *, to_change: bool = False
 ) -> tuple[Team, policy.TeamFacts]:
-    """A team the caller may see (admins: all visible ones; others: their own), else 404."""
+    """A team the caller may see (admins: all visible ones; others: their own), else 404.
+    `to_change`: a hidden team (personal, global) is a 403 to an administrator or a member,
+    as Portus refused it by policy: the system manages those teams."""
     found = await repository.with_role(session, team_id, principal.user_id)
     if found is None:
         raise NotFound("Not found: no such team")
     team, role = found
     facts = policy.TeamFacts(hidden=team.hidden, role=role)
+    if to_change and team.hidden and (principal.admin or role is not None):
+        raise Forbidden(
+            "Authorization fails: hidden teams (personal namespaces' and the global one) "
+            "are managed by Portus itself"
+        )
     if not policy.can_see_team(principal, facts):
         raise NotFound("Not found: no such team")
     return team, facts
@@ -116,7 +123,7 @@ async def update_team(
     name: str | None,
     description: str | None,
 ) -> Team:
-    team, facts = await load(session, principal, team_id)
+    team, facts = await load(session, principal, team_id, to_change=True)
     if not policy.can_update_team(principal, facts, settings):
         raise Forbidden("Authorization fails: you may not edit this team")
     if name is not None and name != team.name:
@@ -151,7 +158,7 @@ async def disable_ldap_check(
     """Exclude the team from the LDAP group sync (Portus's `ldap_check`); idempotent."""
     if not (settings.ldap.enabled and settings.ldap.group_sync.enabled):
         raise FeatureDisabled("LDAP group sync is disabled (ldap.enabled, ldap.group_sync)")
-    team, facts = await load(session, principal, team_id)
+    team, facts = await load(session, principal, team_id, to_change=True)
     if not policy.can_exclude_from_ldap_sync(principal, facts):
         raise Forbidden("Authorization fails: only the team's owners exclude it from LDAP sync")
     if team.ldap_group_checked is not LdapCheck.disabled:
@@ -179,12 +186,12 @@ async def list_members(
 async def add_member(
     session: AsyncSession, principal: Principal, team_id: int, *, username: str, role: Role
 ) -> tuple[TeamUser, User]:
-    team, facts = await load(session, principal, team_id)
+    team, facts = await load(session, principal, team_id, to_change=True)
     if not policy.can_manage_members(principal, facts):
         raise Forbidden("Authorization fails: only the team's owners manage its members")
     user = await repository.user_named(session, username)
     if user is None:
-        raise Invalid({"user": ["no such user"]})
+        raise NotFound(f"Not found: no user named {username!r}")
     if any(m.user_id == user.id for m, _ in await repository.members(session, team_id)):
         raise Invalid({"user": ["is already a member of this team"]})
     member = TeamUser(team_id=team.id, user_id=user.id, role=Role.owner if user.admin else role)
@@ -207,7 +214,7 @@ async def add_member(
 async def _member_for_change(
     session: AsyncSession, principal: Principal, team_id: int, member_id: int
 ) -> tuple[Team, TeamUser, User]:
-    team, facts = await load(session, principal, team_id)
+    team, facts = await load(session, principal, team_id, to_change=True)
     if not policy.can_manage_members(principal, facts):
         raise Forbidden("Authorization fails: only the team's owners manage its members")
     await repository.lock_team(session, team_id)

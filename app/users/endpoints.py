@@ -293,10 +293,13 @@ async def create_application_token(
     state: State,
     principal: CurrentUser,
 ) -> ApplicationTokenCreated:
+    """The owner for themself, or an administrator for anybody (as in Portus 2.4): the activity
+    names who did it, and the user is told by mail (when mail is on)."""
     user, token, plain = await service.issue_application_token(
         session, state.digester, principal, user_id, body.application
     )
-    notices.application_token(session, state.settings, user, token.application, created=True)
+    by = principal.username if principal.user_id != user.id else None
+    notices.application_token(session, state.settings, user, token.application, created=True, by=by)
     return ApplicationTokenCreated(id=token.id, application=token.application, plain_token=plain)
 
 
@@ -309,7 +312,10 @@ async def delete_application_token(
     token = await service.delete_token(session, principal, token_id)
     owner = await service.find_user(session, token.user_id)
     if owner is not None:
-        notices.application_token(session, state.settings, owner, token.application, created=False)
+        by = principal.username if principal.user_id != owner.id else None
+        notices.application_token(
+            session, state.settings, owner, token.application, created=False, by=by
+        )
 
 
 @router.get("/{user_id}/refresh_tokens", responses=ERRORS)

@@ -203,11 +203,9 @@ async def issue_application_token(
 
 def ensure_may_create_token_for(principal: Principal, user: User) -> None:
     """`policy.can_create_token_for`, else 403."""
-    if policy.can_create_token_for(principal, user.id, bot=user.bot):
+    if policy.can_create_token_for(principal, user.id):
         return
-    raise Forbidden(
-        "Authorization fails: tokens are created by their owner (or, for bots, an admin)"
-    )
+    raise Forbidden("Authorization fails: tokens are created by their owner or an administrator")
 
 
 def ensure_self_or_admin(principal: Principal, user_id: int) -> None:

@@ -218,7 +218,7 @@ class TestScopes:
         )
         assert access(response.json()["token"]) == {"registry:other": [], "plugin:x": []}
 
-    async def test_unknown_actions_are_dropped_and_star_is_explicit(
+    async def test_unknown_actions_are_dropped_and_star_is_kept_when_all_is_held(
         self, session: AsyncSession, client: httpx.AsyncClient
     ) -> None:
         await factories.create_registry(session)
@@ -231,7 +231,7 @@ class TestScopes:
         )
         assert access(response.json()["token"]) == {
             "repository:alice/a": ["pull"],
-            "repository:alice/b": ["pull", "push", "delete"],
+            "repository:alice/b": ["*"],
         }
 
     async def test_repeated_scopes_are_merged(

@@ -86,7 +86,9 @@ def expected(
         "delete": may_delete(role, namespace, enabled, contributors),
     }
     wanted = ["pull", "push", "delete"] if action == "*" else [action]
-    return [a for a in wanted if allowed[a]]
+    held = [a for a in wanted if allowed[a]]
+    # Portus keeps `*` when it is allowed; we do when every action is.
+    return ["*"] if action == "*" and len(held) == len(wanted) else held
 
 
 @dataclass

@@ -114,7 +114,7 @@ class TestWithinTheLimit:
         body = json_of_size(API_LIMIT)
         response = await limited.post("/api/v1/session", content=body)
         assert response.status_code != 413
-        assert response.status_code in (401, 422)
+        assert response.status_code in (400, 401, 422)  # read, then refused for its content
 
     async def test_one_byte_over_is_413(self, limited: httpx.AsyncClient) -> None:
         response = await limited.post("/api/v1/session", content=json_of_size(API_LIMIT + 1))
@@ -129,7 +129,7 @@ class TestWithinTheLimit:
                 yield part
 
         response = await limited.post("/api/v1/session", content=stream())
-        assert response.status_code in (401, 422)
+        assert response.status_code in (400, 401, 422)
 
     async def test_the_events_route_takes_more_than_the_api(
         self, limited: httpx.AsyncClient

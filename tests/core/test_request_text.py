@@ -27,6 +27,8 @@ NOT_NAMING = {
     "WebhookCreate.username",
     "WebhookUpdate.username",
     "WebhookHeaderCreate.name",
+    # accepted as Portus's clients send it, and ignored: a repository is named by its pushes
+    "RepositoryUpdateFields.name",
 }
 
 

@@ -62,7 +62,7 @@ async def test_bad_and_unknown_ids(
 ) -> None:
     _, member, _ = await _tag(session, digester, f"127.0.0.1:{free_port()}")
     bad = await client.get("/api/v1/tags/latest/details", headers=member)
-    assert bad.status_code == 422
+    assert bad.status_code == 400  # not an integer: a wrongly typed parameter
     assert "tag_id" in bad.json()["message"]
     missing = await client.get("/api/v1/tags/99999999/details", headers=member)
     assert missing.status_code == 404

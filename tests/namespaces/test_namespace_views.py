@@ -246,11 +246,11 @@ class TestTeamNamespaces:
         assert response.status_code == 404
 
     @pytest.mark.parametrize(
-        ("path", "field"),
+        ("path", "field", "status"),
         [
-            ("/api/v1/teams/abc/namespaces", "team_id"),
-            ("/api/v1/teams/1/namespaces?per_page=0", "per_page"),
-            ("/api/v1/teams/1/namespaces?sort_attr=stars", "sort_attr"),
+            ("/api/v1/teams/abc/namespaces", "team_id", 400),  # not an integer
+            ("/api/v1/teams/1/namespaces?per_page=0", "per_page", 422),
+            ("/api/v1/teams/1/namespaces?sort_attr=stars", "sort_attr", 422),
         ],
     )
     async def test_bad_input_names_the_problem(
@@ -260,13 +260,14 @@ class TestTeamNamespaces:
         digester: TokenDigester,
         path: str,
         field: str,
+        status: int,
     ) -> None:
         headers = await admin_headers(session, digester)
         team = Team(name="devs")
         session.add(team)
         await session.flush()
         response = await client.get(path.replace("/1/", f"/{team.id}/"), headers=headers)
-        assert response.status_code == 422
+        assert response.status_code == status
         assert field in response.json()["message"]
 
 

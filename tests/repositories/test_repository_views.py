@@ -155,14 +155,14 @@ class TestNamespaceRepositories:
     ) -> None:
         _, _, viewer, team, _ = await _setup(session)
         headers = await token_headers(session, digester, viewer)
-        for path, field in (
-            ("/api/v1/namespaces/x/repositories", "namespace_id"),
-            (f"/api/v1/namespaces/{team.id}/repositories?sort_attr=size", "sort_attr"),
-            (f"/api/v1/namespaces/{team.id}/repositories?after=zzz", "after"),
-            (f"/api/v1/namespaces/{team.id}/repositories?after=abc&all=true", "after"),
+        for path, field, status in (
+            ("/api/v1/namespaces/x/repositories", "namespace_id", 400),  # not an integer
+            (f"/api/v1/namespaces/{team.id}/repositories?sort_attr=size", "sort_attr", 422),
+            (f"/api/v1/namespaces/{team.id}/repositories?after=zzz", "after", 422),
+            (f"/api/v1/namespaces/{team.id}/repositories?after=abc&all=true", "after", 422),
         ):
             response = await client.get(path, headers=headers)
-            assert response.status_code == 422, (path, response.text)
+            assert response.status_code == status, (path, response.text)
             assert field in response.json()["message"], (path, response.text)
 
 

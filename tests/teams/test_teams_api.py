@@ -170,8 +170,8 @@ class TestMembers:
             json={"user": "ghost", "role": "viewer"},
             headers=alice,
         )
-        assert nobody.status_code == 422
-        assert nobody.json()["message"] == {"user": ["no such user"]}
+        assert nobody.status_code == 404  # as Portus's find_by!
+        assert nobody.json()["message"] == "Not found: no user named 'ghost'"
 
 
 class TestDelete:
@@ -223,7 +223,11 @@ class TestDelete:
             unknown = await client.delete(
                 f"/api/v1/teams/{team['id']}?new_team=nope", headers=alice
             )
-            assert unknown.status_code == 422
+            assert unknown.status_code == 404  # Portus: Team.find_by! (RecordNotFound)
+            assert "nope" in unknown.json()["message"]
+            itself = await client.delete(f"/api/v1/teams/{team['id']}?new_team=t", headers=alice)
+            assert itself.status_code == 422
+            assert itself.json()["message"] == {"new_team": ["is the team being deleted"]}
         async with make_client(delete={"enabled": False}) as client:
             disabled = await client.delete(f"/api/v1/teams/{team['id']}", headers=alice)
             assert disabled.status_code == 403

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Query, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import DbSession
@@ -20,6 +21,17 @@ namespaces_router = APIRouter(prefix="/namespaces", tags=["namespaces"])
 teams_router = APIRouter(prefix="/teams", tags=["teams"])
 repositories_router = APIRouter(prefix="/repositories", tags=["repositories"])
 tags_router = APIRouter(prefix="/tags", tags=["tags"])
+
+
+class TeamDeletion(BaseModel):
+    """`DELETE /teams/:id`'s optional body: Portus read `new_team` from the body or the query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_team: Text | None = Field(
+        None, min_length=1, max_length=255, description="as the `new_team` query parameter"
+    )
+
 
 # The error answers each domain documents for its routes.
 NAMESPACE_ERRORS = error_responses(401, 403, 404, 422)
@@ -66,9 +78,13 @@ async def delete_team(
         Text | None,
         Query(max_length=255, description="team that receives the namespaces; else deleted"),
     ] = None,
+    body: Annotated[TeamDeletion | None, Body()] = None,
 ) -> None:
     """`delete.enabled` and owner (or contributor with `delete.contributors`, or admin). The
-    team's namespaces move to `new_team`, or are deleted with their repositories."""
+    team's namespaces move to `new_team` (query or body; an unknown team is a 404), or are
+    deleted with their repositories."""
+    if new_team is None and body is not None:
+        new_team = body.new_team
     client_for = client_factory(state.http, state.settings, state.signing_key)
     await service.delete_team(
         state.sessionmaker, state.settings, client_for, principal, team_id, new_team=new_team

@@ -215,14 +215,16 @@ async def delete_team(
     """With `new_team`, the team's namespaces move there (`team.migration`); without it, they
     are deleted like `delete_namespace` does (registry first). Then the team goes."""
     async with session_scope(sessionmaker) as session:
-        team, facts = await teams.load(session, principal, team_id)
+        team, facts = await teams.load(session, principal, team_id, to_change=True)
         if not policy.can_delete_team(principal, facts, settings):
             raise Forbidden("Authorization fails: you may not delete this team")
         namespace_ids = await queries.namespace_ids_of_team(session, team.id)
         if new_team is not None:
             target = await queries.visible_team_by_name(session, new_team)
-            if target is None or target.id == team.id:
-                raise Invalid({"new_team": ["no such (other, visible) team"]})
+            if target is None:
+                raise NotFound(f"Not found: no team named {new_team!r} to receive the namespaces")
+            if target.id == team.id:
+                raise Invalid({"new_team": ["is the team being deleted"]})
             for namespace in await queries.namespaces_by_ids(session, namespace_ids):
                 namespace.team_id = target.id
             activities.record(

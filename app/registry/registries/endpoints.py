@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
 from app.auth.dependencies import AdminUser
 from app.core.db import DbSession
 from app.core.openapi import error_responses
-from app.core.params import ResourceId
+from app.core.params import ResourceId, Text
 from app.core.state import State
 from app.registry.registries import service
 from app.registry.registries.schemas import (
@@ -51,12 +51,34 @@ async def validate_registry(
     hostname: Annotated[
         str, Query(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
     ],
+    session: DbSession,
     state: State,
     _admin: AdminUser,
+    name: Annotated[Text | None, Query(min_length=1, max_length=255)] = None,
     use_ssl: bool = False,
+    external_hostname: Annotated[
+        Text | None, Query(max_length=255, description="accepted, as Portus did; not checked")
+    ] = None,
+    only: Annotated[
+        list[Literal["name", "hostname"]] | None,
+        Query(description="the fields to check (default: all)"),
+    ] = None,
+    only_rails: Annotated[
+        list[Literal["name", "hostname"]] | None,
+        Query(alias="only[]", description="`only` as Portus's clients spell it"),
+    ] = None,
 ) -> RegistryValidation:
-    """Whether `hostname` answers like a registry (reachability)."""
-    messages = await service.validate(state.http, state.settings, hostname, use_ssl)
+    """Whether `name` is free and `hostname` answers like a registry (reachability), as
+    Portus's `{valid, messages}`."""
+    messages = await service.validate(
+        session,
+        state.http,
+        state.settings,
+        name=name,
+        hostname=hostname,
+        use_ssl=use_ssl,
+        only=[*(only or ()), *(only_rails or ())],
+    )
     return RegistryValidation(valid=not messages, messages=messages)
 
 

@@ -22,3 +22,8 @@ async def repository_count(session: AsyncSession, registry_id: int) -> int:
         .where(Namespace.registry_id == registry_id)
     )
     return int(count or 0)
+
+
+async def name_taken(session: AsyncSession, name: str) -> bool:
+    found = await session.scalar(select(Registry.id).where(Registry.name == name).limit(1))
+    return found is not None

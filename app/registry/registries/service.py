@@ -3,7 +3,7 @@ existing user's personal namespace."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,8 +98,27 @@ async def update_registry(
 
 
 async def validate(
-    http: httpx.AsyncClient, settings: Settings, hostname: str, use_ssl: bool
+    session: AsyncSession,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    *,
+    name: str | None,
+    hostname: str,
+    use_ssl: bool,
+    only: Collection[str] | None = None,
 ) -> dict[str, list[str]]:
-    scheme = "https" if use_ssl else "http"
-    problem = await check_reachable(http, f"{scheme}://{hostname}", settings)
-    return {"hostname": [problem]} if problem else {}
+    """Portus's registry validation: `name` not taken, `hostname` answers like a registry;
+    `only` (when given) the fields to check."""
+    messages: dict[str, list[str]] = {}
+    if (
+        name is not None
+        and (not only or "name" in only)
+        and await queries.name_taken(session, name)
+    ):
+        messages["name"] = ["has already been taken"]
+    if not only or "hostname" in only:
+        scheme = "https" if use_ssl else "http"
+        problem = await check_reachable(http, f"{scheme}://{hostname}", settings)
+        if problem:
+            messages["hostname"] = [problem]
+    return messages

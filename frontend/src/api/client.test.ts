@@ -48,6 +48,13 @@ describe('errorFromBody', () => {
     expect(error.message).toBe('Name has already been taken. Team name is unknown, is hidden')
   })
 
+  it('shows a 400 (malformed JSON, a parameter missing or of the wrong type) as its message', () => {
+    const error = errorFromBody(400, { message: 'user[email] is missing' })
+    expect(error.status).toBe(400)
+    expect(error.message).toBe('user[email] is missing')
+    expect(error.fields).toEqual({})
+  })
+
   it('falls back to a message per status when the body says nothing', () => {
     expect(errorFromBody(404, undefined).message).toBe('Not found.')
     expect(errorFromBody(502, 'Bad gateway').message).toMatch(/server failed/)

@@ -56,7 +56,9 @@ function humanField(field: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1)
 }
 
-/** `{"message": "…"}` or a 422's `{"message": {field: [problems]}}` (also FastAPI's `detail`). */
+/** `{"message": "…"}` (a 400 names the parameter that is missing, unknown or of the wrong
+ * type: `user[email] is missing`) or a 422's `{"message": {field: [problems]}}` (also
+ * FastAPI's `detail`). */
 export function errorFromBody(status: number, body: unknown): ApiError {
   if (body && typeof body === 'object') {
     const record = body as Record<string, unknown>

@@ -545,7 +545,8 @@ export interface paths {
         };
         /**
          * Validate Registry
-         * @description Whether `hostname` answers like a registry (reachability).
+         * @description Whether `name` is free and `hostname` answers like a registry (reachability), as
+         *     Portus's `{valid, messages}`.
          */
         get: operations["validate_registry_v1_registries_validate_get"];
         put?: never;
@@ -592,7 +593,8 @@ export interface paths {
         get: operations["get_repository_v1_repositories__repository_id__get"];
         /**
          * Update Repository
-         * @description The (markdown) description: administrators and the namespace's owners.
+         * @description The (markdown) description: administrators and the namespace's owners. `name` is
+         *     accepted and ignored, as in Portus.
          */
         put: operations["update_repository_v1_repositories__repository_id__put"];
         post?: never;
@@ -679,6 +681,27 @@ export interface paths {
          * @description Newest first.
          */
         get: operations["list_repository_tags_v1_repositories__repository_id__tags_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/repositories/{repository_id}/tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Repository Tag
+         * @description One tag of the repository (Portus ignored the repository id; a tag of another
+         *     repository is a 404 here).
+         */
+        get: operations["get_repository_tag_v1_repositories__repository_id__tags__tag_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -903,7 +926,8 @@ export interface paths {
         /**
          * Delete Team
          * @description `delete.enabled` and owner (or contributor with `delete.contributors`, or admin). The
-         *     team's namespaces move to `new_team`, or are deleted with their repositories.
+         *     team's namespaces move to `new_team` (query or body; an unknown team is a 404), or are
+         *     deleted with their repositories.
          */
         delete: operations["delete_team_v1_teams__team_id__delete"];
         options?: never;
@@ -1098,7 +1122,11 @@ export interface paths {
          */
         get: operations["list_application_tokens_v1_users__user_id__application_tokens_get"];
         put?: never;
-        /** Create Application Token */
+        /**
+         * Create Application Token
+         * @description The owner for themself, or an administrator for anybody (as in Portus 2.4): the activity
+         *     names who did it, and the user is told by mail (when mail is on).
+         */
         post: operations["create_application_token_v1_users__user_id__application_tokens_post"];
         delete?: never;
         options?: never;
@@ -2172,7 +2200,12 @@ export interface components {
              * Description
              * @description markdown
              */
-            description: string;
+            description?: string | null;
+            /**
+             * Name
+             * @description accepted and ignored, as Portus's clients send it: a repository's name is where it was pushed
+             */
+            name?: string | null;
         };
         /** SearchHit */
         SearchHit: {
@@ -2333,6 +2366,17 @@ export interface components {
              * @description administrators only
              */
             owner_id?: number | null;
+        };
+        /**
+         * TeamDeletion
+         * @description `DELETE /teams/:id`'s optional body: Portus read `new_team` from the body or the query.
+         */
+        TeamDeletion: {
+            /**
+             * New Team
+             * @description as the `new_team` query parameter
+             */
+            new_team?: string | null;
         };
         /** TeamRead */
         TeamRead: {
@@ -2809,7 +2853,7 @@ export interface operations {
                     "application/json": components["schemas"]["Pong"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2882,7 +2926,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActivityRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2974,7 +3018,7 @@ export interface operations {
                     "text/csv": unknown;
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3066,7 +3110,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActivityRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3158,7 +3202,7 @@ export interface operations {
                     "application/json": components["schemas"]["SearchHit"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3241,7 +3285,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3301,7 +3345,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3388,7 +3432,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3473,7 +3517,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3565,7 +3609,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3661,7 +3705,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3756,7 +3800,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3855,7 +3899,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3948,7 +3992,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4063,7 +4107,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4158,7 +4202,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4257,7 +4301,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookWithSecret"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4354,7 +4398,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4455,7 +4499,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4550,7 +4594,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4656,7 +4700,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4755,7 +4799,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4854,7 +4898,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4951,7 +4995,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookHeaderRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5052,7 +5096,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookHeaderRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5149,7 +5193,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5246,7 +5290,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookWithSecret"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5343,7 +5387,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5437,7 +5481,7 @@ export interface operations {
                     "application/json": components["schemas"]["NameValidation"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5842,7 +5886,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5920,7 +5964,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6006,7 +6050,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6105,7 +6149,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6182,7 +6226,14 @@ export interface operations {
     validate_registry_v1_registries_validate_get: {
         parameters: {
             query: {
+                /** @description accepted, as Portus did; not checked */
+                external_hostname?: string | null;
                 hostname: string;
+                name?: string | null;
+                /** @description the fields to check (default: all) */
+                only?: ("name" | "hostname")[] | null;
+                /** @description `only` as Portus's clients spell it */
+                "only[]"?: ("name" | "hostname")[] | null;
                 use_ssl?: boolean;
             };
             header?: never;
@@ -6200,7 +6251,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegistryValidation"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6294,7 +6345,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6380,7 +6431,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6470,7 +6521,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6563,7 +6614,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6667,7 +6718,7 @@ export interface operations {
                     "application/json": components["schemas"]["CommentRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6757,7 +6808,7 @@ export interface operations {
                     "application/json": components["schemas"]["CommentRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6843,7 +6894,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6927,7 +6978,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7011,7 +7062,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7097,7 +7148,95 @@ export interface operations {
                     "application/json": components["schemas"]["TagRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Authentication fails */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description A concurrent change conflicted; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Invalid fields: `{"message": {field: [problems]}}` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorMessage"];
+                };
+            };
+            /** @description Too many failed logins from this address: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The database is busy; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    get_repository_tag_v1_repositories__repository_id__tags__tag_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description numeric id */
+                repository_id: number;
+                /** @description numeric id */
+                tag_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagRead"];
+                };
+            };
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7183,7 +7322,7 @@ export interface operations {
                     "application/json": components["schemas"]["TagRead"][][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7266,7 +7405,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7358,7 +7497,7 @@ export interface operations {
                     "application/json": components["schemas"]["SearchHit"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7441,7 +7580,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7528,7 +7667,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7609,7 +7748,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7692,7 +7831,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublicSettings"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7757,7 +7896,7 @@ export interface operations {
                     "application/json": components["schemas"]["TagRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7852,7 +7991,7 @@ export interface operations {
                     "application/json": components["schemas"]["TagRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7936,7 +8075,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8040,7 +8179,7 @@ export interface operations {
                     "application/json": components["schemas"]["TagDetails"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8141,7 +8280,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8237,7 +8376,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8332,7 +8471,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8431,7 +8570,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8518,7 +8657,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TeamDeletion"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             204: {
@@ -8527,7 +8670,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8631,7 +8774,7 @@ export interface operations {
                     "application/json": components["schemas"]["TeamRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8735,7 +8878,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8834,7 +8977,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8935,7 +9078,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9030,7 +9173,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9134,7 +9277,7 @@ export interface operations {
                     "application/json": components["schemas"]["NamespaceRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9235,7 +9378,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserDetail"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9331,7 +9474,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserCreated"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9425,7 +9568,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserDetail"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9524,7 +9667,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9617,7 +9760,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9716,7 +9859,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9811,7 +9954,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationTokenRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9910,7 +10053,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationTokenCreated"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10009,7 +10152,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10104,7 +10247,7 @@ export interface operations {
                     "application/json": components["schemas"]["RefreshTokenRead"][];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10197,7 +10340,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10292,7 +10435,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10385,7 +10528,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10557,7 +10700,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10635,7 +10778,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordResetRequested"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10713,7 +10856,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10791,7 +10934,7 @@ export interface operations {
                     "application/json": string[];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10876,7 +11019,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
