@@ -5580,7 +5580,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5658,7 +5658,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5734,7 +5734,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignupRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5812,7 +5812,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionRead"];
                 };
             };
-            /** @description The body is not valid JSON, or a value cannot be stored */
+            /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
                 headers: {
                     [name: string]: unknown;
