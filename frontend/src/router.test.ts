@@ -86,4 +86,16 @@ describe('the router', () => {
     await closed.push('/explore')
     expect(closed.currentRoute.value.name).toBe('sign-in')
   })
+
+  it('routes the error pages by status', async () => {
+    const router = setup({ signedIn: user(false) })
+    for (const [path, name] of [
+      ['/401', 'unauthorized'],
+      ['/403', 'forbidden'],
+      ['/500', 'server-error'],
+    ] as const) {
+      await router.push(path)
+      expect(router.currentRoute.value.name).toBe(name)
+    }
+  })
 })

@@ -5,6 +5,7 @@ import {
   type RouteRecordRaw,
 } from 'vue-router'
 
+import ErrorPage from '@/pages/ErrorPage.vue'
 import { useAuthStore } from '@/stores/auth'
 import { useSettingsStore } from '@/stores/settings'
 
@@ -154,10 +155,24 @@ export const routes: RouteRecordRaw[] = [
     component: () => import('@/pages/HelpPage.vue'),
     meta: { access: 'public', title: 'Help' },
   },
+  ...(
+    [
+      [401, 'unauthorized', 'Sign in required'],
+      [403, 'forbidden', 'Not allowed'],
+      [500, 'server-error', 'Something went wrong'],
+    ] as const
+  ).map(([status, name, title]): RouteRecordRaw => ({
+    path: `/${status}`,
+    name,
+    component: ErrorPage,
+    props: { status },
+    meta: { access: 'public', title },
+  })),
   {
     path: '/:path(.*)*',
     name: 'not-found',
-    component: () => import('@/pages/NotFoundPage.vue'),
+    component: ErrorPage,
+    props: { status: 404 },
     meta: { access: 'public', title: 'Not found' },
   },
 ]
@@ -195,6 +210,13 @@ export function createAppRouter() {
       return { name: 'sign-in', query: { redirect: to.fullPath } }
     }
     return true
+  })
+
+  // A page's code could not be loaded (a new version was deployed, the connection dropped):
+  // the error page, whose "Try again" leads back to the address that failed.
+  router.onError((error, to) => {
+    console.error('navigation failed:', error)
+    void router.replace({ name: 'server-error', query: { from: to.fullPath } })
   })
 
   router.afterEach((to) => {
