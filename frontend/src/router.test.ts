@@ -87,8 +87,13 @@ describe('the router', () => {
     expect(closed.currentRoute.value.name).toBe('sign-in')
   })
 
-  it('routes the error pages by status', async () => {
+  it('routes a tag page under its repository, and the error pages by status', async () => {
     const router = setup({ signedIn: user(false) })
+    await router.push('/repositories/4/tags/12')
+    expect(router.currentRoute.value.name).toBe('tag')
+    const match = router.currentRoute.value.matched[0]!
+    const props = match.props.default as (route: unknown) => unknown
+    expect(props(router.currentRoute.value)).toEqual({ repositoryId: 4, id: 12 })
     for (const [path, name] of [
       ['/401', 'unauthorized'],
       ['/403', 'forbidden'],

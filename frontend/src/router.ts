@@ -112,6 +112,16 @@ export const routes: RouteRecordRaw[] = [
     meta: { access: 'public', title: 'Repository' },
   },
   {
+    path: '/repositories/:id(\\d+)/tags/:tagId(\\d+)',
+    name: 'tag',
+    component: () => import('@/pages/repositories/TagPage.vue'),
+    props: (route: RouteLocationNormalized) => ({
+      repositoryId: Number(route.params.id),
+      id: Number(route.params.tagId),
+    }),
+    meta: { access: 'user', title: 'Tag' },
+  },
+  {
     path: '/teams',
     name: 'teams',
     component: () => import('@/pages/teams/TeamsPage.vue'),
