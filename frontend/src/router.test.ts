@@ -103,4 +103,13 @@ describe('the router', () => {
       expect(router.currentRoute.value.name).toBe(name)
     }
   })
+
+  it('opens the admin user edit page for administrators only', async () => {
+    const admin = setup({ signedIn: user(true) })
+    await admin.push('/admin/users/5/edit')
+    expect(admin.currentRoute.value.name).toBe('admin-user-edit')
+    const other = setup({ signedIn: user(false) })
+    await other.push('/admin/users/5/edit')
+    expect(other.currentRoute.value.name).toBe('not-found')
+  })
 })

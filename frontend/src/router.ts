@@ -148,6 +148,13 @@ export const routes: RouteRecordRaw[] = [
     meta: { access: 'admin', title: 'Users' },
   },
   {
+    path: '/admin/users/:id(\\d+)/edit',
+    name: 'admin-user-edit',
+    component: () => import('@/pages/admin/AdminUserEditPage.vue'),
+    props: (route: RouteLocationNormalized) => ({ id: Number(route.params.id) }),
+    meta: { access: 'admin', title: 'Edit user' },
+  },
+  {
     path: '/admin/registries',
     name: 'admin-registries',
     component: () => import('@/pages/admin/AdminRegistriesPage.vue'),
