@@ -94,10 +94,10 @@ describe('AdminUserEditPage', () => {
     const wrapper = await mountPage()
     const form = wrapper.findAll('form')[1]!
     await wrapper.get('#edit-password').setValue('new-secret-1')
-    await wrapper.get('#edit-password-confirmation').setValue('new-secret-2')
-    expect(wrapper.text()).toContain('The passwords do not match.')
+    await wrapper.get('#edit-confirmation').setValue('new-secret-2')
+    expect(wrapper.text()).toContain('The passwords differ.')
     expect(form.get('button[type=submit]').attributes('disabled')).toBeDefined()
-    await wrapper.get('#edit-password-confirmation').setValue('new-secret-1')
+    await wrapper.get('#edit-confirmation').setValue('new-secret-1')
     await form.trigger('submit')
     await flushPromises()
     expect(changes()).toEqual([
