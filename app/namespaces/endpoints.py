@@ -32,6 +32,7 @@ def _read(view: service.NamespaceView) -> NamespaceRead:
     return NamespaceRead(
         id=namespace.id,
         name=namespace.name,
+        display_name=view.display_name,
         description=namespace.description,
         visibility=namespace.visibility.name,
         global_=namespace.global_,

@@ -24,6 +24,18 @@ async def first_registry(session: AsyncSession) -> Registry | None:
     return await session.scalar(select(Registry).order_by(Registry.id).limit(1))
 
 
+async def registry_hosts(session: AsyncSession, registry_ids: set[int]) -> dict[int, str]:
+    """The host each registry is pulled from (its external hostname, else its hostname)."""
+    if not registry_ids:
+        return {}
+    rows = await session.execute(
+        select(Registry.id, Registry.external_hostname, Registry.hostname).where(
+            Registry.id.in_(registry_ids)
+        )
+    )
+    return {id_: external or host for id_, external, host in rows}
+
+
 async def global_namespace(session: AsyncSession, registry_id: int) -> Namespace | None:
     return await session.scalar(
         select(Namespace).where(Namespace.registry_id == registry_id, Namespace.global_)

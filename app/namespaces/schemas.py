@@ -32,6 +32,10 @@ class NamespacePermissions(BaseModel):
 class NamespaceRead(BaseModel):
     id: int
     name: str
+    display_name: str = Field(
+        description="what to show for it: the name, except the global namespace, shown as its "
+        "registry's host (as in `docker pull HOST/NAME`), as Portus does"
+    )
     description: str | None
     visibility: VisibilityName
     global_: bool = Field(serialization_alias="global")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -349,6 +349,22 @@ async def list_namespaces(
 
 
 # --- what the web UI shows of each namespace ---------------------------------------------------
+async def display_names(session: AsyncSession, namespaces: Iterable[Namespace]) -> dict[int, str]:
+    """What Portus shows for each namespace: its name, except the global namespace, which is
+    shown as its registry's host (`registry.example.org:5000`) rather than its stored name
+    (`portus_global_namespace_1`). One query, only when a global namespace is among them."""
+    listed = list(namespaces)
+    hosts = await repository.registry_hosts(
+        session, {namespace.registry_id for namespace in listed if namespace.global_}
+    )
+    return {
+        namespace.id: hosts.get(namespace.registry_id, namespace.name)
+        if namespace.global_
+        else namespace.name
+        for namespace in listed
+    }
+
+
 @dataclass(frozen=True)
 class NamespaceView:
     namespace: Namespace
@@ -356,6 +372,7 @@ class NamespaceView:
     repositories_count: int
     webhooks_count: int | None  # None: the caller may not see the webhooks
     flags: policy.NamespaceFlags
+    display_name: str
 
 
 async def views(
@@ -368,6 +385,7 @@ async def views(
     found = await repository.stats(
         session, [namespace.id for namespace, _ in rows], role_in_namespace(principal)
     )
+    names = await display_names(session, (namespace for namespace, _ in rows))
     result = []
     for namespace, team in rows:
         stats = found.get(namespace.id)
@@ -387,6 +405,7 @@ async def views(
                 repositories_count=stats.repositories,
                 webhooks_count=stats.webhooks if flags.permissions.webhooks else None,
                 flags=flags,
+                display_name=names[namespace.id],
             )
         )
     return result

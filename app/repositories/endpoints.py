@@ -66,7 +66,7 @@ def _summary(view: service.RepositoryView) -> RepositoryRead:
         name=repo.name,
         full_name=_full_name(ns.name, ns.global_, repo.name),
         description=repo.description,
-        namespace=NamespaceRef(id=ns.id, name=ns.name),
+        namespace=NamespaceRef(id=ns.id, name=ns.name, display_name=view.namespace_display_name),
         tags_count=view.tags_count,
         created_at=repo.created_at,
         updated_at=repo.updated_at,
@@ -191,7 +191,9 @@ async def _detail(
         name=repo.name,
         full_name=context.full_name,
         description=repo.description,
-        namespace=NamespaceRef(id=ns.id, name=ns.name),
+        namespace=NamespaceRef(
+            id=ns.id, name=ns.name, display_name=host if ns.global_ else ns.name
+        ),
         tags_count=await service.tags_count(session, repo.id),
         created_at=repo.created_at,
         updated_at=repo.updated_at,

@@ -11,6 +11,9 @@ from app.core.params import Text
 class NamespaceRef(BaseModel):
     id: int
     name: str
+    display_name: str = Field(
+        description="the name, except the global namespace: its registry's host, as Portus shows it"
+    )
 
 
 class RepositoryPermissions(BaseModel):

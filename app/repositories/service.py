@@ -315,6 +315,7 @@ class RepositoryView:
     namespace: Namespace
     tags_count: int
     permissions: policy.RepositoryPermissions
+    namespace_display_name: str
 
 
 async def views(
@@ -327,6 +328,7 @@ async def views(
     roles = await queries.namespace_roles(
         session, {namespace.id for _, namespace, _ in rows}, role_in_namespace(principal)
     )
+    names = await namespaces.display_names(session, (namespace for _, namespace, _ in rows))
     result = []
     for repository, namespace, tags in rows:
         facts = policy.NamespaceFacts(
@@ -336,7 +338,7 @@ async def views(
             role=roles.get(namespace.id),
         )
         permissions = policy.repository_permissions(principal, facts, settings)
-        result.append(RepositoryView(repository, namespace, tags, permissions))
+        result.append(RepositoryView(repository, namespace, tags, permissions, names[namespace.id]))
     return result
 
 

@@ -82,8 +82,28 @@ test('the administrator creates a user', async () => {
   await form.getByLabel('Email', { exact: true }).fill(VIEWER.email)
   await form.getByLabel('Password', { exact: true }).fill(VIEWER.password)
   await form.getByRole('button', { name: 'Create', exact: true }).click()
-  await expect(page.getByRole('cell', { name: VIEWER.username, exact: true })).toBeVisible()
+  await expect(page.getByRole('link', { name: VIEWER.username, exact: true })).toBeVisible()
   await capture(page, 'admin-users')
+})
+
+test('the administrator edits the user and resets their password', async () => {
+  await page.goto('/admin/users')
+  await page.getByRole('link', { name: `Edit ${VIEWER.username}` }).click()
+  await expect(page).toHaveURL(/\/admin\/users\/\d+\/edit$/)
+  await expect(page.getByRole('heading', { name: `Edit ${VIEWER.username}` })).toBeVisible()
+  await expect(page.getByLabel('Email', { exact: true })).toHaveValue(VIEWER.email)
+  await page.getByLabel('Email', { exact: true }).fill(`v.${VIEWER.email}`)
+  await page.getByRole('button', { name: 'Save', exact: true }).click()
+  await expect(page.getByText(`User ${VIEWER.username} saved.`)).toBeVisible()
+  await capture(page, 'admin-user-edit')
+  await page.getByLabel('Email', { exact: true }).fill(VIEWER.email)
+  await page.getByRole('button', { name: 'Save', exact: true }).click()
+  await expect(page.getByText(`User ${VIEWER.username} saved.`).first()).toBeVisible()
+  // the password reset: the viewer signs in with it later in the journey
+  await page.getByLabel('New password', { exact: true }).fill(VIEWER.password)
+  await page.getByLabel('Confirm the new password').fill(VIEWER.password)
+  await page.getByRole('button', { name: 'Set new password' }).click()
+  await expect(page.getByText(/New password set for/)).toBeVisible()
 })
 
 test('a team, with the user as a viewer', async () => {
@@ -140,6 +160,34 @@ test('a push with skopeo shows the repository and its tags', async () => {
   await capture(page, 'repositories')
 })
 
+test('a tag page shows the image details from the registry', async () => {
+  await page.goto(repositoryPath)
+  await page.getByRole('link', { name: 'Details of tag latest' }).click()
+  await expect(page).toHaveURL(/\/repositories\/\d+\/tags\/\d+$/)
+  await expect(page.getByRole('heading', { name: 'latest', level: 1 })).toBeVisible()
+  await expect(page.locator('.pull-command')).toHaveText(
+    `docker pull ${stack().registry}/${REPOSITORY}:latest`,
+  )
+  const details = page.getByRole('region', { name: 'Image details' })
+  await expect(details.getByRole('heading', { name: 'Layers' })).toBeVisible()
+  await expect(details.getByRole('table')).toContainText('Total (1 layer)')
+  await capture(page, 'tag')
+
+  // the registry cannot answer (its 502, as the API sends it): the tag stays, with a warning
+  await page.route('**/api/v1/tags/*/details', (route) =>
+    route.fulfill({
+      status: 502,
+      contentType: 'application/json',
+      body: JSON.stringify({ message: 'The registry did not answer' }),
+    }),
+  )
+  await page.reload()
+  await expect(page.getByRole('heading', { name: 'latest', level: 1 })).toBeVisible()
+  await expect(details.getByRole('alert')).toContainText('The registry cannot be reached')
+  await capture(page, 'tag-registry-down')
+  await page.unroute('**/api/v1/tags/*/details')
+})
+
 test('copy the pull command, star, comment', async () => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'])
   await page.goto(repositoryPath)
@@ -191,7 +239,7 @@ test('an application token made in the profile pushes through skopeo', async () 
   await page.goto('/profile')
   await page.getByLabel('New token for').fill('ci')
   await page.getByRole('button', { name: 'Create token' }).click()
-  const token = (await page.locator('code.token').textContent())?.trim() ?? ''
+  const token = (await page.locator('code.secret').textContent())?.trim() ?? ''
   expect(token.length).toBeGreaterThan(10)
   await capture(page, 'profile-token')
   await push(REPOSITORY, 'v2', `${ADMIN.username}:${token}`)
@@ -209,6 +257,9 @@ test('an application token made in the profile pushes through skopeo', async () 
   await expect(deliveries.getByText('push', { exact: true })).toBeVisible()
   await deliveries.getByRole('button', { name: 'Details' }).first().click()
   await expect(deliveries.getByRole('button', { name: 'Hide' })).toBeVisible()
+  await expect(deliveries.getByRole('heading', { name: 'Request body' }).first()).toBeVisible()
+  await expect(deliveries.getByRole('heading', { name: 'Response body' }).first()).toBeVisible()
+  await expect(deliveries.getByRole('region', { name: /^Request body Attempt 1/ })).toBeVisible()
   await capture(page, 'webhook-delivery')
 })
 
@@ -237,10 +288,32 @@ test('the other pages of a signed-in administrator', async () => {
     ['admin-activities', '/admin/activities'],
     ['help', '/help'],
     ['not-found', '/nothing-here'],
+    ['error-403', '/403'],
+    ['error-500', '/500'],
+    ['namespace-missing', '/namespaces/999999'],
   ] as const) {
     await page.goto(path)
     await capture(page, name)
   }
+  await expect(page.getByRole('heading', { name: 'Page not found', level: 1 })).toBeVisible()
+})
+
+test('an ended session leads to sign-in and back to the page', async ({ browser }) => {
+  const other = await freshContext(browser)
+  const visitor = await other.newPage()
+  await signIn(visitor, VIEWER)
+  await other.clearCookies() // the session ends (expired, signed out elsewhere)
+  await visitor
+    .getByRole('navigation', { name: 'Main' })
+    .getByRole('link', { name: /Teams/ })
+    .click()
+  await expect(visitor).toHaveURL(/\/sign_in\?.*redirect=(%2F|\/)teams/)
+  await expect(visitor.getByText('Your session ended. Sign in to continue.')).toBeVisible()
+  await visitor.getByLabel('Username', { exact: true }).fill(VIEWER.username)
+  await visitor.getByLabel('Password', { exact: true }).fill(VIEWER.password)
+  await visitor.getByRole('button', { name: 'Sign in' }).click()
+  await expect(visitor).toHaveURL(/\/teams$/)
+  await other.close()
 })
 
 test('sign out, and back in with the keyboard alone', async () => {

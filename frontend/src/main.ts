@@ -24,7 +24,7 @@ configureAuth({
     auth.clear()
     const current = router.currentRoute.value
     if (current.meta.layout !== 'bare') {
-      void router.push({ name: 'sign-in', query: { redirect: current.fullPath } })
+      void router.push({ name: 'sign-in', query: { redirect: current.fullPath, ended: '1' } })
     }
   },
 })

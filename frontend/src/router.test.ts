@@ -86,4 +86,30 @@ describe('the router', () => {
     await closed.push('/explore')
     expect(closed.currentRoute.value.name).toBe('sign-in')
   })
+
+  it('routes a tag page under its repository, and the error pages by status', async () => {
+    const router = setup({ signedIn: user(false) })
+    await router.push('/repositories/4/tags/12')
+    expect(router.currentRoute.value.name).toBe('tag')
+    const match = router.currentRoute.value.matched[0]!
+    const props = match.props.default as (route: unknown) => unknown
+    expect(props(router.currentRoute.value)).toEqual({ repositoryId: 4, id: 12 })
+    for (const [path, name] of [
+      ['/401', 'unauthorized'],
+      ['/403', 'forbidden'],
+      ['/500', 'server-error'],
+    ] as const) {
+      await router.push(path)
+      expect(router.currentRoute.value.name).toBe(name)
+    }
+  })
+
+  it('opens the admin user edit page for administrators only', async () => {
+    const admin = setup({ signedIn: user(true) })
+    await admin.push('/admin/users/5/edit')
+    expect(admin.currentRoute.value.name).toBe('admin-user-edit')
+    const other = setup({ signedIn: user(false) })
+    await other.push('/admin/users/5/edit')
+    expect(other.currentRoute.value.name).toBe('not-found')
+  })
 })

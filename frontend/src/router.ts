@@ -5,6 +5,7 @@ import {
   type RouteRecordRaw,
 } from 'vue-router'
 
+import ErrorPage from '@/pages/ErrorPage.vue'
 import { useAuthStore } from '@/stores/auth'
 import { useSettingsStore } from '@/stores/settings'
 
@@ -117,6 +118,16 @@ export const routes: RouteRecordRaw[] = [
     meta: { access: 'public', title: 'Repository' },
   },
   {
+    path: '/repositories/:id(\\d+)/tags/:tagId(\\d+)',
+    name: 'tag',
+    component: () => import('@/pages/repositories/TagPage.vue'),
+    props: (route: RouteLocationNormalized) => ({
+      repositoryId: Number(route.params.id),
+      id: Number(route.params.tagId),
+    }),
+    meta: { access: 'user', title: 'Tag' },
+  },
+  {
     path: '/teams',
     name: 'teams',
     component: () => import('@/pages/teams/TeamsPage.vue'),
@@ -143,6 +154,13 @@ export const routes: RouteRecordRaw[] = [
     meta: { access: 'admin', title: 'Users' },
   },
   {
+    path: '/admin/users/:id(\\d+)/edit',
+    name: 'admin-user-edit',
+    component: () => import('@/pages/admin/AdminUserEditPage.vue'),
+    props: (route: RouteLocationNormalized) => ({ id: Number(route.params.id) }),
+    meta: { access: 'admin', title: 'Edit user' },
+  },
+  {
     path: '/admin/registries',
     name: 'admin-registries',
     component: () => import('@/pages/admin/AdminRegistriesPage.vue'),
@@ -160,10 +178,24 @@ export const routes: RouteRecordRaw[] = [
     component: () => import('@/pages/HelpPage.vue'),
     meta: { access: 'public', title: 'Help' },
   },
+  ...(
+    [
+      [401, 'unauthorized', 'Sign in required'],
+      [403, 'forbidden', 'Not allowed'],
+      [500, 'server-error', 'Something went wrong'],
+    ] as const
+  ).map(([status, name, title]): RouteRecordRaw => ({
+    path: `/${status}`,
+    name,
+    component: ErrorPage,
+    props: { status },
+    meta: { access: 'public', title },
+  })),
   {
     path: '/:path(.*)*',
     name: 'not-found',
-    component: () => import('@/pages/NotFoundPage.vue'),
+    component: ErrorPage,
+    props: { status: 404 },
     meta: { access: 'public', title: 'Not found' },
   },
 ]
@@ -201,6 +233,13 @@ export function createAppRouter() {
       return { name: 'sign-in', query: { redirect: to.fullPath } }
     }
     return true
+  })
+
+  // A page's code could not be loaded (a new version was deployed, the connection dropped):
+  // the error page, whose "Try again" leads back to the address that failed.
+  router.onError((error, to) => {
+    console.error('navigation failed:', error)
+    void router.replace({ name: 'server-error', query: { from: to.fullPath } })
   })
 
   router.afterEach((to) => {

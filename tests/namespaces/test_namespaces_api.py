@@ -255,3 +255,39 @@ class TestDelete:
         async with make_client(delete={"enabled": False}) as client:
             disabled = await client.delete(f"/api/v1/namespaces/{ns_id}", headers=headers)
             assert disabled.status_code == 403
+
+
+class TestDisplayName:
+    """Portus shows the global namespace as its registry's host, never as its stored name."""
+
+    async def test_global_namespace_is_shown_as_the_registry_host(
+        self, session: AsyncSession, make_client: ClientFactory, digester: TokenDigester
+    ) -> None:
+        registry = await factories.create_registry(session, "registry.test:5000")
+        registry.external_hostname = "registry.example.org"
+        team_ns = await factories.create_namespace(session, registry, name="tools")
+        global_ns = await session.scalar(select(Namespace).where(Namespace.global_))
+        assert global_ns is not None
+        global_ns.visibility = Visibility.public
+        session.add(Repository(name="busybox", namespace_id=global_ns.id))
+        session.add(Repository(name="app", namespace_id=team_ns.id))
+        admin = await factories.create_user(session, username="root", admin=True)
+        headers = await token_headers(session, digester, admin)
+        await session.flush()
+        async with make_client() as client:
+            listed = await client.get("/api/v1/namespaces", headers=headers)
+            one = await client.get(f"/api/v1/namespaces/{global_ns.id}", headers=headers)
+            repos = await client.get("/api/v1/repositories", headers=headers)
+            by_name = {r["name"]: r for r in repos.json()}
+            detail = await client.get(
+                f"/api/v1/repositories/{by_name['busybox']['id']}", headers=headers
+            )
+        names = {ns["name"]: ns["display_name"] for ns in listed.json()}
+        assert names[global_ns.name] == "registry.example.org"
+        assert names["tools"] == "tools"
+        assert one.json()["display_name"] == "registry.example.org"
+        assert by_name["busybox"]["namespace"]["display_name"] == "registry.example.org"
+        assert by_name["busybox"]["full_name"] == "busybox"
+        assert by_name["app"]["namespace"]["display_name"] == "tools"
+        assert detail.json()["namespace"]["display_name"] == "registry.example.org"
+        assert detail.json()["pull_command"] == "docker pull registry.example.org/busybox"

@@ -1807,6 +1807,11 @@ export interface components {
              * @description may delete the namespace
              */
             destroyable: boolean;
+            /**
+             * Display Name
+             * @description what to show for it: the name, except the global namespace, shown as its registry's host (as in `docker pull HOST/NAME`), as Portus does
+             */
+            display_name: string;
             /** Global */
             global: boolean;
             /** Id */
@@ -1840,6 +1845,11 @@ export interface components {
         };
         /** NamespaceRef */
         NamespaceRef: {
+            /**
+             * Display Name
+             * @description the name, except the global namespace: its registry's host, as Portus shows it
+             */
+            display_name: string;
             /** Id */
             id: number;
             /** Name */

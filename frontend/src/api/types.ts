@@ -63,3 +63,5 @@ export type SearchHit = Schemas['SearchHit'] & {
 }
 export type ApplicationToken = Schemas['ApplicationTokenRead']
 export type Registry = Schemas['RegistryRead']
+export type TagDetails = Schemas['TagDetails']
+export type ImageDetails = Schemas['ImageRead']

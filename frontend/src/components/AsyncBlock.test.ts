@@ -1,7 +1,9 @@
 import { mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
 import { describe, expect, it } from 'vitest'
 
 import { ApiError } from '@/api/client'
+import { testRouter } from '@/test/helpers'
 
 import AsyncBlock from './AsyncBlock.vue'
 
@@ -33,5 +35,16 @@ describe('AsyncBlock', () => {
     expect(empty.text()).toBe('No tags.')
     const full = mount(AsyncBlock, { props: { loading: false }, ...content })
     expect(full.find('.content').exists()).toBe(true)
+  })
+
+  it('as a whole page, shows the error page for its status in place', () => {
+    setActivePinia(createPinia())
+    const wrapper = mount(AsyncBlock, {
+      props: { loading: false, page: true, error: new ApiError(403, 'Forbidden') },
+      global: { plugins: [testRouter()] },
+      ...content,
+    })
+    expect(wrapper.get('h1').text()).toBe('You may not see this page')
+    expect(wrapper.find('.content').exists()).toBe(false)
   })
 })

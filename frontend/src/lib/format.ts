@@ -50,3 +50,11 @@ export function shortDigest(digest: string | null | undefined, length = 12): str
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`
 }
+
+/**
+ * What to show for a namespace: the API's display name (the registry's host for the global
+ * namespace, as Portus shows it), else its stored name.
+ */
+export function namespaceName(namespace: { name: string; display_name?: string | null }): string {
+  return namespace.display_name || namespace.name
+}

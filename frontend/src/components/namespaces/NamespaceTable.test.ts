@@ -59,4 +59,21 @@ describe('NamespaceTable', () => {
     expect(target.id).toBe(3)
     expect(value).toBe('public')
   })
+
+  it("shows the global namespace as the registry's host (the API's display name)", () => {
+    const wrapper = mountTable(
+      [
+        namespace(1, {
+          name: 'portus_global_namespace_1',
+          display_name: 'registry.example.org:5000',
+          global: true,
+        }),
+        namespace(2, { display_name: 'ns2' }),
+      ],
+      { id: 1, admin: true },
+    )
+    const names = wrapper.findAll('td.cell-main a').map((a) => a.text())
+    expect(names).toEqual(['registry.example.org:5000', 'ns2'])
+    expect(wrapper.text()).not.toContain('portus_global_namespace_1')
+  })
 })

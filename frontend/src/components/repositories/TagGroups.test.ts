@@ -45,9 +45,9 @@ const groups = [
   [tag(3, '0.9', 'sha256:bbbb2222')],
 ]
 
-function mountGroups(destroyable: boolean, tags: Tag[][] = groups) {
+function mountGroups(destroyable: boolean, tags: Tag[][] = groups, linked = false) {
   return mount(TagGroups, {
-    props: { groups: tags, repository: repository(destroyable) },
+    props: { groups: tags, repository: repository(destroyable), linked },
     global: { plugins: [testRouter()] },
   })
 }
@@ -103,5 +103,17 @@ describe('TagGroups', () => {
     expect(wrapper.find('[role=status]').text()).toBe(
       'Copied: docker pull registry.example.org:5000/team/app:1.0',
     )
+  })
+
+  it('links every tag to its page when linked (signed in), and not otherwise', () => {
+    const links = mountGroups(false, groups, true)
+      .findAll('a')
+      .map((a) => [a.text(), a.attributes('href')])
+    expect(links).toEqual([
+      ['Details of tag latest', '/repositories/1/tags/1'],
+      ['Details of tag 1.0', '/repositories/1/tags/2'],
+      ['Details of tag 0.9', '/repositories/1/tags/3'],
+    ])
+    expect(mountGroups(false).findAll('a')).toHaveLength(0)
   })
 })
