@@ -212,7 +212,7 @@ async def pending_signup(session: AsyncSession, digester: TokenDigester, token: 
         or not digester.matches(token, signup.token_digest)
         or signup.expires_at < utcnow()
     ):
-        raise NotFound("this sign-up has ended: sign in with the provider again")
+        raise NotFound("This sign-up has ended: sign in with the provider again")
     return signup
 
 

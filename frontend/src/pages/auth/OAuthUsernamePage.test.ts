@@ -77,10 +77,10 @@ describe('OAuthUsernamePage', () => {
   })
 
   it('says when the sign-up has ended', async () => {
-    answer = () => json(404, { message: 'this sign-up has ended: sign in with the provider again' })
+    answer = () => json(404, { message: 'This sign-up has ended: sign in with the provider again' })
     const { wrapper } = await mountAt('/oauth/username?token=oas_old_token')
     expect(wrapper.get('[role=alert]').text()).toBe(
-      'this sign-up has ended: sign in with the provider again',
+      'This sign-up has ended: sign in with the provider again',
     )
     expect(wrapper.find('form').exists()).toBe(false)
   })
