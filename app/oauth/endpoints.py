@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.dependencies import Public
 from app.core.db import DbSession
+from app.core.names import DisplayName
 from app.core.openapi import error_responses
 from app.core.params import Text
 from app.core.state import State
@@ -46,6 +47,7 @@ def _failed(message: str) -> RedirectResponse:
 @router.get(
     "/oauth/{provider}/start",
     dependencies=[Public],
+    response_class=RedirectResponse,
     status_code=303,
     responses={303: {"description": "to the provider"}, **error_responses(404, 422)},
 )
@@ -81,6 +83,7 @@ async def start(
 @router.get(
     "/oauth/{provider}/callback",
     dependencies=[Public],
+    response_class=RedirectResponse,
     status_code=303,
     responses={303: {"description": "to the SPA"}, **error_responses(404, 422)},
 )
@@ -133,7 +136,7 @@ class SignupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: Text = Field(min_length=1, max_length=256)
-    username: Text = Field(min_length=1, max_length=255)
+    username: DisplayName = Field(min_length=1, max_length=255)
 
 
 @router.get("/oauth/signup", dependencies=[Public], responses=error_responses(404, 422))

@@ -5586,9 +5586,7 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": unknown;
-                };
+                content?: never;
             };
             /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
@@ -5664,9 +5662,7 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": unknown;
-                };
+                content?: never;
             };
             /** @description Malformed JSON, a parameter missing, unknown or of the wrong type (the message names it: `{"message": "user[email] is missing"}`), or a value that cannot be stored */
             400: {
