@@ -89,5 +89,4 @@ async def identity(client: TokenClient, provider: Provider) -> Identity:
         username=login,
         email=email,
         name=name if isinstance(name, str) else None,
-        email_verified=email is not None,
     )

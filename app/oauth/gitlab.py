@@ -34,5 +34,4 @@ async def identity(client: TokenClient, provider: Provider) -> Identity:
         username=user["username"],
         email=email,
         name=name if isinstance(name, str) else None,
-        email_verified=email is not None,
     )

@@ -251,9 +251,6 @@ class OpenIdConnect:
     @staticmethod
     def _identity(provider: Provider, claims: dict[str, Any]) -> Identity:
         email = claims.get("email") if isinstance(claims.get("email"), str) else None
-        verified = claims.get("email_verified") in (True, "true")
-        if provider.hosted_domain and claims.get("hd") != provider.hosted_domain:
-            raise ProviderFailed(f"only accounts of {provider.hosted_domain} may sign in here")
         refuse_outside_domain(provider, email)
         username = claims.get("preferred_username") or claims.get("nickname")
         if not isinstance(username, str) or not username:
@@ -265,5 +262,4 @@ class OpenIdConnect:
             username=username,
             email=email,
             name=name,
-            email_verified=verified,
         )

@@ -228,7 +228,6 @@ async def choose_username(
         username=username,
         email=signup.email,
         name=signup.display_name,
-        email_verified=False,
     )
     existing = await repository.user_by_identity(session, identity.provider, identity.uid)
     user = existing or await _create(session, identity, username)

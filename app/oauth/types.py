@@ -28,8 +28,6 @@ class Provider:
     client_id: str
     client_secret: str
     scope: str = "openid email profile"
-    # Google: the `hd` claim must be this domain (`oauth.google_oauth2.domain`).
-    hosted_domain: str = ""
     # Any provider: the e-mail address must end in @ this domain.
     email_domain: str = ""
     endpoints: Endpoints | None = None
@@ -49,7 +47,6 @@ class Identity:
     username: str | None
     email: str | None
     name: str | None
-    email_verified: bool
 
 
 def refuse_outside_domain(provider: Provider, email: str | None) -> None:

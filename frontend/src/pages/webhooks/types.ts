@@ -15,3 +15,16 @@ export interface WebhookForm {
   password: string
   enabled: boolean
 }
+
+/** A new webhook's form, as Portus's defaults have it (POST, JSON, enabled). */
+export function emptyWebhookForm(): WebhookForm {
+  return {
+    name: '',
+    url: '',
+    method: 'POST',
+    contentType: 'application/json',
+    username: '',
+    password: '',
+    enabled: true,
+  }
+}
