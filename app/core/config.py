@@ -180,16 +180,45 @@ class LdapSettings(_Node):
 
 
 # --- oauth (keys kept for compatibility with Portus config files) --------------------------------
+def _refuse_incomplete(section: str, node: Any, **required: str | SecretStr) -> None:
+    """An enabled sign-in provider needs its client's credentials (and the like)."""
+    if not node.enabled:
+        return
+    missing = [
+        key
+        for key, value in required.items()
+        if not (value.get_secret_value() if isinstance(value, SecretStr) else value)
+    ]
+    if missing:
+        raise ValueError(f"oauth.{section} needs {', '.join(missing)} when enabled")
+
+
 class GoogleOAuthOptions(_Node):
-    hd: str = ""
+    hd: str = Field(
+        "",
+        description="a Google Workspace domain: only its accounts may sign in (the ID token's hd)",
+    )
 
 
 class GoogleOAuth(_Node):
+    """Sign in with Google (an OAuth client of type "Web application"; its redirect URI:
+    `<public_url>/api/v1/oauth/google_oauth2/callback`), as OpenID Connect. `domain` (of the
+    verified e-mail address) and `options.hd` restrict who may."""
+
     enabled: bool = False
-    id: str = ""
+    id: str = Field("", description="the client id")
     secret: SecretStr = SecretStr("")
     domain: str = ""
     options: GoogleOAuthOptions = GoogleOAuthOptions()
+    issuer: str = Field(
+        "https://accounts.google.com",
+        description="beyond Portus: Google's OpenID Connect issuer (tests point it elsewhere)",
+    )
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> GoogleOAuth:
+        _refuse_incomplete("google_oauth2", self, id=self.id, secret=self.secret)
+        return self
 
 
 class OpenIdSettings(_Node):
@@ -222,20 +251,15 @@ class OpenIdConnectSettings(_Node):
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> OpenIdConnectSettings:
-        if self.enabled:
-            missing = [
-                key
-                for key, value in (
-                    ("issuer", self.issuer),
-                    ("identifier", self.identifier),
-                    ("secret", self.secret.get_secret_value()),
-                )
-                if not value
-            ]
-            if missing:
-                raise ValueError(f"oauth.openid_connect needs {', '.join(missing)} when enabled")
-            if not self.issuer.startswith(("https://", "http://")):
-                raise ValueError("oauth.openid_connect.issuer must be an http(s) URL")
+        _refuse_incomplete(
+            "openid_connect",
+            self,
+            issuer=self.issuer,
+            identifier=self.identifier,
+            secret=self.secret,
+        )
+        if self.enabled and not self.issuer.startswith(("https://", "http://")):
+            raise ValueError("oauth.openid_connect.issuer must be an http(s) URL")
         return self
 
 
@@ -254,6 +278,13 @@ class GithubOAuth(_Node):
         "", description="beyond Portus: a GitHub Enterprise URL (empty: github.com)"
     )
 
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> GithubOAuth:
+        _refuse_incomplete(
+            "github", self, client_id=self.client_id, client_secret=self.client_secret
+        )
+        return self
+
 
 class GitlabOAuth(_Node):
     enabled: bool = False
@@ -263,17 +294,40 @@ class GitlabOAuth(_Node):
     domain: str = ""
     server: str = ""
 
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> GitlabOAuth:
+        _refuse_incomplete("gitlab", self, application_id=self.application_id, secret=self.secret)
+        return self
+
 
 class BitbucketOptions(_Node):
-    team: str = ""
+    team: str = Field(
+        "", description="a workspace (Bitbucket's teams became workspaces): only its members"
+    )
 
 
 class BitbucketOAuth(_Node):
+    """Sign in with Bitbucket Cloud (an OAuth consumer with the Account and Email read
+    permissions; its callback URL: `<public_url>/api/v1/oauth/bitbucket/callback`)."""
+
     enabled: bool = False
     key: str = ""
     secret: SecretStr = SecretStr("")
     domain: str = ""
     options: BitbucketOptions = BitbucketOptions()
+    server: str = Field(
+        "https://bitbucket.org",
+        description="beyond Portus: where the OAuth endpoints are (tests point it elsewhere)",
+    )
+    api: str = Field(
+        "https://api.bitbucket.org/2.0",
+        description="beyond Portus: Bitbucket's REST API 2.0 (tests point it elsewhere)",
+    )
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> BitbucketOAuth:
+        _refuse_incomplete("bitbucket", self, key=self.key, secret=self.secret)
+        return self
 
 
 class OAuthSettings(_Node):

@@ -6,44 +6,17 @@ active one), `domain` (the address's domain). GitHub Enterprise: `oauth.github.s
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from app.oauth.provider_api import TokenClient, api_get
 from app.oauth.types import Identity, Provider, ProviderFailed, refuse_outside_domain
 
 GITHUB_JSON = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
-class TokenClient(Protocol):
-    """An HTTP client that sends the user's token (Authlib's OAuth 2 client after the code
-    exchange)."""
-
-    async def get(self, url: str, **kwargs: Any) -> httpx.Response: ...
-
-
-async def api_get(
-    client: TokenClient, url: str, service: str, what: str, *, missing_ok: bool = False
-) -> Any:
-    """The JSON of a GET to a provider's API. `missing_ok`: a 404 (or 403: not allowed to
-    know) is None, as membership checks answer for non-members."""
-    try:
-        response = await client.get(url, headers=GITHUB_JSON)
-    except httpx.HTTPError as exc:
-        raise ProviderFailed(f"{service} cannot be reached ({what})") from exc
-    if missing_ok and response.status_code in (403, 404):
-        return None
-    if response.status_code != 200:
-        raise ProviderFailed(f"{service} answered {response.status_code} ({what})")
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ProviderFailed(f"{service}'s answer is not JSON ({what})") from exc
-
-
 async def _active_membership(client: TokenClient, url: str, what: str) -> bool:
-    body = await api_get(client, url, "GitHub", what, missing_ok=True)
+    body = await api_get(client, url, "GitHub", what, missing_ok=True, headers=GITHUB_JSON)
     return isinstance(body, dict) and body.get("state") == "active"
 
 
@@ -60,12 +33,14 @@ def _primary_email(emails: Any) -> str | None:
 async def identity(client: TokenClient, provider: Provider) -> Identity:
     assert provider.endpoints is not None
     api = provider.endpoints.api
-    user = await api_get(client, f"{api}/user", "GitHub", "user")
+    user = await api_get(client, f"{api}/user", "GitHub", "user", headers=GITHUB_JSON)
     if not isinstance(user, dict) or "id" not in user or not isinstance(user.get("login"), str):
         raise ProviderFailed("GitHub's user answer has no id and login")
     login: str = user["login"]
     email = _primary_email(
-        await api_get(client, f"{api}/user/emails", "GitHub", "e-mail addresses")
+        await api_get(
+            client, f"{api}/user/emails", "GitHub", "e-mail addresses", headers=GITHUB_JSON
+        )
     )
     org = provider.organization
     if org and not await _active_membership(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from app.oauth.github import TokenClient, api_get
+from app.oauth.provider_api import TokenClient, api_get
 from app.oauth.types import Identity, Provider, ProviderFailed, refuse_outside_domain
 
 

@@ -24,7 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from app.core.config import Settings
-from app.oauth import github, gitlab
+from app.oauth import bitbucket, github, gitlab
 from app.oauth.types import Endpoints, Identity, Provider, ProviderFailed, refuse_outside_domain
 
 with warnings.catch_warnings():
@@ -39,14 +39,28 @@ ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 
 
 # Plain OAuth 2 providers: who signed in, from their API.
-API_IDENTITY = {"github": github.identity, "gitlab": gitlab.identity}
+API_IDENTITY = {
+    "github": github.identity,
+    "gitlab": gitlab.identity,
+    "bitbucket": bitbucket.identity,
+}
 
 
 def enabled_providers(settings: Settings) -> dict[str, Provider]:
-    """The providers offered. Google and Bitbucket are read from the config but not offered
-    yet."""
+    """The providers offered, in the order of the sign-in page's buttons."""
     oauth = settings.oauth
     found: dict[str, Provider] = {}
+    google = oauth.google_oauth2
+    if google.enabled:
+        found["google_oauth2"] = Provider(
+            name="google_oauth2",
+            label="Google",
+            issuer=google.issuer.rstrip("/"),
+            client_id=google.id,
+            client_secret=google.secret.get_secret_value(),
+            email_domain=google.domain,
+            hosted_domain=google.options.hd,
+        )
     github = oauth.github
     if github.enabled:
         web = (github.server or "https://github.com").rstrip("/")
@@ -80,6 +94,24 @@ def enabled_providers(settings: Settings) -> dict[str, Provider]:
                 f"{server}/oauth/authorize", f"{server}/oauth/token", f"{server}/api/v4"
             ),
             group=gitlab_settings.group,
+        )
+    bitbucket_settings = oauth.bitbucket
+    if bitbucket_settings.enabled:
+        server = bitbucket_settings.server.rstrip("/")
+        found["bitbucket"] = Provider(
+            name="bitbucket",
+            label="Bitbucket",
+            issuer=server,
+            client_id=bitbucket_settings.key,
+            client_secret=bitbucket_settings.secret.get_secret_value(),
+            scope="account email",
+            email_domain=bitbucket_settings.domain,
+            endpoints=Endpoints(
+                f"{server}/site/oauth2/authorize",
+                f"{server}/site/oauth2/access_token",
+                bitbucket_settings.api.rstrip("/"),
+            ),
+            workspace=bitbucket_settings.options.team,
         )
     oidc = oauth.openid_connect
     if oidc.enabled:
@@ -187,6 +219,8 @@ class OpenIdConnect:
         authorize = await self._endpoint(provider, "authorize")
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
         extra = {"nonce": nonce} if provider.endpoints is None else {}
+        if provider.hosted_domain:  # Google's account chooser shows only that domain's
+            extra["hd"] = provider.hosted_domain
         async with self._client(provider, redirect_uri) as client:
             url, _ = client.create_authorization_url(
                 authorize, state=state, code_verifier=verifier, **extra
@@ -250,7 +284,15 @@ class OpenIdConnect:
 
     @staticmethod
     def _identity(provider: Provider, claims: dict[str, Any]) -> Identity:
+        # `hd` in the authorization URL is only a hint to Google: the claim is what counts.
+        if provider.hosted_domain and claims.get("hd") != provider.hosted_domain:
+            raise ProviderFailed(
+                f"only accounts of the Google Workspace domain {provider.hosted_domain} "
+                "may sign in here"
+            )
         email = claims.get("email") if isinstance(claims.get("email"), str) else None
+        if claims.get("email_verified") in (False, "false"):  # anybody could have typed it
+            email = None
         refuse_outside_domain(provider, email)
         username = claims.get("preferred_username") or claims.get("nickname")
         if not isinstance(username, str) or not username:

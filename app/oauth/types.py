@@ -36,6 +36,11 @@ class Provider:
     team: str = ""
     # GitLab: only members of this group may sign in.
     group: str = ""
+    # Google: only accounts of this Google Workspace domain (the ID token's `hd` claim).
+    hosted_domain: str = ""
+    # Bitbucket: only members of this workspace (Portus's `options.team`: Bitbucket's teams
+    # became workspaces).
+    workspace: str = ""
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,9 @@ async def test_the_configuration_is_reflected(make_client: ClientFactory) -> Non
             "push_images": {"policy": "admin-only"},
         },
         "email": {"smtp": {"enabled": True, "password": "smtp-password"}},
-        "oauth": {"github": {"enabled": True, "client_id": "github-client-id"}},
+        "oauth": {
+            "github": {"enabled": True, "client_id": "github-client-id", "client_secret": "s"}
+        },
     }
     async with make_client(**overrides) as client:
         response = await client.get("/api/v1/settings")

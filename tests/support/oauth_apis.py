@@ -1,5 +1,5 @@
-"""Local HTTP servers answering as GitHub and GitLab do (neither can be reached from these
-machines), with the shapes of their documentation:
+"""Local HTTP servers answering as GitHub, GitLab, Bitbucket and Google do (none can be reached
+from these machines), with the shapes of their documentation:
 
 - `LocalGithub`: the OAuth app endpoints (`/login/oauth/authorize`, `/login/oauth/access_token`;
   errors as GitHub sends them, a 200 with `error`) and, under `/api/v3` (GitHub Enterprise's
@@ -7,8 +7,9 @@ machines), with the shapes of their documentation:
   `/user/memberships/orgs/{org}` and `/orgs/{org}/teams/{team}/memberships/{username}`.
 - `LocalGitlab`: `/oauth/authorize`, `/oauth/token` (errors as 400/401 with `error`) and, under
   `/api/v4`, `GET /user` and `/groups/{group}/members/all/{id}`.
+- `LocalBitbucket` and `LocalGoogle`: see their classes.
 
-Both check PKCE S256 and use a code once. `signed_in` is who the "browser" is signed in as;
+All check PKCE S256 and use a code once. `signed_in` is who the "browser" is signed in as;
 the authorize endpoint then answers with the redirect back to the app, as the real ones do once
 the user has approved it.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import threading
 import time
@@ -25,6 +27,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import uvicorn
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -53,10 +57,30 @@ class GitlabUser:
 
 
 @dataclass
+class BitbucketUser:
+    uuid: str
+    nickname: str
+    display_name: str
+    emails: list[dict[str, Any]]
+    username: str | None = None  # Bitbucket leaves it out of many answers now
+    workspaces: set[str] = field(default_factory=set)
+
+
+@dataclass
+class GoogleUser:
+    sub: str
+    email: str
+    name: str
+    email_verified: bool = True
+    hd: str | None = None  # a Google Workspace account's domain
+
+
+@dataclass
 class _Grant:
     login: str
     redirect_uri: str
     challenge: str
+    nonce: str = ""
 
 
 class _LocalOAuthApp:
@@ -71,6 +95,7 @@ class _LocalOAuthApp:
         self.signed_in: str | None = None
         self.port = free_port()
         self._codes: dict[str, _Grant] = {}
+        self.last_authorize_query: dict[str, str] = {}
         self._tokens: dict[str, str] = {}
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -88,8 +113,12 @@ class _LocalOAuthApp:
             return JSONResponse({"message": "Not Found"}, status_code=404)
         code = secrets.token_hex(10)
         self._codes[code] = _Grant(
-            self.signed_in, query["redirect_uri"], query.get("code_challenge", "")
+            self.signed_in,
+            query["redirect_uri"],
+            query.get("code_challenge", ""),
+            query.get("nonce", ""),
         )
+        self.last_authorize_query = dict(query)
         back = urlencode({"code": code, "state": query.get("state", "")})
         return RedirectResponse(f"{query['redirect_uri']}?{back}", status_code=302)
 
@@ -112,7 +141,12 @@ class _LocalOAuthApp:
             return self.token_error("invalid_grant", "The code verifier does not match.")
         token = secrets.token_hex(16)
         self._tokens[token] = grant.login
-        return JSONResponse({"access_token": token, "token_type": "bearer", "scope": "read"})
+        answer = {"access_token": token, "token_type": "bearer", "scope": "read"}
+        return JSONResponse({**answer, **self.token_extras(grant)})
+
+    def token_extras(self, grant: _Grant) -> dict[str, Any]:
+        """More of the token endpoint's answer (an OpenID Connect provider's ID token)."""
+        return {}
 
     def _login(self, request: Request) -> str | None:
         auth = request.headers.get("authorization", "")
@@ -245,4 +279,140 @@ class LocalGitlab(_LocalOAuthApp):
             Route("/api/v4/user", self.user),
             # GitLab takes a group path URL-encoded ("acme%2Fplatform"), which arrives decoded.
             Route("/api/v4/groups/{group:path}/members/all/{user_id}", self.group_member),
+        ]
+
+
+class LocalBitbucket(_LocalOAuthApp):
+    """bitbucket.org's `/site/oauth2/authorize` and `/site/oauth2/access_token` (client
+    credentials by HTTP Basic, as Bitbucket takes them), and, under `/2.0` (api.bitbucket.org's
+    root), `GET /user`, `/user/emails` (paginated, `values`) and `/user/permissions/workspaces`
+    with its BBQL filter `q=workspace.slug="…"`."""
+
+    AUTHORIZE = "/site/oauth2/authorize"
+    TOKEN = "/site/oauth2/access_token"
+
+    def __init__(self, client_id: str, client_secret: str, users: list[BitbucketUser]) -> None:
+        super().__init__(client_id, client_secret)
+        self.users = {user.nickname: user for user in users}
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/2.0"
+
+    def _user(self, request: Request) -> BitbucketUser | None:
+        login = self._login(request)
+        return self.users.get(login) if login else None
+
+    @staticmethod
+    def _page(values: list[dict[str, Any]]) -> JSONResponse:
+        return JSONResponse({"pagelen": 10, "size": len(values), "page": 1, "values": values})
+
+    async def user(self, request: Request) -> Response:
+        user = self._user(request)
+        if user is None:
+            return JSONResponse({"type": "error", "error": {"message": "Unauthorized"}}, 401)
+        body: dict[str, Any] = {
+            "type": "user",
+            "uuid": user.uuid,
+            "nickname": user.nickname,
+            "display_name": user.display_name,
+            "account_id": f"5b{user.uuid[1:9]}",
+        }
+        if user.username is not None:
+            body["username"] = user.username
+        return JSONResponse(body)
+
+    async def emails(self, request: Request) -> Response:
+        user = self._user(request)
+        if user is None:
+            return JSONResponse({"type": "error", "error": {"message": "Unauthorized"}}, 401)
+        return self._page([{"type": "email", **entry} for entry in user.emails])
+
+    async def workspace_permissions(self, request: Request) -> Response:
+        user = self._user(request)
+        if user is None:
+            return JSONResponse({"type": "error", "error": {"message": "Unauthorized"}}, 401)
+        wanted = None
+        query = request.query_params.get("q", "")
+        if query:
+            field_name, _, literal = query.partition("=")
+            if field_name.strip() != "workspace.slug" or not literal.strip().startswith('"'):
+                return JSONResponse({"type": "error", "error": {"message": "Invalid query"}}, 400)
+            wanted = json.loads(literal.strip())
+        return self._page(
+            [
+                {
+                    "type": "workspace_membership",
+                    "permission": "member",
+                    "workspace": {"type": "workspace", "slug": slug, "name": slug.title()},
+                }
+                for slug in sorted(user.workspaces)
+                if wanted is None or slug == wanted
+            ]
+        )
+
+    def api_routes(self) -> list[Route]:
+        return [
+            Route("/2.0/user", self.user),
+            Route("/2.0/user/emails", self.emails),
+            Route("/2.0/user/permissions/workspaces", self.workspace_permissions),
+        ]
+
+
+class LocalGoogle(_LocalOAuthApp):
+    """Google's OpenID Connect, as documented: a discovery document naming this server the
+    issuer, a JWKS, `/o/oauth2/v2/auth` and `/token` (whose answer carries an RS256 ID token
+    with `email_verified`, and `hd` for a Workspace account). `accounts.google.com` cannot be
+    reached from here."""
+
+    AUTHORIZE = "/o/oauth2/v2/auth"
+    TOKEN = "/token"
+
+    def __init__(self, client_id: str, client_secret: str, users: list[GoogleUser]) -> None:
+        super().__init__(client_id, client_secret)
+        self.users = {user.sub: user for user in users}
+        self.key = RSAKey.generate_key(2048, parameters={"kid": "google-test", "use": "sig"})
+
+    async def discovery(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "issuer": self.url,
+                "authorization_endpoint": f"{self.url}{self.AUTHORIZE}",
+                "token_endpoint": f"{self.url}{self.TOKEN}",
+                "userinfo_endpoint": f"{self.url}/v1/userinfo",
+                "jwks_uri": f"{self.url}/oauth2/v3/certs",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["plain", "S256"],
+            }
+        )
+
+    async def certs(self, request: Request) -> Response:
+        return JSONResponse({"keys": [self.key.as_dict(private=False)]})
+
+    def token_extras(self, grant: _Grant) -> dict[str, Any]:
+        user = self.users[grant.login]
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.url,
+            "aud": self.client_id,
+            "azp": self.client_id,
+            "sub": user.sub,
+            "email": user.email,
+            "email_verified": user.email_verified,
+            "name": user.name,
+            "iat": now,
+            "exp": now + 3600,
+            "nonce": grant.nonce,
+        }
+        if user.hd is not None:
+            claims["hd"] = user.hd
+        header = {"alg": "RS256", "kid": "google-test", "typ": "JWT"}
+        return {"id_token": jwt.encode(header, claims, self.key), "expires_in": 3599}
+
+    def api_routes(self) -> list[Route]:
+        return [
+            Route("/.well-known/openid-configuration", self.discovery),
+            Route("/oauth2/v3/certs", self.certs),
         ]

@@ -1,0 +1,147 @@
+"""Sign-in with Google (`oauth.google_oauth2`), as OpenID Connect, with Portus's `domain` and
+`options.hd` restrictions, against a local server answering as Google's OpenID Connect endpoints
+do (discovery, JWKS, RS256 ID tokens with `email_verified` and `hd`;
+tests/support/oauth_apis.py): accounts.google.com cannot be reached from here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.models import User
+from tests.conftest import ClientFactory
+from tests.support.oauth_apis import GoogleUser, LocalGoogle
+
+CLIENT_ID = "1234-portus.apps.googleusercontent.com"
+SECRET = "GOCSPX-google-secret"
+WORKER = GoogleUser(sub="108234", email="ada@acme.example", name="Ada L", hd="acme.example")
+# A consumer account whose address is in the company's domain, but not of its Workspace.
+LOOKALIKE = GoogleUser(sub="108235", email="eve@acme.example", name="Eve")
+UNVERIFIED = GoogleUser(
+    sub="108236", email="mallory@acme.example", name="Mallory", email_verified=False
+)
+
+
+@pytest.fixture(scope="module")
+def google() -> Iterator[LocalGoogle]:
+    server = LocalGoogle(CLIENT_ID, SECRET, [WORKER, LOOKALIKE, UNVERIFIED])
+    server.start()
+    yield server
+    server.stop()
+
+
+def google_settings(server: LocalGoogle, hd: str = "", domain: str = "") -> dict[str, Any]:
+    return {
+        "google_oauth2": {
+            "enabled": True,
+            "id": CLIENT_ID,
+            "secret": SECRET,
+            "domain": domain,
+            "options": {"hd": hd},
+            "issuer": server.url,
+        }
+    }
+
+
+@pytest.fixture
+async def portus(
+    make_client: ClientFactory, google: LocalGoogle
+) -> AsyncIterator[httpx.AsyncClient]:
+    oauth = google_settings(google, hd="acme.example")
+    async with make_client(public_url="http://portus.test", oauth=oauth) as client:
+        yield client
+
+
+async def sign_in(portus: httpx.AsyncClient, google: LocalGoogle, sub: str) -> httpx.Response:
+    google.signed_in = sub
+    started = await portus.get("/api/v1/oauth/google_oauth2/start")
+    assert started.status_code == 303, started.text
+    authorize = started.headers["location"]
+    assert authorize.startswith(f"{google.url}/o/oauth2/v2/auth?")
+    with httpx.Client() as browser:
+        approved = browser.get(authorize)
+    assert approved.status_code == 302
+    back = urlsplit(approved.headers["location"])
+    assert back.path == "/api/v1/oauth/google_oauth2/callback"
+    return await portus.get(f"{back.path}?{back.query}")
+
+
+def error_of(response: httpx.Response) -> str:
+    assert response.status_code == 303, response.text
+    return parse_qs(urlsplit(response.headers["location"]).query)["oauth_error"][0]
+
+
+async def test_a_workspace_account_signs_in_with_a_checked_id_token(
+    portus: httpx.AsyncClient, google: LocalGoogle, session: AsyncSession
+) -> None:
+    response = await sign_in(portus, google, WORKER.sub)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    sent = google.last_authorize_query
+    assert sent["hd"] == "acme.example"  # Google's chooser shows only that domain's accounts
+    assert sent["scope"] == "openid email profile" and sent["code_challenge_method"] == "S256"
+    assert sent["nonce"]
+    me = (await portus.get("/api/v1/me")).json()
+    # Google has no username: the address's local part is suggested.
+    assert (me["username"], me["email"], me["provider"]) == (
+        "ada",
+        "ada@acme.example",
+        "google_oauth2",
+    )
+    user = (await session.execute(select(User).where(User.username == "ada"))).scalar_one()
+    assert user.uid == WORKER.sub
+
+
+async def test_hd_is_checked_in_the_id_token_not_only_asked_for(
+    portus: httpx.AsyncClient, google: LocalGoogle
+) -> None:
+    # The local server, like a person editing the URL, ignores the hd hint.
+    assert error_of(await sign_in(portus, google, LOOKALIKE.sub)) == (
+        "only accounts of the Google Workspace domain acme.example may sign in here"
+    )
+
+
+async def test_an_unverified_address_is_neither_kept_nor_passes_the_domain(
+    make_client: ClientFactory, google: LocalGoogle
+) -> None:
+    async with make_client(
+        public_url="http://portus.test", oauth=google_settings(google, domain="acme.example")
+    ) as portus:
+        assert error_of(await sign_in(portus, google, UNVERIFIED.sub)) == (
+            "only e-mail addresses of acme.example may sign in here"
+        )
+        assert (await sign_in(portus, google, LOOKALIKE.sub)).headers["location"] == "/"
+    async with make_client(
+        public_url="http://portus.test", oauth=google_settings(google)
+    ) as portus:
+        assert (await sign_in(portus, google, UNVERIFIED.sub)).headers["location"] == "/"
+        assert (await portus.get("/api/v1/me")).json()["email"] is None
+
+
+async def test_the_sign_in_page_offers_google(portus: httpx.AsyncClient) -> None:
+    providers = (await portus.get("/api/v1/settings")).json()["oauth"]["providers"]
+    assert providers == [
+        {"name": "google_oauth2", "label": "Google", "url": "/api/v1/oauth/google_oauth2/start"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("section", "given", "missing"),
+    [
+        ("google_oauth2", {"id": "x"}, "secret"),
+        ("bitbucket", {}, "key, secret"),
+        ("github", {"client_id": "x"}, "client_secret"),
+        ("gitlab", {"secret": "x"}, "application_id"),
+    ],
+)
+def test_an_enabled_provider_needs_its_client(
+    section: str, given: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"oauth\.{section} needs {missing} when enabled"):
+        Settings(oauth={section: {"enabled": True, **given}})
