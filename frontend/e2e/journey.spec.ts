@@ -298,6 +298,66 @@ test('the other pages of a signed-in administrator', async () => {
   await expect(page.getByRole('heading', { name: 'Page not found', level: 1 })).toBeVisible()
 })
 
+/** Through the provider's own login form (LemonLDAP::NG's portal; its Demo accounts' password
+ * is the user name), from Portus's sign-in page. */
+async function signInWithProvider(target: Page, login: string): Promise<void> {
+  await target.goto('/sign_in')
+  await target.getByRole('link', { name: 'Sign in with OpenID Connect' }).click()
+  await expect(target).toHaveURL(new RegExp(`^${stack().oidc_provider}/`))
+  await target.locator('input[name="user"]').fill(login)
+  await target.locator('input[name="password"]').fill(login)
+  await target.locator('form button[type="submit"]').first().click()
+}
+
+test('someone signs in with OpenID Connect, and the profile says how to use docker login', async ({
+  browser,
+}) => {
+  const other = await freshContext(browser)
+  const visitor = await other.newPage()
+  await visitor.goto('/sign_in')
+  await expect(visitor.getByRole('link', { name: 'Sign in with OpenID Connect' })).toBeVisible()
+  await capture(visitor, 'sign-in-with-provider')
+  await signInWithProvider(visitor, 'dwho')
+  await expect(visitor).toHaveURL(/\/dashboard/)
+  await expect(visitor.getByRole('button', { name: 'Sign out' })).toBeVisible()
+  await visitor.goto('/profile')
+  await expect(visitor.getByText('You sign in with your identity provider')).toBeVisible()
+  await expect(visitor.getByLabel('Email', { exact: true })).toHaveValue('dwho@badwolf.org')
+  await capture(visitor, 'profile-of-a-provider-user')
+  // signed out and in again: the same account, found by the provider's subject
+  await visitor.getByRole('button', { name: 'Sign out' }).click()
+  await expect(visitor).toHaveURL(/\/sign_in/)
+  await visitor.getByRole('link', { name: 'Sign in with OpenID Connect' }).click()
+  await expect(visitor).toHaveURL(/\/dashboard/) // the portal remembers dwho: no form
+  const me = await visitor.request.get('/api/v1/me')
+  expect(((await me.json()) as { username: string }).username).toBe('dwho')
+  await other.close()
+})
+
+test('a provider user whose name is taken here chooses another', async ({ browser, request }) => {
+  const taken = await request.post('/api/v1/users', {
+    headers: basic(ADMIN),
+    data: { user: { username: 'rtyler', email: 'rtyler@example.com', password: 'rtyler-pass-1' } },
+  })
+  expect(taken.status()).toBe(201)
+  const other = await freshContext(browser)
+  const visitor = await other.newPage()
+  await signInWithProvider(visitor, 'rtyler')
+  await expect(visitor).toHaveURL(/\/oauth\/username/)
+  await expect(visitor.getByRole('heading', { name: 'Choose your username' })).toBeVisible()
+  const field = visitor.getByLabel('Username', { exact: true })
+  await expect(field).toHaveValue('rtyler')
+  await visitor.getByRole('button', { name: 'Create my account' }).click()
+  await expect(visitor.getByText(/This username .*taken/)).toBeVisible()
+  await capture(visitor, 'oauth-username')
+  await field.fill('rose')
+  await visitor.getByRole('button', { name: 'Create my account' }).click()
+  await expect(visitor).toHaveURL(/\/dashboard/)
+  const me = await visitor.request.get('/api/v1/me')
+  expect(await me.json()).toMatchObject({ username: 'rose', provider: 'openid_connect' })
+  await other.close()
+})
+
 test('an ended session leads to sign-in and back to the page', async ({ browser }) => {
   const other = await freshContext(browser)
   const visitor = await other.newPage()

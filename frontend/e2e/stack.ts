@@ -6,6 +6,7 @@ export interface StackState {
   portus: string // http://127.0.0.1:PORT, the UI and the API
   registry: string // 127.0.0.1:PORT, as in image references
   receiver: string // the webhook receiver's URL
+  oidc_provider: string // LemonLDAP::NG's portal, the OpenID Connect provider Portus offers
   layout: string // an OCI layout with the tags `latest` and `v2`
   skopeo: string[] // skopeo with its private policy and temp dir
   skopeo_env: Record<string, string>

@@ -1,6 +1,6 @@
 // `npm run e2e`: the Playwright journey (e2e/) against a real stack. Builds the UI first when
-// dist/ is missing or older than the sources. Needs chromium, docker-registry and skopeo (Debian
-// packages) and the project's .venv; without them it says so and stops: a success locally, a
+// dist/ is missing or older than the sources. Needs chromium, docker-registry, skopeo and
+// LemonLDAP::NG's portal with plackup (Debian packages; .ci/test lists them) and the project's .venv; without them it says so and stops: a success locally, a
 // failure under CI=true. Extra arguments go to `playwright test`.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
@@ -13,6 +13,8 @@ const needs = {
   chromium: process.env.CHROMIUM ?? '/usr/bin/chromium',
   'docker-registry': '/usr/bin/docker-registry',
   skopeo: '/usr/bin/skopeo',
+  plackup: '/usr/bin/plackup',
+  "LemonLDAP::NG's portal": '/usr/share/lemonldap-ng/portal/htdocs/index.psgi',
   'the project venv (python)': python,
 }
 const missing = Object.entries(needs)

@@ -1,8 +1,10 @@
 """The stack the web UI's Playwright tests run against (frontend/e2e/global-setup.ts starts it):
 a real `portus serve` serving the built UI (frontend/dist) on a fresh database, a real registry
-configured from `portus registry-config` (token auth + notifications), a webhook receiver, and a
-tiny OCI image layout to push with skopeo. Nothing is set up inside Portus: the tests do it all
-through the UI (the first administrator, the registry, ...).
+configured from `portus registry-config` (token auth + notifications), a webhook receiver, a
+tiny OCI image layout to push with skopeo, and LemonLDAP::NG's portal as the OpenID Connect
+provider Portus offers on its sign-in page (tests/support/oidc_provider.py; its Demo accounts).
+Nothing is set up inside Portus: the tests do it all through the UI (the first administrator,
+the registry, ...).
 
     python -m tests.e2e.ui_stack STATE.json
 
@@ -26,8 +28,11 @@ from pathlib import Path
 from tests.e2e.live import ROOT, LiveServer
 from tests.fixtures.database import throwaway_database
 from tests.support.oci import build_oci_layout
+from tests.support.oidc_provider import PORTAL_PSGI, LemonLdapProvider, OidcClient
 from tests.support.receiver import Receiver
 from tests.support.tools import RegistryProcess, Skopeo, free_port, wait_for_http
+
+OIDC_SECRET = "ui-e2e-oidc-secret"
 
 
 async def _wait_for_end() -> None:
@@ -51,16 +56,34 @@ async def main(state_path: Path) -> None:
     ui = ROOT / "frontend" / "dist"
     if not (ui / "index.html").exists():
         raise SystemExit(f"no UI build at {ui}: run `npm run build` in frontend/")
+    if not PORTAL_PSGI.is_file():
+        raise SystemExit(
+            f"LemonLDAP::NG's portal is not installed ({PORTAL_PSGI}): install the packages "
+            ".ci/test lists"
+        )
     with tempfile.TemporaryDirectory(prefix="portus-ui-e2e-") as tmp:
         workdir = Path(tmp)
         async with throwaway_database(workdir, migrated=True) as database_url:
+            port = free_port()
+            oidc_client = OidcClient(
+                "portus",
+                OIDC_SECRET,
+                (f"http://127.0.0.1:{port}/api/v1/oauth/openid_connect/callback",),
+            )
+            (workdir / "llng").mkdir()
+            provider = LemonLdapProvider(workdir / "llng", clients=[oidc_client])
             server = LiveServer(
                 workdir=workdir,
                 database_url=database_url,
+                port=port,
                 extra_env={
                     "PORTUS_UI_DIRECTORY": str(ui),
                     "PORTUS_WEBHOOKS_BACKOFF_BASE": "0.2",
                     "PORTUS_WEBHOOKS_ALLOW_LOCAL_NETWORK": "true",  # the receiver is on loopback
+                    "PORTUS_OAUTH_OPENID_CONNECT_ENABLED": "true",
+                    "PORTUS_OAUTH_OPENID_CONNECT_ISSUER": provider.issuer,
+                    "PORTUS_OAUTH_OPENID_CONNECT_IDENTIFIER": oidc_client.client_id,
+                    "PORTUS_OAUTH_OPENID_CONNECT_SECRET": OIDC_SECRET,
                 },
             )
             registry_port = free_port()
@@ -76,6 +99,7 @@ async def main(state_path: Path) -> None:
             build_oci_layout(layout, "latest", b"hello from the UI e2e")
             build_oci_layout(layout, "v2", b"hello again from the UI e2e")
             try:
+                provider.start()
                 server.start()
                 registry.start()
                 wait_for_http(f"{registry.url}/v2/")
@@ -84,6 +108,7 @@ async def main(state_path: Path) -> None:
                     "portus": server.url,
                     "registry": registry.host,
                     "receiver": receiver.url,
+                    "oidc_provider": provider.url,
                     "layout": str(layout),
                     "skopeo": [*skopeo._global()],
                     "skopeo_env": skopeo.env,
@@ -99,12 +124,14 @@ async def main(state_path: Path) -> None:
                 receiver.stop()
                 registry.stop()
                 server.stop()
+                provider.stop()
                 skopeo.close()
                 logs = os.environ.get("PORTUS_E2E_LOGS")  # a directory to keep the logs in
                 if logs:
                     Path(logs).mkdir(parents=True, exist_ok=True)
                     Path(logs, "portus.log").write_text(server.log_text())
                     Path(logs, "registry.log").write_text(registry.log_text())
+                    Path(logs, "llng.log").write_text(provider.log_text())
 
 
 if __name__ == "__main__":
