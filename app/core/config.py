@@ -248,6 +248,17 @@ class OpenIdConnectSettings(_Node):
     issuer: str = ""
     identifier: str = Field("", description="the client id")
     secret: SecretStr = SecretStr("")
+    label: str = Field(
+        "OpenID Connect", description="beyond Portus: the sign-in button's provider name"
+    )
+    groups_claim: str = Field(
+        "",
+        description="beyond Portus: the ID token claim listing the person's groups (e.g. "
+        "groups); at each sign-in they join the teams of those names. Empty: off",
+    )
+    groups_role: Literal["viewer", "contributor", "owner"] = Field(
+        "viewer", description="their role in a team they join that way"
+    )
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> OpenIdConnectSettings:

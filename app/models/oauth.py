@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntId, UtcDateTime, utcnow
@@ -41,5 +41,7 @@ class OAuthSignup(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     suggested_username: Mapped[str] = mapped_column(String(255))
     return_to: Mapped[str] = mapped_column(String(1024))
+    # The provider's groups (one per line), which join the new account to their teams.
+    groups: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

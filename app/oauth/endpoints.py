@@ -160,7 +160,7 @@ async def create_signup(
 ) -> SessionRead:
     """The account of a waiting first sign-in, under the chosen username; signs in."""
     user, token, _ = await service.choose_username(
-        session, state.digester, body.token, body.username
+        session, state.settings, state.digester, body.token, body.username
     )
     set_session_cookie(request, response, token, int(SESSION_LIFETIME.total_seconds()))
     return SessionRead(

@@ -117,10 +117,12 @@ def enabled_providers(settings: Settings) -> dict[str, Provider]:
     if oidc.enabled:
         found["openid_connect"] = Provider(
             name="openid_connect",
-            label="OpenID Connect",
+            label=oidc.label or "OpenID Connect",
             issuer=oidc.issuer.rstrip("/"),
             client_id=oidc.identifier,
             client_secret=oidc.secret.get_secret_value(),
+            groups_claim=oidc.groups_claim,
+            groups_role=oidc.groups_role,
         )
     return found
 
@@ -304,4 +306,19 @@ class OpenIdConnect:
             username=username,
             email=email,
             name=name,
+            groups=read_groups(claims.get(provider.groups_claim)) if provider.groups_claim else (),
         )
+
+
+MAX_GROUPS = 500
+
+
+def read_groups(claim: Any) -> tuple[str, ...]:
+    """A groups claim: a list of names (or one name); anything else is no groups. Bounded: the
+    names are team names (at most 255 characters), and a person in thousands of groups joins
+    the first 500 only."""
+    names = [claim] if isinstance(claim, str) else claim if isinstance(claim, list) else []
+    kept = dict.fromkeys(
+        name.strip() for name in names if isinstance(name, str) and 0 < len(name.strip()) <= 255
+    )
+    return tuple(kept)[:MAX_GROUPS]

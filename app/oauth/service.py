@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,11 +24,12 @@ from app.core.config import Settings
 from app.core.db import session_scope, utcnow
 from app.core.errors import Invalid, NotFound
 from app.core.security import TokenDigester, parse_token
-from app.models import OAuthLogin, OAuthSignup, User
+from app.models import OAuthLogin, OAuthSignup, Role, User
 from app.oauth import repository
 from app.oauth.providers import OpenIdConnect, enabled_providers
 from app.oauth.types import Identity, Provider, ProviderFailed
 from app.sessions.service import open_session
+from app.teams import service as teams
 from app.users import service as users
 
 LOGIN_LIFETIME = timedelta(minutes=10)
@@ -122,7 +124,7 @@ async def complete(
         provider, callback_url(settings, provider.name), code, login.nonce, login.code_verifier
     )
     async with session_scope(sessionmaker) as session:
-        return await _account_for(session, digester, identity, login.return_to)
+        return await _account_for(session, digester, provider, identity, login.return_to)
 
 
 def _suggestion(identity: Identity) -> str:
@@ -140,7 +142,11 @@ async def _usable_email(session: AsyncSession, identity: Identity) -> str | None
 
 
 async def _account_for(
-    session: AsyncSession, digester: TokenDigester, identity: Identity, return_to: str
+    session: AsyncSession,
+    digester: TokenDigester,
+    provider: Provider,
+    identity: Identity,
+    return_to: str,
 ) -> SignedIn | UsernameWanted:
     user = await repository.user_by_identity(session, identity.provider, identity.uid)
     if user is None:
@@ -150,7 +156,17 @@ async def _account_for(
         except Invalid:
             return await _wait_for_username(session, digester, identity, suggestion, return_to)
     _refuse_disabled(user)
+    await _join_teams(session, provider, user, identity.groups)
     return SignedIn(await open_session(session, digester, user.id), return_to)
+
+
+async def _join_teams(
+    session: AsyncSession, provider: Provider, user: User, groups: Sequence[str]
+) -> None:
+    if provider.groups_claim and groups:
+        await teams.join_teams_of_groups(
+            session, user, groups, Role[provider.groups_role], provider.name
+        )
 
 
 def _refuse_disabled(user: User) -> None:
@@ -192,6 +208,7 @@ async def _wait_for_username(
             display_name=identity.name,
             suggested_username=suggestion,
             return_to=return_to,
+            groups="\n".join(identity.groups),
             expires_at=utcnow() + SIGNUP_LIFETIME,
         )
     )
@@ -217,7 +234,7 @@ async def pending_signup(session: AsyncSession, digester: TokenDigester, token: 
 
 
 async def choose_username(
-    session: AsyncSession, digester: TokenDigester, token: str, username: str
+    session: AsyncSession, settings: Settings, digester: TokenDigester, token: str, username: str
 ) -> tuple[User, str, str]:
     """The account of a waiting first sign-in, under the chosen username; the user, a new
     browser session and where to go. Invalid (422) when the username cannot be had."""
@@ -228,9 +245,13 @@ async def choose_username(
         username=username,
         email=signup.email,
         name=signup.display_name,
+        groups=tuple(filter(None, signup.groups.split("\n"))),
     )
     existing = await repository.user_by_identity(session, identity.provider, identity.uid)
     user = existing or await _create(session, identity, username)
     _refuse_disabled(user)
+    provider = enabled_providers(settings).get(signup.provider)
+    if provider is not None:  # still enabled
+        await _join_teams(session, provider, user, identity.groups)
     await session.delete(signup)
     return user, await open_session(session, digester, user.id), signup.return_to

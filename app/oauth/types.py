@@ -41,6 +41,10 @@ class Provider:
     # Bitbucket: only members of this workspace (Portus's `options.team`: Bitbucket's teams
     # became workspaces).
     workspace: str = ""
+    # OpenID Connect: the ID token claim listing the person's groups, which join them to the
+    # teams of those names (with this role); "" for none.
+    groups_claim: str = ""
+    groups_role: str = "viewer"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Identity:
     username: str | None
     email: str | None
     name: str | None
+    groups: tuple[str, ...] = ()  # the provider's groups claim, when one is configured
 
 
 def refuse_outside_domain(provider: Provider, email: str | None) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Namespace, Role, Team, TeamUser, User
+from app.models import LdapCheck, Namespace, Role, Team, TeamUser, User
 
 
 async def with_role(
@@ -133,3 +133,25 @@ async def stats(
         row[0]: TeamStats(role=row[1], members=int(row[2]), namespaces=int(row[3]))
         for row in (await session.execute(statement)).all()
     }
+
+
+async def syncable_teams_to_join(
+    session: AsyncSession, names: Collection[str], user_id: int
+) -> list[Team]:
+    """The visible teams named (case-insensitively) one of `names`, not excluded from group
+    sync, that the user is not a member of."""
+    if not names:
+        return []
+    already = select(TeamUser.team_id).where(TeamUser.user_id == user_id)
+    return list(
+        await session.scalars(
+            select(Team)
+            .where(
+                func.lower(Team.name).in_(sorted({name.lower() for name in names})),
+                Team.hidden.is_(False),
+                Team.ldap_group_checked != LdapCheck.disabled,
+                Team.id.not_in(already),
+            )
+            .order_by(Team.id)
+        )
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,9 +155,17 @@ async def update_team(
 async def disable_ldap_check(
     session: AsyncSession, settings: Settings, principal: Principal, team_id: int
 ) -> Team:
-    """Exclude the team from the LDAP group sync (Portus's `ldap_check`); idempotent."""
-    if not (settings.ldap.enabled and settings.ldap.group_sync.enabled):
-        raise FeatureDisabled("LDAP group sync is disabled (ldap.enabled, ldap.group_sync)")
+    """Exclude the team from the group sync (Portus's `ldap_check`; beyond Portus, it also
+    keeps an OpenID Connect groups claim away); idempotent."""
+    ldap_sync = settings.ldap.enabled and settings.ldap.group_sync.enabled
+    oidc_groups = (
+        settings.oauth.openid_connect.enabled and settings.oauth.openid_connect.groups_claim
+    )
+    if not (ldap_sync or oidc_groups):
+        raise FeatureDisabled(
+            "group sync is disabled (ldap.enabled and ldap.group_sync, or "
+            "oauth.openid_connect.groups_claim)"
+        )
     team, facts = await load(session, principal, team_id, to_change=True)
     if not policy.can_exclude_from_ldap_sync(principal, facts):
         raise Forbidden("Authorization fails: only the team's owners exclude it from LDAP sync")
@@ -209,6 +217,34 @@ async def add_member(
     )
     await session.refresh(member)
     return member, user
+
+
+async def join_teams_of_groups(
+    session: AsyncSession, user: User, groups: Collection[str], role: Role, source: str
+) -> list[str]:
+    """An identity provider's groups (an OpenID Connect `groups` claim) as team memberships:
+    the user joins each visible team of a group's name (administrators as owners), as the
+    LDAP group sync does. Nobody is removed, and teams excluded from group sync are left
+    alone. The names of the teams joined."""
+    if user.bot or not groups:
+        return []
+    joined = []
+    for team in await repository.syncable_teams_to_join(session, groups, user.id):
+        member = TeamUser(team_id=team.id, user_id=user.id, role=Role.owner if user.admin else role)
+        session.add(member)
+        activities.record(
+            session,
+            "team.add_member",
+            trackable_type="Team",
+            trackable_id=team.id,
+            owner_id=None,  # the system, from the provider's groups
+            recipient_type="User",
+            recipient_id=user.id,
+            parameters={"role": member.role.name, "team": team.name, "groups": source},
+        )
+        joined.append(team.name)
+    await session.flush()
+    return joined
 
 
 async def _member_for_change(
