@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import User
 from tests.conftest import ClientFactory
-from tests.support.oauth_apis import BitbucketUser, LocalBitbucket
+from tests.support.oauth_apis import BitbucketUser, LocalBitbucket, oauth_error
 
 KEY, SECRET = "bitbucket-consumer-key", "bitbucket-consumer-secret"
 ALICE = BitbucketUser(
@@ -48,10 +48,8 @@ UNCONFIRMED = BitbucketUser(
 
 @pytest.fixture(scope="module")
 def bitbucket() -> Iterator[LocalBitbucket]:
-    server = LocalBitbucket(KEY, SECRET, [ALICE, BOB, UNCONFIRMED])
-    server.start()
-    yield server
-    server.stop()
+    with LocalBitbucket(KEY, SECRET, [ALICE, BOB, UNCONFIRMED]) as server:
+        yield server
 
 
 def bitbucket_settings(server: LocalBitbucket, team: str = "", domain: str = "") -> dict[str, Any]:
@@ -80,23 +78,9 @@ async def portus(
 async def sign_in(
     portus: httpx.AsyncClient, bitbucket: LocalBitbucket, nickname: str
 ) -> httpx.Response:
-    bitbucket.signed_in = nickname
-    started = await portus.get("/api/v1/oauth/bitbucket/start")
-    assert started.status_code == 303, started.text
-    authorize = started.headers["location"]
-    assert authorize.startswith(f"{bitbucket.url}/site/oauth2/authorize?")
-    assert parse_qs(urlsplit(authorize).query)["scope"] == ["account email"]
-    with httpx.Client() as browser:
-        approved = browser.get(authorize)
-    assert approved.status_code == 302
-    back = urlsplit(approved.headers["location"])
-    assert back.path == "/api/v1/oauth/bitbucket/callback"
-    return await portus.get(f"{back.path}?{back.query}")
-
-
-def error_of(response: httpx.Response) -> str:
-    assert response.status_code == 303, response.text
-    return parse_qs(urlsplit(response.headers["location"]).query)["oauth_error"][0]
+    response = await bitbucket.sign_in(portus, "bitbucket", nickname)
+    assert bitbucket.last_authorize_query["scope"] == "account email"
+    return response
 
 
 async def test_a_member_of_the_workspace_signs_in_as_bitbuckets_uuid(
@@ -122,7 +106,7 @@ async def test_a_member_of_the_workspace_signs_in_as_bitbuckets_uuid(
 async def test_someone_outside_the_workspace_is_refused(
     portus: httpx.AsyncClient, bitbucket: LocalBitbucket
 ) -> None:
-    assert error_of(await sign_in(portus, bitbucket, "bob")) == (
+    assert oauth_error(await sign_in(portus, bitbucket, "bob")) == (
         "only members of the Bitbucket workspace acme may sign in here"
     )
 
@@ -130,7 +114,7 @@ async def test_someone_outside_the_workspace_is_refused(
 async def test_an_unconfirmed_address_does_not_pass_the_domain(
     portus: httpx.AsyncClient, bitbucket: LocalBitbucket
 ) -> None:
-    assert error_of(await sign_in(portus, bitbucket, "carol")) == (
+    assert oauth_error(await sign_in(portus, bitbucket, "carol")) == (
         "only e-mail addresses of acme.example may sign in here"
     )
 
@@ -157,7 +141,7 @@ async def test_a_refused_code_is_a_clear_message(
     refused = await portus.get(
         "/api/v1/oauth/bitbucket/callback", params={"code": "not-a-code", "state": state}
     )
-    assert error_of(refused) == (
+    assert oauth_error(refused) == (
         "the sign-in provider refused the code: The code passed is incorrect or expired."
     )
 

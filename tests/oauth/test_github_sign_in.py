@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import User
 from tests.conftest import ClientFactory
-from tests.support.oauth_apis import GithubUser, LocalGithub
+from tests.support.oauth_apis import GithubUser, LocalGithub, oauth_error
 
 CLIENT_ID, CLIENT_SECRET = "Iv1.portus", "github-client-secret"
 OCTOCAT = GithubUser(
@@ -46,10 +46,8 @@ INTERN = GithubUser(
 
 @pytest.fixture(scope="module")
 def github() -> Iterator[LocalGithub]:
-    server = LocalGithub(CLIENT_ID, CLIENT_SECRET, [OCTOCAT, OUTSIDER, INTERN])
-    server.start()
-    yield server
-    server.stop()
+    with LocalGithub(CLIENT_ID, CLIENT_SECRET, [OCTOCAT, OUTSIDER, INTERN]) as server:
+        yield server
 
 
 def github_settings(github: LocalGithub, **restrictions: str) -> dict[str, Any]:
@@ -74,24 +72,10 @@ async def portus(
 
 
 async def sign_in(portus: httpx.AsyncClient, github: LocalGithub, login: str) -> httpx.Response:
-    github.signed_in = login
-    started = await portus.get("/api/v1/oauth/github/start")
-    assert started.status_code == 303, started.text
-    authorize = started.headers["location"]
-    query = parse_qs(urlsplit(authorize).query)
-    assert authorize.startswith(f"{github.url}/login/oauth/authorize?")
-    assert query["code_challenge_method"] == ["S256"] and "nonce" not in query
-    with httpx.Client() as browser:
-        approved = browser.get(authorize)
-    assert approved.status_code == 302
-    back = urlsplit(approved.headers["location"])
-    assert back.path == "/api/v1/oauth/github/callback"
-    return await portus.get(f"{back.path}?{back.query}")
-
-
-def error_of(response: httpx.Response) -> str:
-    assert response.status_code == 303, response.text
-    return parse_qs(urlsplit(response.headers["location"]).query)["oauth_error"][0]
+    response = await github.sign_in(portus, "github", login)
+    sent = github.last_authorize_query
+    assert sent["code_challenge_method"] == "S256" and "nonce" not in sent
+    return response
 
 
 async def test_a_member_of_the_organization_and_team_signs_in(
@@ -112,7 +96,7 @@ async def test_a_member_of_the_organization_and_team_signs_in(
 async def test_someone_outside_the_organization_is_refused(
     portus: httpx.AsyncClient, github: LocalGithub
 ) -> None:
-    assert error_of(await sign_in(portus, github, "outsider")) == (
+    assert oauth_error(await sign_in(portus, github, "outsider")) == (
         "only members of the GitHub organization acme may sign in here"
     )
 
@@ -120,7 +104,7 @@ async def test_someone_outside_the_organization_is_refused(
 async def test_a_member_outside_the_team_is_refused(
     portus: httpx.AsyncClient, github: LocalGithub
 ) -> None:
-    assert error_of(await sign_in(portus, github, "intern")) == (
+    assert oauth_error(await sign_in(portus, github, "intern")) == (
         "only members of the GitHub team acme/registry may sign in here"
     )
 
@@ -130,7 +114,7 @@ async def test_an_address_outside_the_domain_is_refused(
 ) -> None:
     oauth = github_settings(github, domain="other.example")
     async with make_client(public_url="http://portus.test", oauth=oauth) as portus:
-        assert error_of(await sign_in(portus, github, "octocat")) == (
+        assert oauth_error(await sign_in(portus, github, "octocat")) == (
             "only e-mail addresses of other.example may sign in here"
         )
 
@@ -144,7 +128,7 @@ async def test_a_refused_code_and_github_down_are_clear_messages(
     refused = await portus.get(
         "/api/v1/oauth/github/callback", params={"code": "not-a-code", "state": state}
     )
-    assert error_of(refused) == (
+    assert oauth_error(refused) == (
         "the sign-in provider refused the code: The code passed is incorrect or expired."
     )
 
@@ -155,7 +139,7 @@ async def test_a_refused_code_and_github_down_are_clear_messages(
         response = await client.get(
             "/api/v1/oauth/github/callback", params={"code": "x", "state": state}
         )
-    assert error_of(response) == "the sign-in provider cannot be reached (token)"
+    assert oauth_error(response) == "the sign-in provider cannot be reached (token)"
 
 
 async def test_the_sign_in_page_offers_github(portus: httpx.AsyncClient) -> None:

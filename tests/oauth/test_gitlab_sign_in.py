@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from tests.conftest import ClientFactory
-from tests.support.oauth_apis import GitlabUser, LocalGitlab
+from tests.support.oauth_apis import GitlabUser, LocalGitlab, oauth_error
 
 CLIENT_ID, SECRET = "gitlab-app-id", "gitlab-secret"
 MEMBER = GitlabUser("jdoe", 41, "Jane Doe", "jane@acme.example", groups={"acme/platform"})
@@ -21,10 +20,8 @@ STRANGER = GitlabUser("stranger", 42, "A Stranger", "stranger@acme.example")
 
 @pytest.fixture(scope="module")
 def gitlab() -> Iterator[LocalGitlab]:
-    server = LocalGitlab(CLIENT_ID, SECRET, [MEMBER, STRANGER])
-    server.start()
-    yield server
-    server.stop()
+    with LocalGitlab(CLIENT_ID, SECRET, [MEMBER, STRANGER]) as server:
+        yield server
 
 
 def gitlab_settings(gitlab: LocalGitlab, **restrictions: str) -> dict[str, Any]:
@@ -48,25 +45,10 @@ async def portus(
         yield client
 
 
-async def sign_in(portus: httpx.AsyncClient, gitlab: LocalGitlab, username: str) -> httpx.Response:
-    gitlab.signed_in = username
-    started = await portus.get("/api/v1/oauth/gitlab/start")
-    assert started.headers["location"].startswith(f"{gitlab.url}/oauth/authorize?")
-    with httpx.Client() as browser:
-        approved = browser.get(started.headers["location"])
-    back = urlsplit(approved.headers["location"])
-    return await portus.get(f"{back.path}?{back.query}")
-
-
-def error_of(response: httpx.Response) -> str:
-    assert response.status_code == 303, response.text
-    return parse_qs(urlsplit(response.headers["location"]).query)["oauth_error"][0]
-
-
 async def test_a_member_of_the_group_signs_in(
     portus: httpx.AsyncClient, gitlab: LocalGitlab
 ) -> None:
-    response = await sign_in(portus, gitlab, "jdoe")
+    response = await gitlab.sign_in(portus, "gitlab", "jdoe")
     assert response.status_code == 303 and response.headers["location"] == "/"
     me = (await portus.get("/api/v1/me")).json()
     assert (me["username"], me["email"], me["provider"]) == ("jdoe", "jane@acme.example", "gitlab")
@@ -75,7 +57,7 @@ async def test_a_member_of_the_group_signs_in(
 async def test_someone_outside_the_group_is_refused(
     portus: httpx.AsyncClient, gitlab: LocalGitlab
 ) -> None:
-    assert error_of(await sign_in(portus, gitlab, "stranger")) == (
+    assert oauth_error(await gitlab.sign_in(portus, "gitlab", "stranger")) == (
         "only members of the GitLab group acme/platform may sign in here"
     )
 
@@ -85,6 +67,6 @@ async def test_an_address_outside_the_domain_is_refused(
 ) -> None:
     oauth = gitlab_settings(gitlab, domain="other.example")
     async with make_client(public_url="http://portus.test", oauth=oauth) as portus:
-        assert error_of(await sign_in(portus, gitlab, "jdoe")) == (
+        assert oauth_error(await gitlab.sign_in(portus, "gitlab", "jdoe")) == (
             "only e-mail addresses of other.example may sign in here"
         )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.models import User
 from tests.conftest import ClientFactory
-from tests.support.oauth_apis import GoogleUser, LocalGoogle
+from tests.support.oauth_apis import GoogleUser, LocalGoogle, oauth_error
 
 CLIENT_ID = "1234-portus.apps.googleusercontent.com"
 SECRET = "GOCSPX-google-secret"
@@ -31,10 +30,8 @@ UNVERIFIED = GoogleUser(
 
 @pytest.fixture(scope="module")
 def google() -> Iterator[LocalGoogle]:
-    server = LocalGoogle(CLIENT_ID, SECRET, [WORKER, LOOKALIKE, UNVERIFIED])
-    server.start()
-    yield server
-    server.stop()
+    with LocalGoogle(CLIENT_ID, SECRET, [WORKER, LOOKALIKE, UNVERIFIED]) as server:
+        yield server
 
 
 def google_settings(server: LocalGoogle, hd: str = "", domain: str = "") -> dict[str, Any]:
@@ -59,29 +56,10 @@ async def portus(
         yield client
 
 
-async def sign_in(portus: httpx.AsyncClient, google: LocalGoogle, sub: str) -> httpx.Response:
-    google.signed_in = sub
-    started = await portus.get("/api/v1/oauth/google_oauth2/start")
-    assert started.status_code == 303, started.text
-    authorize = started.headers["location"]
-    assert authorize.startswith(f"{google.url}/o/oauth2/v2/auth?")
-    with httpx.Client() as browser:
-        approved = browser.get(authorize)
-    assert approved.status_code == 302
-    back = urlsplit(approved.headers["location"])
-    assert back.path == "/api/v1/oauth/google_oauth2/callback"
-    return await portus.get(f"{back.path}?{back.query}")
-
-
-def error_of(response: httpx.Response) -> str:
-    assert response.status_code == 303, response.text
-    return parse_qs(urlsplit(response.headers["location"]).query)["oauth_error"][0]
-
-
 async def test_a_workspace_account_signs_in_with_a_checked_id_token(
     portus: httpx.AsyncClient, google: LocalGoogle, session: AsyncSession
 ) -> None:
-    response = await sign_in(portus, google, WORKER.sub)
+    response = await google.sign_in(portus, "google_oauth2", WORKER.sub)
     assert response.status_code == 303 and response.headers["location"] == "/"
     sent = google.last_authorize_query
     assert sent["hd"] == "acme.example"  # Google's chooser shows only that domain's accounts
@@ -102,7 +80,7 @@ async def test_hd_is_checked_in_the_id_token_not_only_asked_for(
     portus: httpx.AsyncClient, google: LocalGoogle
 ) -> None:
     # The local server, like a person editing the URL, ignores the hd hint.
-    assert error_of(await sign_in(portus, google, LOOKALIKE.sub)) == (
+    assert oauth_error(await google.sign_in(portus, "google_oauth2", LOOKALIKE.sub)) == (
         "only accounts of the Google Workspace domain acme.example may sign in here"
     )
 
@@ -113,14 +91,18 @@ async def test_an_unverified_address_is_neither_kept_nor_passes_the_domain(
     async with make_client(
         public_url="http://portus.test", oauth=google_settings(google, domain="acme.example")
     ) as portus:
-        assert error_of(await sign_in(portus, google, UNVERIFIED.sub)) == (
+        assert oauth_error(await google.sign_in(portus, "google_oauth2", UNVERIFIED.sub)) == (
             "only e-mail addresses of acme.example may sign in here"
         )
-        assert (await sign_in(portus, google, LOOKALIKE.sub)).headers["location"] == "/"
+        assert (await google.sign_in(portus, "google_oauth2", LOOKALIKE.sub)).headers[
+            "location"
+        ] == "/"
     async with make_client(
         public_url="http://portus.test", oauth=google_settings(google)
     ) as portus:
-        assert (await sign_in(portus, google, UNVERIFIED.sub)).headers["location"] == "/"
+        assert (await google.sign_in(portus, "google_oauth2", UNVERIFIED.sub)).headers[
+            "location"
+        ] == "/"
         assert (await portus.get("/api/v1/me")).json()["email"] is None
 
 

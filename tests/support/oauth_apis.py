@@ -23,9 +23,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, Self
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import uvicorn
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -144,6 +145,22 @@ class _LocalOAuthApp:
         answer = {"access_token": token, "token_type": "bearer", "scope": "read"}
         return JSONResponse({**answer, **self.token_extras(grant)})
 
+    async def sign_in(self, portus: httpx.AsyncClient, provider: str, who: str) -> httpx.Response:
+        """A browser's round trip as `who`: Portus's start, this server's authorization (what
+        it was asked is kept in `last_authorize_query`), and Portus's callback, whose answer is
+        returned."""
+        self.signed_in = who
+        started = await portus.get(f"/api/v1/oauth/{provider}/start")
+        assert started.status_code == 303, started.text
+        authorize = started.headers["location"]
+        assert authorize.startswith(f"{self.url}{self.AUTHORIZE}?"), authorize
+        with httpx.Client(trust_env=False) as browser:
+            approved = browser.get(authorize)
+        assert approved.status_code == 302, approved.text
+        back = urlsplit(approved.headers["location"])
+        assert back.path == f"/api/v1/oauth/{provider}/callback"
+        return await portus.get(f"{back.path}?{back.query}")
+
     def token_extras(self, grant: _Grant) -> dict[str, Any]:
         """More of the token endpoint's answer (an OpenID Connect provider's ID token)."""
         return {}
@@ -178,6 +195,19 @@ class _LocalOAuthApp:
             self._server.should_exit = True
             self._thread.join(10)
         self._server = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def oauth_error(response: httpx.Response) -> str:
+    """Why Portus sent the browser back to its sign-in page."""
+    assert response.status_code == 303, response.text
+    return parse_qs(urlsplit(response.headers["location"]).query)["oauth_error"][0]
 
 
 def _unauthenticated() -> Response:
