@@ -259,6 +259,20 @@ class OpenIdConnectSettings(_Node):
     groups_role: Literal["viewer", "contributor", "owner"] = Field(
         "viewer", description="their role in a team they join that way"
     )
+    groups_filter: str = Field(
+        "",
+        description="a regular expression: only groups it matches whole are used (e.g. "
+        "registry-.*); empty: all",
+    )
+
+    @field_validator("groups_filter")
+    @classmethod
+    def _a_regular_expression(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"groups_filter is not a regular expression: {exc}") from exc
+        return value
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> OpenIdConnectSettings:

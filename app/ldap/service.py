@@ -7,6 +7,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.directory import DirectoryUser
+from app.core.errors import Invalid
 from app.ldap import repository
 from app.models import User
 from app.users import service as users
@@ -52,6 +53,10 @@ async def provision(session: AsyncSession, found: DirectoryUser, *, first_user_a
             ),
             actor_id=None,
         )
+    if user.provider is not None:
+        # Someone signed in with a provider under this name before the directory user first
+        # logged in (the name check could not stop it: the directory was added later).
+        raise Invalid({"username": [f"belongs to an account that signs in with {user.provider}"]})
     if found.admin and not user.admin and not user.bot:
         await users.apply_admin(
             session, user, admin=True, actor_id=None, parameters={"ldap": "admin_base"}

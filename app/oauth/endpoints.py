@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.dependencies import Public
 from app.core.db import DbSession
+from app.core.errors import NotFound
 from app.core.names import DisplayName
 from app.core.openapi import error_responses
 from app.core.params import Text
@@ -34,6 +35,17 @@ router = APIRouter(tags=["session"])
 BROWSER_COOKIE = "portus_oauth"
 # Discovery documents and key sets are cached here for the process.
 OIDC = OpenIdConnect()
+
+
+# The authorization errors (RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6) a person can act on.
+PROVIDER_ERRORS = {
+    "access_denied": "the sign-in was cancelled or refused at the provider",
+    "login_required": "the provider needs you to sign in there first",
+    "consent_required": "the provider needs your consent first",
+    "interaction_required": "the provider needs you to finish something there first",
+    "temporarily_unavailable": "the sign-in provider is unavailable for now: try again later",
+    "server_error": "the sign-in provider had an error: try again later",
+}
 
 
 def _redirect(location: str) -> RedirectResponse:
@@ -99,7 +111,8 @@ async def callback(
     """Where the provider sends the browser back (the redirect URI to register with it:
     `<public_url>/api/v1/oauth/<provider>/callback`)."""
     if error is not None:
-        return _failed(f"the sign-in provider said: {error_description or error}")
+        # Its description is not shown: anybody can make such a link to put text on our page.
+        return _failed(PROVIDER_ERRORS.get(error, "the sign-in provider refused the sign-in"))
     if not code or not oauth_state:
         return _failed("the sign-in provider sent no code")
     try:
@@ -107,14 +120,15 @@ async def callback(
             state.sessionmaker,
             state.settings,
             state.digester,
+            state.ldap,
             OIDC,
             provider,
             code,
             oauth_state,
             request.cookies.get(BROWSER_COOKIE),
         )
-    except ProviderFailed as exc:
-        return _failed(str(exc))
+    except (ProviderFailed, NotFound) as exc:  # NotFound: the provider was disabled meanwhile
+        return _failed(str(exc) if isinstance(exc, ProviderFailed) else exc.message)
     if isinstance(outcome, service.UsernameWanted):
         response = _redirect("/oauth/username?" + urlencode({"token": outcome.signup_token}))
     else:
@@ -130,6 +144,7 @@ class SignupRead(BaseModel):
     provider: str
     email: str | None
     suggested_username: str
+    return_to: str = Field(description="where the sign-in was going: a path of this site")
 
 
 class SignupCreate(BaseModel):
@@ -149,6 +164,7 @@ async def get_signup(
         provider=signup.provider,
         email=signup.email,
         suggested_username=signup.suggested_username,
+        return_to=signup.return_to,
     )
 
 
@@ -160,7 +176,7 @@ async def create_signup(
 ) -> SessionRead:
     """The account of a waiting first sign-in, under the chosen username; signs in."""
     user, token, _ = await service.choose_username(
-        session, state.settings, state.digester, body.token, body.username
+        session, state.settings, state.digester, state.ldap, body.token, body.username
     )
     set_session_cookie(request, response, token, int(SESSION_LIFETIME.total_seconds()))
     return SessionRead(

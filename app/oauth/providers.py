@@ -9,6 +9,7 @@ the cache does not have makes one fresh fetch (the provider rotated its keys).
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from app.core.config import Settings
@@ -123,6 +124,7 @@ def enabled_providers(settings: Settings) -> dict[str, Provider]:
             client_secret=oidc.secret.get_secret_value(),
             groups_claim=oidc.groups_claim,
             groups_role=oidc.groups_role,
+            groups_filter=oidc.groups_filter,
         )
     return found
 
@@ -173,9 +175,12 @@ class OpenIdConnect:
             return cached[1]
         url = f"{provider.issuer}/.well-known/openid-configuration"
         document = await self._get_json(url, "discovery document")
-        if document.get("issuer", "").rstrip("/") != provider.issuer:
+        # The issuer as the provider writes it (Auth0's ends with "/"): ID tokens' iss must be
+        # exactly that; the configured one may differ by that slash only.
+        issuer = document.get("issuer")
+        if not isinstance(issuer, str) or issuer.rstrip("/") != provider.issuer:
             raise ProviderFailed(
-                f"the provider's discovery document names issuer {document.get('issuer')!r}, "
+                f"the provider's discovery document names issuer {issuer!r}, "
                 f"not {provider.issuer!r}"
             )
         for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
@@ -191,7 +196,7 @@ class OpenIdConnect:
         document = await self.discovery(provider)
         try:
             keys = KeySet.import_key_set(await self._get_json(document["jwks_uri"], "key set"))  # type: ignore[arg-type]
-        except (ValueError, JoseError) as exc:
+        except (ValueError, KeyError, TypeError, JoseError) as exc:
             raise ProviderFailed("the sign-in provider's key set cannot be read") from exc
         self._keys[provider.issuer] = (time.monotonic() + CACHE_SECONDS, keys)
         return keys
@@ -245,6 +250,8 @@ class OpenIdConnect:
             raise ProviderFailed(f"the sign-in provider refused the code: {reason}") from exc
         except httpx.HTTPError as exc:
             raise ProviderFailed("the sign-in provider cannot be reached (token)") from exc
+        except (ValueError, KeyError, TypeError) as exc:  # Authlib reading a body that is no token
+            raise ProviderFailed("the sign-in provider's token answer cannot be read") from exc
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise ProviderFailed("the sign-in provider sent no ID token")
@@ -255,10 +262,11 @@ class OpenIdConnect:
         self, provider: Provider, id_token: str, nonce: str
     ) -> dict[str, Any]:
         """Signature by a key of the issuer's set, then iss, aud, sub, exp, iat and nonce."""
+        issuer = (await self.discovery(provider))["issuer"]
         registry = jwt.JWTClaimsRegistry(
             now=self._clock,
             leeway=60,
-            iss={"essential": True, "value": provider.issuer},
+            iss={"essential": True, "value": issuer},
             aud={"essential": True, "value": provider.client_id},
             sub={"essential": True},
             exp={"essential": True},
@@ -269,7 +277,8 @@ class OpenIdConnect:
             keys = await self._key_set(provider, fresh=fresh)
             try:
                 token = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
-            except ValueError as exc:  # no key of the token's kid: refetch the set once
+            except (InvalidKeyIdError, ValueError) as exc:
+                # No key of the token's kid: the provider rotated its keys; refetch the set once.
                 if fresh:
                     message = "the ID token is signed with a key the provider does not list"
                     raise ProviderFailed(message) from exc
@@ -306,8 +315,18 @@ class OpenIdConnect:
             username=username,
             email=email,
             name=name,
-            groups=read_groups(claims.get(provider.groups_claim)) if provider.groups_claim else (),
+            groups=_groups_of(provider, claims),
         )
+
+
+def _groups_of(provider: Provider, claims: dict[str, Any]) -> tuple[str, ...]:
+    if not provider.groups_claim:
+        return ()
+    groups = read_groups(claims.get(provider.groups_claim))
+    if provider.groups_filter:
+        wanted = re.compile(provider.groups_filter)
+        groups = tuple(name for name in groups if wanted.fullmatch(name))
+    return groups
 
 
 MAX_GROUPS = 500

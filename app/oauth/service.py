@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import session_scope, utcnow
-from app.core.errors import Invalid, NotFound
+from app.core.directory import Directory
+from app.core.errors import Invalid, NotFound, ServiceUnavailable
 from app.core.security import TokenDigester, parse_token
 from app.models import OAuthLogin, OAuthSignup, Role, User
 from app.oauth import repository
@@ -101,6 +103,7 @@ async def complete(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     digester: TokenDigester,
+    directory: Directory | None,
     oidc: OpenIdConnect,
     provider_name: str,
     code: str,
@@ -120,11 +123,29 @@ async def complete(
         raise ProviderFailed("this sign-in was not started here, or was used already: try again")
     if login.expires_at < utcnow():
         raise ProviderFailed("this sign-in took too long: try again")
-    identity = await oidc.finish(
-        provider, callback_url(settings, provider.name), code, login.nonce, login.code_verifier
+    identity = bounded(
+        await oidc.finish(
+            provider, callback_url(settings, provider.name), code, login.nonce, login.code_verifier
+        )
     )
     async with session_scope(sessionmaker) as session:
-        return await _account_for(session, digester, provider, identity, login.return_to)
+        return await _account_for(session, digester, directory, provider, identity, login.return_to)
+
+
+def bounded(identity: Identity) -> Identity:
+    """What a provider says, as far as it fits: a subject too long to store is refused; an
+    address this service would not take is not kept; a name is cut."""
+    if not identity.uid or len(identity.uid) > 255:
+        raise ProviderFailed("the sign-in provider's subject is empty or too long (over 255)")
+    email = identity.email
+    if email is not None and (len(email) > 255 or not users.EMAIL_PATTERN.fullmatch(email)):
+        email = None
+    return replace(
+        identity,
+        email=email,
+        name=identity.name[:255] if identity.name else None,
+        username=identity.username[:255] if identity.username else None,
+    )
 
 
 def _suggestion(identity: Identity) -> str:
@@ -144,6 +165,7 @@ async def _usable_email(session: AsyncSession, identity: Identity) -> str | None
 async def _account_for(
     session: AsyncSession,
     digester: TokenDigester,
+    directory: Directory | None,
     provider: Provider,
     identity: Identity,
     return_to: str,
@@ -152,6 +174,7 @@ async def _account_for(
     if user is None:
         suggestion = _suggestion(identity)
         try:
+            await _refuse_directory_name(directory, suggestion)
             user = await _create(session, identity, suggestion)
         except Invalid:
             return await _wait_for_username(session, digester, identity, suggestion, return_to)
@@ -174,7 +197,29 @@ def _refuse_disabled(user: User) -> None:
         raise ProviderFailed("this account has been disabled")
 
 
+async def _refuse_directory_name(directory: Directory | None, username: str) -> None:
+    """A directory user's name is taken (Invalid), even before they first log in: else their
+    LDAP login would land in this account."""
+    try:
+        await users.refuse_directory_name(directory, username)
+    except ServiceUnavailable as exc:
+        raise ProviderFailed(exc.message) from exc
+
+
 async def _create(session: AsyncSession, identity: Identity, username: str) -> User:
+    """The account; Invalid when the username is taken, also by a first sign-in of someone
+    else running at the same moment (the unique index decides)."""
+    try:
+        return await _insert_account(session, identity, username)
+    except IntegrityError as exc:
+        # The same identity signing in twice at once: the other request made the account.
+        existing = await repository.user_by_identity(session, identity.provider, identity.uid)
+        if existing is not None:
+            return existing
+        raise Invalid({"username": ["has already been taken"]}) from exc
+
+
+async def _insert_account(session: AsyncSession, identity: Identity, username: str) -> User:
     async with session.begin_nested():
         return await users.create_user(
             session,
@@ -234,11 +279,19 @@ async def pending_signup(session: AsyncSession, digester: TokenDigester, token: 
 
 
 async def choose_username(
-    session: AsyncSession, settings: Settings, digester: TokenDigester, token: str, username: str
+    session: AsyncSession,
+    settings: Settings,
+    digester: TokenDigester,
+    directory: Directory | None,
+    token: str,
+    username: str,
 ) -> tuple[User, str, str]:
     """The account of a waiting first sign-in, under the chosen username; the user, a new
     browser session and where to go. Invalid (422) when the username cannot be had."""
     signup = await pending_signup(session, digester, token)
+    provider = enabled_providers(settings).get(signup.provider)
+    if provider is None:
+        raise NotFound(f"signing in with {signup.provider} is no longer offered here")
     identity = Identity(
         provider=signup.provider,
         uid=signup.uid,
@@ -247,11 +300,11 @@ async def choose_username(
         name=signup.display_name,
         groups=tuple(filter(None, signup.groups.split("\n"))),
     )
-    existing = await repository.user_by_identity(session, identity.provider, identity.uid)
-    user = existing or await _create(session, identity, username)
+    user = await repository.user_by_identity(session, identity.provider, identity.uid)
+    if user is None:
+        await users.refuse_directory_name(directory, username)
+        user = await _create(session, identity, username)
     _refuse_disabled(user)
-    provider = enabled_providers(settings).get(signup.provider)
-    if provider is not None:  # still enabled
-        await _join_teams(session, provider, user, identity.groups)
+    await _join_teams(session, provider, user, identity.groups)
     await session.delete(signup)
     return user, await open_session(session, digester, user.id), signup.return_to

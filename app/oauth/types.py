@@ -3,7 +3,7 @@ vouches for, and the failure a person is shown."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class ProviderFailed(Exception):
@@ -26,7 +26,7 @@ class Provider:
     label: str  # on the button
     issuer: str
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     scope: str = "openid email profile"
     # Any provider: the e-mail address must end in @ this domain.
     email_domain: str = ""
@@ -45,6 +45,7 @@ class Provider:
     # teams of those names (with this role); "" for none.
     groups_claim: str = ""
     groups_role: str = "viewer"
+    groups_filter: str = ""  # a regular expression the groups used must match whole
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service as activities
@@ -231,7 +232,11 @@ async def join_teams_of_groups(
     joined = []
     for team in await repository.syncable_teams_to_join(session, groups, user.id):
         member = TeamUser(team_id=team.id, user_id=user.id, role=Role.owner if user.admin else role)
-        session.add(member)
+        try:
+            async with session.begin_nested():
+                session.add(member)
+        except IntegrityError:  # a sign-in of the same person at the same moment added it
+            continue
         activities.record(
             session,
             "team.add_member",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import User
 from tests.conftest import ClientFactory
+from tests.fixtures import factories
 from tests.support.oauth_apis import GithubUser, LocalGithub, oauth_error
 
 CLIENT_ID, CLIENT_SECRET = "Iv1.portus", "github-client-secret"
@@ -145,3 +146,19 @@ async def test_a_refused_code_and_github_down_are_clear_messages(
 async def test_the_sign_in_page_offers_github(portus: httpx.AsyncClient) -> None:
     providers = (await portus.get("/api/v1/settings")).json()["oauth"]["providers"]
     assert providers == [{"name": "github", "label": "GitHub", "url": "/api/v1/oauth/github/start"}]
+
+
+async def test_a_username_cannot_be_chosen_once_the_provider_is_disabled(
+    make_client: ClientFactory, github: LocalGithub, session: AsyncSession
+) -> None:
+    await factories.create_user(session, username="octocat", email="octo@local.example")
+    oauth = github_settings(github)
+    async with make_client(public_url="http://portus.test", oauth=oauth) as portus:
+        response = await sign_in(portus, github, "octocat")
+        token = parse_qs(urlsplit(response.headers["location"]).query)["token"][0]
+    async with make_client(public_url="http://portus.test") as portus:
+        chosen = await portus.post(
+            "/api/v1/oauth/signup", json={"token": token, "username": "octo-2"}
+        )
+    assert chosen.status_code == 404
+    assert chosen.json()["message"] == "signing in with github is no longer offered here"

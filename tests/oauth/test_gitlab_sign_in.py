@@ -16,11 +16,15 @@ from tests.support.oauth_apis import GitlabUser, LocalGitlab, oauth_error
 CLIENT_ID, SECRET = "gitlab-app-id", "gitlab-secret"
 MEMBER = GitlabUser("jdoe", 41, "Jane Doe", "jane@acme.example", groups={"acme/platform"})
 STRANGER = GitlabUser("stranger", 42, "A Stranger", "stranger@acme.example")
+# In the group, with an address of the domain that GitLab has not confirmed.
+UNCONFIRMED = GitlabUser(
+    "sneaky", 43, "Sneaky", "boss@acme.example", groups={"acme/platform"}, confirmed=False
+)
 
 
 @pytest.fixture(scope="module")
 def gitlab() -> Iterator[LocalGitlab]:
-    with LocalGitlab(CLIENT_ID, SECRET, [MEMBER, STRANGER]) as server:
+    with LocalGitlab(CLIENT_ID, SECRET, [MEMBER, STRANGER, UNCONFIRMED]) as server:
         yield server
 
 
@@ -70,3 +74,11 @@ async def test_an_address_outside_the_domain_is_refused(
         assert oauth_error(await gitlab.sign_in(portus, "gitlab", "jdoe")) == (
             "only e-mail addresses of other.example may sign in here"
         )
+
+
+async def test_an_unconfirmed_address_does_not_pass_the_domain(
+    portus: httpx.AsyncClient, gitlab: LocalGitlab
+) -> None:
+    assert oauth_error(await gitlab.sign_in(portus, "gitlab", "sneaky")) == (
+        "only e-mail addresses of acme.example may sign in here"
+    )

@@ -127,3 +127,28 @@ def test_an_enabled_provider_needs_its_client(
 ) -> None:
     with pytest.raises(ValueError, match=rf"oauth\.{section} needs {missing} when enabled"):
         Settings(oauth={section: {"enabled": True, **given}})
+
+
+async def test_a_rotated_signing_key_is_fetched_again(
+    portus: httpx.AsyncClient, google: LocalGoogle
+) -> None:
+    """The key set is cached; a token signed with a key it does not have makes one fresh
+    fetch, so sign-ins go on working when Google rotates its keys."""
+    assert (await google.sign_in(portus, "google_oauth2", WORKER.sub)).headers["location"] == "/"
+    google.rotate_key()
+    portus.cookies.clear()
+    signed_in = await google.sign_in(portus, "google_oauth2", WORKER.sub)
+    assert signed_in.headers["location"] == "/", signed_in.headers["location"]
+
+
+async def test_an_issuer_written_with_a_trailing_slash_signs_in(
+    make_client: ClientFactory,
+) -> None:
+    """Auth0 writes its issuer `https://tenant.auth0.com/`: ID tokens carry it as written."""
+    with LocalGoogle(CLIENT_ID, SECRET, [WORKER]) as slashed:
+        slashed.issuer_suffix = "/"
+        settings = google_settings(slashed)
+        settings["google_oauth2"]["issuer"] = slashed.url + "/"
+        async with make_client(public_url="http://portus.test", oauth=settings) as portus:
+            signed_in = await slashed.sign_in(portus, "google_oauth2", WORKER.sub)
+            assert signed_in.headers["location"] == "/", signed_in.headers["location"]

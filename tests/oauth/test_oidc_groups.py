@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.core.security import TokenDigester
 from app.models import Activity, LdapCheck, Role, Team, TeamUser, User
 from app.oauth.providers import read_groups
@@ -183,3 +184,18 @@ async def test_an_owner_excludes_a_team_from_the_groups_without_ldap(
         assert (await sign_in(portus, provider, "dwho")).status_code == 303
     session.expire_all()
     assert await memberships(session, "dwho") == {"Users": Role.viewer}
+
+
+async def test_only_groups_the_filter_matches_are_used(
+    make_client: ClientFactory, provider: LemonLdapProvider, session: AsyncSession
+) -> None:
+    await teams(session)
+    settings = with_groups(provider, groups_filter="time.*")
+    async with make_client(public_url=PUBLIC_URL, oauth=settings) as portus:
+        assert (await sign_in(portus, provider, "dwho")).status_code == 303
+    assert await memberships(session, "dwho") == {"timelords": Role.viewer}
+
+
+def test_a_filter_that_is_no_regular_expression_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="groups_filter is not a regular expression"):
+        Settings(oauth={"openid_connect": {"groups_filter": "team-("}})

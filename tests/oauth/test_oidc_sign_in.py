@@ -132,6 +132,7 @@ async def test_the_account_is_never_joined_by_email(
         "provider": "openid_connect",
         "email": "rtyler@badwolf.org",
         "suggested_username": "rtyler",
+        "return_to": "/dashboard",
     }
     taken = await portus.post("/api/v1/oauth/signup", json={"token": token, "username": "rtyler"})
     assert taken.status_code == 422
@@ -209,7 +210,13 @@ async def test_the_provider_refusing_the_sign_in_is_shown(
         "/api/v1/oauth/openid_connect/callback",
         params={"error": "access_denied", "error_description": "The user said no"},
     )
-    assert error_of(response) == "the sign-in provider said: The user said no"
+    assert error_of(response) == "the sign-in was cancelled or refused at the provider"
+    # Anybody can make such a link: its words never reach our sign-in page.
+    crafted = await portus.get(
+        "/api/v1/oauth/openid_connect/callback",
+        params={"error": "x", "error_description": "Your account is locked: call +1 555 0100"},
+    )
+    assert error_of(crafted) == "the sign-in provider refused the sign-in"
 
 
 class TestTheIdTokenChecks:

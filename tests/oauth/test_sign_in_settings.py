@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.db import utcnow
 from app.models import OAuthLogin, OAuthSignup
-from app.oauth.service import forget_expired, safe_return_to
+from app.oauth.service import bounded, forget_expired, safe_return_to
+from app.oauth.types import Identity, ProviderFailed
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
 from tests.fixtures.factories import PASSWORD
@@ -96,6 +97,36 @@ async def test_an_unknown_or_disabled_provider_is_a_404(client: httpx.AsyncClien
     response = await client.get("/api/v1/oauth/github/start")
     assert response.status_code == 404
     assert response.json()["message"] == "no sign-in provider 'github' is enabled"
+
+
+async def test_a_callback_for_a_provider_disabled_meanwhile_goes_back_to_sign_in(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/v1/oauth/github/callback", params={"code": "x", "state": "y"})
+    assert response.status_code == 303
+    error = parse_qs(urlsplit(response.headers["location"]).query)["oauth_error"][0]
+    assert error == "no sign-in provider 'github' is enabled"
+
+
+@pytest.mark.parametrize(
+    ("identity", "refused", "email", "name_length"),
+    [
+        (Identity("github", "1", "ann", "ann@intranet", "Ann"), False, None, 3),
+        (Identity("github", "1", "ann", "a" * 250 + "@x.example", "A" * 300), False, None, 255),
+        (Identity("github", "1", "ann", "ann@acme.example", None), False, "ann@acme.example", 0),
+        (Identity("github", "9" * 256, "ann", None, None), True, None, 0),
+        (Identity("github", "", "ann", None, None), True, None, 0),
+    ],
+)
+def test_what_a_provider_says_is_kept_as_far_as_it_fits(
+    identity: Identity, refused: bool, email: str | None, name_length: int
+) -> None:
+    if refused:
+        with pytest.raises(ProviderFailed, match="subject is empty or too long"):
+            bounded(identity)
+        return
+    kept = bounded(identity)
+    assert kept.email == email and len(kept.name or "") == name_length
 
 
 async def test_a_callback_without_a_started_sign_in_is_refused(

@@ -55,6 +55,7 @@ class GitlabUser:
     name: str
     email: str
     groups: set[str] = field(default_factory=set)
+    confirmed: bool = True  # the address (GitLab's confirmed_at)
 
 
 @dataclass
@@ -290,6 +291,7 @@ class LocalGitlab(_LocalOAuthApp):
                 "username": user.username,
                 "name": user.name,
                 "email": user.email,
+                "confirmed_at": "2024-03-01T10:00:00.000Z" if user.confirmed else None,
                 "state": "active",
             }
         )
@@ -401,12 +403,19 @@ class LocalGoogle(_LocalOAuthApp):
     def __init__(self, client_id: str, client_secret: str, users: list[GoogleUser]) -> None:
         super().__init__(client_id, client_secret)
         self.users = {user.sub: user for user in users}
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "google-test", "use": "sig"})
+        self.issuer_suffix = ""  # "/": an issuer written with a trailing slash, as Auth0's
+        self.key = RSAKey.generate_key(2048, parameters={"kid": "google-1", "use": "sig"})
+
+    def rotate_key(self) -> None:
+        """A new signing key, under a new kid, which the JWKS lists from now on (Google
+        rotates its keys every few weeks)."""
+        kid = f"google-{int(str(self.key.kid).rsplit('-', 1)[1]) + 1}"
+        self.key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig"})
 
     async def discovery(self, request: Request) -> Response:
         return JSONResponse(
             {
-                "issuer": self.url,
+                "issuer": self.url + self.issuer_suffix,
                 "authorization_endpoint": f"{self.url}{self.AUTHORIZE}",
                 "token_endpoint": f"{self.url}{self.TOKEN}",
                 "userinfo_endpoint": f"{self.url}/v1/userinfo",
@@ -425,7 +434,7 @@ class LocalGoogle(_LocalOAuthApp):
         user = self.users[grant.login]
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": self.url,
+            "iss": self.url + self.issuer_suffix,
             "aud": self.client_id,
             "azp": self.client_id,
             "sub": user.sub,
@@ -438,7 +447,7 @@ class LocalGoogle(_LocalOAuthApp):
         }
         if user.hd is not None:
             claims["hd"] = user.hd
-        header = {"alg": "RS256", "kid": "google-test", "typ": "JWT"}
+        header = {"alg": "RS256", "kid": str(self.key.kid), "typ": "JWT"}
         return {"id_token": jwt.encode(header, claims, self.key), "expires_in": 3599}
 
     def api_routes(self) -> list[Route]:

@@ -2290,6 +2290,11 @@ export interface components {
             email: string | null;
             /** Provider */
             provider: string;
+            /**
+             * Return To
+             * @description where the sign-in was going: a path of this site
+             */
+            return_to: string;
             /** Suggested Username */
             suggested_username: string;
         };

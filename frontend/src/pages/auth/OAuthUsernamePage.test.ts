@@ -41,6 +41,7 @@ async function mountAt(path: string) {
 
 beforeEach(() => {
   setActivePinia(createPinia())
+  sessionStorage.clear()
   seen.length = 0
   answer = (request) => {
     if (request.method === 'GET') {
@@ -48,6 +49,7 @@ beforeEach(() => {
         provider: 'openid_connect',
         email: 'rtyler@badwolf.org',
         suggested_username: 'rtyler',
+        return_to: '/repositories/3',
       })
     }
     return JSON.parse(lastBody()).username === 'rtyler'
@@ -59,6 +61,8 @@ beforeEach(() => {
 describe('OAuthUsernamePage', () => {
   it('suggests the provider’s name, says why it was refused, then signs in', async () => {
     const { wrapper, router } = await mountAt('/oauth/username?token=oas_x_y')
+    // the token leaves the address bar at once
+    expect(router.currentRoute.value.fullPath).toBe('/oauth/username')
     const input = wrapper.get<HTMLInputElement>('#oauth-username')
     expect(input.element.value).toBe('rtyler')
     expect(wrapper.text()).toContain('as rtyler@badwolf.org')
@@ -73,7 +77,16 @@ describe('OAuthUsernamePage', () => {
     await flushPromises()
     expect(JSON.parse(lastBody())).toEqual({ token: 'oas_x_y', username: 'rose' })
     expect(useAuthStore().user?.username).toBe('rose')
-    expect(router.currentRoute.value.fullPath).toBe('/dashboard')
+    // where the sign-in was going
+    expect(router.currentRoute.value.fullPath).toBe('/repositories/3')
+    expect(sessionStorage.getItem('portus.oauthSignupToken')).toBeNull()
+  })
+
+  it('keeps the token for a reload of the page in the same tab', async () => {
+    await mountAt('/oauth/username?token=oas_kept_one')
+    const { wrapper } = await mountAt('/oauth/username')
+    expect(wrapper.get<HTMLInputElement>('#oauth-username').element.value).toBe('rtyler')
+    expect(seen.at(-1)?.url).toContain('token=oas_kept_one')
   })
 
   it('says when the sign-up has ended', async () => {
