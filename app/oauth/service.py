@@ -175,7 +175,7 @@ async def _account_for(
         suggestion = _suggestion(identity)
         try:
             await _refuse_directory_name(directory, suggestion)
-            user = await _create(session, identity, suggestion)
+            user = await create_account(session, identity, suggestion)
         except Invalid:
             return await _wait_for_username(session, digester, identity, suggestion, return_to)
     _refuse_disabled(user)
@@ -206,7 +206,7 @@ async def _refuse_directory_name(directory: Directory | None, username: str) -> 
         raise ProviderFailed(exc.message) from exc
 
 
-async def _create(session: AsyncSession, identity: Identity, username: str) -> User:
+async def create_account(session: AsyncSession, identity: Identity, username: str) -> User:
     """The account; Invalid when the username is taken, also by a first sign-in of someone
     else running at the same moment (the unique index decides)."""
     try:
@@ -303,7 +303,7 @@ async def choose_username(
     user = await repository.user_by_identity(session, identity.provider, identity.uid)
     if user is None:
         await users.refuse_directory_name(directory, username)
-        user = await _create(session, identity, username)
+        user = await create_account(session, identity, username)
     _refuse_disabled(user)
     await _join_teams(session, provider, user, identity.groups)
     await session.delete(signup)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import HTMLResponse
 
 from app.core.config import Settings
 from app.models import User
@@ -152,3 +153,22 @@ async def test_an_issuer_written_with_a_trailing_slash_signs_in(
         async with make_client(public_url="http://portus.test", oauth=settings) as portus:
             signed_in = await slashed.sign_in(portus, "google_oauth2", WORKER.sub)
             assert signed_in.headers["location"] == "/", signed_in.headers["location"]
+
+
+async def test_a_provider_answering_nonsense_ends_on_the_sign_in_page(
+    make_client: ClientFactory,
+) -> None:
+    """Not a 500: a token endpoint answering a web page, then a key set without keys."""
+    with LocalGoogle(CLIENT_ID, SECRET, [WORKER]) as odd:
+        async with make_client(
+            public_url="http://portus.test", oauth=google_settings(odd)
+        ) as portus:
+            odd.broken_token_answer = HTMLResponse("<html>maintenance</html>")
+            assert oauth_error(await odd.sign_in(portus, "google_oauth2", WORKER.sub)) == (
+                "the sign-in provider's token answer cannot be read"
+            )
+            odd.broken_token_answer = None
+            odd.broken_key_set = True
+            assert oauth_error(await odd.sign_in(portus, "google_oauth2", WORKER.sub)) == (
+                "the sign-in provider's key set cannot be read"
+            )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.db import utcnow
 from app.models import OAuthLogin, OAuthSignup
-from app.oauth.service import bounded, forget_expired, safe_return_to
+from app.oauth.service import bounded, create_account, forget_expired, safe_return_to
 from app.oauth.types import Identity, ProviderFailed
 from tests.conftest import ClientFactory
 from tests.fixtures import factories
@@ -184,3 +184,15 @@ async def test_abandoned_sign_ins_are_forgotten(session: AsyncSession) -> None:
     assert await forget_expired(session) == 2
     assert await session.scalar(select(func.count()).select_from(OAuthLogin)) == 1
     assert await session.scalar(select(func.count()).select_from(OAuthSignup)) == 1
+
+
+async def test_a_first_sign_in_racing_another_of_the_same_identity_finds_its_account(
+    session: AsyncSession,
+) -> None:
+    """Two callbacks of one person at once: the second insert meets the unique index on
+    (provider, uid), and the account the first made is the one."""
+    first = await factories.create_user(
+        session, username="octo", email=None, provider="github", uid="583231", password=None
+    )
+    racing = Identity("github", "583231", "octo-renamed", None, None)
+    assert (await create_account(session, racing, "octo-renamed")).id == first.id

@@ -98,6 +98,8 @@ class _LocalOAuthApp:
         self.port = free_port()
         self._codes: dict[str, _Grant] = {}
         self.last_authorize_query: dict[str, str] = {}
+        # An answer of the token endpoint in place of the token (a provider gone wrong).
+        self.broken_token_answer: Response | None = None
         self._tokens: dict[str, str] = {}
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -125,6 +127,8 @@ class _LocalOAuthApp:
         return RedirectResponse(f"{query['redirect_uri']}?{back}", status_code=302)
 
     async def access_token(self, request: Request) -> Response:
+        if self.broken_token_answer is not None:
+            return self.broken_token_answer
         form = await request.form()
         client_id, secret = form.get("client_id"), form.get("client_secret")
         auth = request.headers.get("authorization", "")
@@ -404,6 +408,7 @@ class LocalGoogle(_LocalOAuthApp):
         super().__init__(client_id, client_secret)
         self.users = {user.sub: user for user in users}
         self.issuer_suffix = ""  # "/": an issuer written with a trailing slash, as Auth0's
+        self.broken_key_set = False  # a JWKS without "keys"
         self.key = RSAKey.generate_key(2048, parameters={"kid": "google-1", "use": "sig"})
 
     def rotate_key(self) -> None:
@@ -428,6 +433,8 @@ class LocalGoogle(_LocalOAuthApp):
         )
 
     async def certs(self, request: Request) -> Response:
+        if self.broken_key_set:
+            return JSONResponse({})
         return JSONResponse({"keys": [self.key.as_dict(private=False)]})
 
     def token_extras(self, grant: _Grant) -> dict[str, Any]:
