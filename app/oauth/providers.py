@@ -290,6 +290,7 @@ class OpenIdConnect:
             except JoseError as exc:
                 reason = exc.description or exc.error
                 raise ProviderFailed(f"the ID token is not valid: {reason}") from exc
+            _refuse_other_party(token.claims, provider.client_id)
             return dict(token.claims)
         raise AssertionError("unreachable")
 
@@ -317,6 +318,15 @@ class OpenIdConnect:
             name=name,
             groups=_groups_of(provider, claims),
         )
+
+
+def _refuse_other_party(claims: dict[str, Any], client_id: str) -> None:
+    """OpenID Connect Core 3.1.3.7: a token for several audiences names the party it was
+    issued to (`azp`), which must be us; an `azp` present must be us anyway."""
+    audiences = claims.get("aud")
+    several = isinstance(audiences, list) and len(audiences) > 1
+    if (several or "azp" in claims) and claims.get("azp") != client_id:
+        raise ProviderFailed("the ID token is not valid: it was issued to another party (azp)")
 
 
 def _groups_of(provider: Provider, claims: dict[str, Any]) -> tuple[str, ...]:

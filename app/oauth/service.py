@@ -54,8 +54,9 @@ def callback_url(settings: Settings, provider: str) -> str:
 
 
 def safe_return_to(value: str | None) -> str:
-    """A path of this site to go back to (never another site: `//host`, `/\\host`)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """A page of this site to go back to (never another site: `//host`, `/\\host`; never
+    the API, whose start would begin the sign-in again)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/api/")) or "\\" in value:
         return "/"
     return value[:1024]
 

@@ -172,3 +172,19 @@ async def test_a_provider_answering_nonsense_ends_on_the_sign_in_page(
             assert oauth_error(await odd.sign_in(portus, "google_oauth2", WORKER.sub)) == (
                 "the sign-in provider's key set cannot be read"
             )
+
+
+async def test_a_token_for_several_audiences_must_name_us_as_its_party(
+    make_client: ClientFactory,
+) -> None:
+    with LocalGoogle(CLIENT_ID, SECRET, [WORKER]) as shared:
+        async with make_client(
+            public_url="http://portus.test", oauth=google_settings(shared)
+        ) as portus:
+            shared.extra_claims = {"aud": [CLIENT_ID, "another-app"], "azp": "another-app"}
+            assert oauth_error(await shared.sign_in(portus, "google_oauth2", WORKER.sub)) == (
+                "the ID token is not valid: it was issued to another party (azp)"
+            )
+            shared.extra_claims = {"aud": [CLIENT_ID, "another-app"], "azp": CLIENT_ID}
+            signed_in = await shared.sign_in(portus, "google_oauth2", WORKER.sub)
+            assert signed_in.headers["location"] == "/"

@@ -148,6 +148,7 @@ async def test_a_callback_without_a_started_sign_in_is_refused(
         ("//evil.example/x", "/"),
         ("/\\evil.example", "/"),
         ("https://evil.example/", "/"),
+        ("/api/v1/oauth/github/start", "/"),  # a sign-in that would start again
         (None, "/"),
     ],
 )

@@ -409,6 +409,7 @@ class LocalGoogle(_LocalOAuthApp):
         self.users = {user.sub: user for user in users}
         self.issuer_suffix = ""  # "/": an issuer written with a trailing slash, as Auth0's
         self.broken_key_set = False  # a JWKS without "keys"
+        self.extra_claims: dict[str, Any] = {}  # set in (or over) the ID token's claims
         self.key = RSAKey.generate_key(2048, parameters={"kid": "google-1", "use": "sig"})
 
     def rotate_key(self) -> None:
@@ -454,6 +455,7 @@ class LocalGoogle(_LocalOAuthApp):
         }
         if user.hd is not None:
             claims["hd"] = user.hd
+        claims.update(self.extra_claims)
         header = {"alg": "RS256", "kid": str(self.key.kid), "typ": "JWT"}
         return {"id_token": jwt.encode(header, claims, self.key), "expires_in": 3599}
 
