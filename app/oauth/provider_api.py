@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from app.core.bounded_http import AnswerTooLarge
 from app.oauth.types import ProviderFailed
 
 
@@ -30,6 +31,8 @@ async def api_get(
     know) is None, as membership checks answer for non-members."""
     try:
         response = await client.get(url, headers=headers or {"Accept": "application/json"})
+    except AnswerTooLarge as exc:
+        raise ProviderFailed(f"{service}'s answer is too large ({what})") from exc
     except httpx.HTTPError as exc:
         raise ProviderFailed(f"{service} cannot be reached ({what})") from exc
     if missing_ok and response.status_code in (403, 404):

@@ -24,6 +24,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
+from app.core.bounded_http import AnswerTooLarge, BoundedTransport
 from app.core.config import Settings
 from app.oauth import bitbucket, github, gitlab
 from app.oauth.types import Endpoints, Identity, Provider, ProviderFailed, refuse_outside_domain
@@ -34,6 +35,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 TIMEOUT = httpx.Timeout(10.0)
+MAX_ANSWER_BYTES = 1024 * 1024
 CACHE_SECONDS = 3600
 # Asymmetric signatures only: an HS256 ID token would be signed with our client secret.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
@@ -151,12 +153,19 @@ class OpenIdConnect:
         self._keys: dict[str, tuple[float, Any]] = {}
 
     def _http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=TIMEOUT, transport=self._transport, trust_env=False)
+        return httpx.AsyncClient(timeout=TIMEOUT, transport=self._bounded(), trust_env=False)
+
+    def _bounded(self) -> BoundedTransport:
+        """A transport per client (a client closes its own): discovery documents, key sets,
+        tokens and API answers are a few KB."""
+        return BoundedTransport(MAX_ANSWER_BYTES, self._transport)
 
     async def _get_json(self, url: str, what: str) -> dict[str, Any]:
         try:
             async with self._http() as http:
                 response = await http.get(url)
+        except AnswerTooLarge as exc:
+            raise ProviderFailed(f"the sign-in provider's {what} is too large") from exc
         except httpx.HTTPError as exc:
             raise ProviderFailed(f"the sign-in provider cannot be reached ({what})") from exc
         if response.status_code != 200:
@@ -209,7 +218,7 @@ class OpenIdConnect:
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             timeout=TIMEOUT,
-            transport=self._transport,
+            transport=self._bounded(),
             trust_env=False,
         )
 
@@ -248,6 +257,8 @@ class OpenIdConnect:
         except (OAuth2Error, OAuthError) as exc:
             reason = exc.description or exc.error
             raise ProviderFailed(f"the sign-in provider refused the code: {reason}") from exc
+        except AnswerTooLarge as exc:
+            raise ProviderFailed("the sign-in provider's token answer is too large") from exc
         except httpx.HTTPError as exc:
             raise ProviderFailed("the sign-in provider cannot be reached (token)") from exc
         except (ValueError, KeyError, TypeError) as exc:  # Authlib reading a body that is no token

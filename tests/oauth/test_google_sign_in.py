@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 from app.core.config import Settings
 from app.models import User
@@ -158,7 +158,8 @@ async def test_an_issuer_written_with_a_trailing_slash_signs_in(
 async def test_a_provider_answering_nonsense_ends_on_the_sign_in_page(
     make_client: ClientFactory,
 ) -> None:
-    """Not a 500: a token endpoint answering a web page, then a key set without keys."""
+    """Not a 500: a token endpoint answering a web page, then a key set without keys, then
+    one far too large."""
     with LocalGoogle(CLIENT_ID, SECRET, [WORKER]) as odd:
         async with make_client(
             public_url="http://portus.test", oauth=google_settings(odd)
@@ -168,9 +169,16 @@ async def test_a_provider_answering_nonsense_ends_on_the_sign_in_page(
                 "the sign-in provider's token answer cannot be read"
             )
             odd.broken_token_answer = None
-            odd.broken_key_set = True
+            odd.key_set_answer = JSONResponse({})
             assert oauth_error(await odd.sign_in(portus, "google_oauth2", WORKER.sub)) == (
                 "the sign-in provider's key set cannot be read"
+            )
+            # 3 MB of keys: read no further than 1 MiB
+            huge = {"keys": [odd.key.as_dict(private=False)] * 8000}
+            odd.key_set_answer = JSONResponse(huge)
+            assert len(odd.key_set_answer.body) > 3_000_000
+            assert oauth_error(await odd.sign_in(portus, "google_oauth2", WORKER.sub)) == (
+                "the sign-in provider's key set is too large"
             )
 
 

@@ -408,7 +408,7 @@ class LocalGoogle(_LocalOAuthApp):
         super().__init__(client_id, client_secret)
         self.users = {user.sub: user for user in users}
         self.issuer_suffix = ""  # "/": an issuer written with a trailing slash, as Auth0's
-        self.broken_key_set = False  # a JWKS without "keys"
+        self.key_set_answer: Response | None = None  # in place of the JWKS (one gone wrong)
         self.extra_claims: dict[str, Any] = {}  # set in (or over) the ID token's claims
         self.key = RSAKey.generate_key(2048, parameters={"kid": "google-1", "use": "sig"})
 
@@ -434,8 +434,8 @@ class LocalGoogle(_LocalOAuthApp):
         )
 
     async def certs(self, request: Request) -> Response:
-        if self.broken_key_set:
-            return JSONResponse({})
+        if self.key_set_answer is not None:
+            return self.key_set_answer
         return JSONResponse({"keys": [self.key.as_dict(private=False)]})
 
     def token_extras(self, grant: _Grant) -> dict[str, Any]:
