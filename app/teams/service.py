@@ -222,14 +222,13 @@ async def add_member(
 
 async def join_teams_of_groups(
     session: AsyncSession, user: User, groups: Collection[str], role: Role, source: str
-) -> list[str]:
+) -> None:
     """An identity provider's groups (an OpenID Connect `groups` claim) as team memberships:
     the user joins each visible team of a group's name (administrators as owners), as the
     LDAP group sync does. Nobody is removed, and teams excluded from group sync are left
-    alone. The names of the teams joined."""
+    alone."""
     if user.bot or not groups:
-        return []
-    joined = []
+        return
     for team in await repository.syncable_teams_to_join(session, groups, user.id):
         member = TeamUser(team_id=team.id, user_id=user.id, role=Role.owner if user.admin else role)
         try:
@@ -247,9 +246,7 @@ async def join_teams_of_groups(
             recipient_id=user.id,
             parameters={"role": member.role.name, "team": team.name, "groups": source},
         )
-        joined.append(team.name)
     await session.flush()
-    return joined
 
 
 async def _member_for_change(
